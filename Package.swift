@@ -1,0 +1,37 @@
+// swift-tools-version: 6.1
+// fasttrace: an eBPF tracer that shows where a packet goes inside the Linux kernel.
+// Layout (docs/architecture is in README.md):
+//   bpf/            BPF C, the single source of truth for events, maps, programs, config
+//   Plugins/        build plugin: clang compiles bpf/*.bpf.c, Gen turns the objects into Swift
+//   Sources/Gen     the generator (thin CLI over BPFCodegen)
+//   Sources/CShim   C glue: libbpf option macros, va_list callbacks, memory ordering
+//   Sources/FastTrace  the library; Sources/FastTraceCLI  the `fasttrace` command
+import PackageDescription
+
+let systemLibraries: [LinkerSetting] = ["bpf", "elf", "z", "pcap", "zstd"].map { .linkedLibrary($0) }
+
+let package = Package(
+    name: "fasttrace",
+    products: [
+        .executable(name: "fasttrace", targets: ["FastTraceCLI"]),
+        .executable(name: "fasttrace-bench", targets: ["FastTraceBench"]),
+        .library(name: "FastTrace", targets: ["FastTrace"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .target(name: "CShim", linkerSettings: systemLibraries),
+        .target(name: "BPFCodegen", dependencies: ["CShim"]),
+        .executableTarget(name: "Gen", dependencies: ["BPFCodegen"]),
+        .plugin(name: "BPFBuildPlugin", capability: .buildTool(), dependencies: ["Gen"]),
+        .target(name: "FastTrace", dependencies: ["CShim"], plugins: ["BPFBuildPlugin"]),
+        .executableTarget(
+            name: "FastTraceCLI",
+            dependencies: ["FastTrace", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "FastTraceBench", dependencies: ["FastTrace"], path: "Benchmarks/FastTraceBench"),
+        .testTarget(
+            name: "FastTraceTests", dependencies: ["FastTrace", "BPFCodegen"],
+            exclude: ["Fixtures"]),
+    ]
+)

@@ -1,0 +1,169 @@
+import CShim
+import Glibc
+
+/// A one-line error from the generator; `Gen` prints it and exits non-zero.
+public struct CodegenError: Error, CustomStringConvertible, Equatable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// BTF kinds used by the generator (values of BTF_KIND_* in linux/btf.h).
+enum BTFKind: UInt16 {
+    case unknown = 0, int, ptr, array, `struct`, union, `enum`, fwd, typedef, volatile, const,
+        restrict, `func`, funcProto, `var`, datasec, float, declTag, typeTag, enum64
+}
+
+/// Read-only view of a `struct btf` owned by libbpf.
+final class BTF {
+    let handle: OpaquePointer
+    private let owned: Bool
+
+    /// Parses the .BTF section of an ELF object (a compiled BPF program).
+    init(elfPath: String) throws(CodegenError) {
+        guard access(elfPath, R_OK) == 0 else {
+            throw CodegenError("\(elfPath): cannot read (\(String(cString: strerror(errno))))")
+        }
+        guard let btf = btf__parse_elf(elfPath, nil) else {
+            let err = errno
+            if err == ENOENT || err == ENODATA {
+                throw CodegenError("\(elfPath): no BTF in object (compile with clang -g)")
+            }
+            throw CodegenError("\(elfPath): cannot parse BTF: \(errnoName(err))")
+        }
+        handle = btf
+        owned = true
+    }
+
+    /// Parses raw BTF such as /sys/kernel/btf/vmlinux.
+    init(rawPath: String) throws(CodegenError) {
+        guard let btf = btf__parse_raw(rawPath) else {
+            throw CodegenError("\(rawPath): cannot parse BTF: \(errnoName(errno))")
+        }
+        handle = btf
+        owned = true
+    }
+
+    /// Borrows the BTF of an opened bpf_object (not freed here).
+    init(borrowing handle: OpaquePointer) {
+        self.handle = handle
+        owned = false
+    }
+
+    deinit { if owned { btf__free(handle) } }
+
+    var typeCount: UInt32 { btf__type_cnt(handle) }
+
+    func type(_ id: UInt32) -> UnsafePointer<btf_type> { btf__type_by_id(handle, id)! }
+
+    func kind(_ id: UInt32) -> BTFKind { BTFKind(rawValue: btf_kind(type(id))) ?? .unknown }
+
+    func name(_ id: UInt32) -> String { string(type(id).pointee.name_off) }
+
+    func string(_ offset: UInt32) -> String {
+        guard let p = btf__name_by_offset(handle, offset) else { return "" }
+        return String(cString: p)
+    }
+
+    func vlen(_ id: UInt32) -> Int { Int(btf_vlen(type(id))) }
+
+    /// The referenced type of ptr/typedef/const/volatile/var/func/array-less kinds.
+    func target(_ id: UInt32) -> UInt32 { shim_btf_type_size_or_type(type(id)) }
+
+    /// Size in bytes of struct/union/enum/int/datasec.
+    func size(_ id: UInt32) -> Int { Int(shim_btf_type_size_or_type(type(id))) }
+
+    /// Skips typedef, const, volatile, restrict and type tags.
+    func resolve(_ id: UInt32) -> UInt32 {
+        var id = id
+        while true {
+            switch kind(id) {
+            case .typedef, .const, .volatile, .restrict, .typeTag: id = target(id)
+            default: return id
+            }
+        }
+    }
+
+    func find(_ name: String, kind: BTFKind) -> UInt32? {
+        let id = btf__find_by_name_kind(handle, name, UInt32(kind.rawValue))
+        return id > 0 ? UInt32(id) : nil
+    }
+
+    struct Member { let name: String; let type: UInt32; let bitOffset: UInt32; let bitfieldSize: UInt32 }
+
+    func members(_ id: UInt32) -> [Member] {
+        let t = type(id)
+        let m = shim_btf_members(t)!
+        return (0..<vlen(id)).map { i in
+            Member(name: string(m[i].name_off), type: m[i].type,
+                   bitOffset: shim_btf_member_bit_offset(t, UInt32(i)),
+                   bitfieldSize: shim_btf_member_bitfield_size(t, UInt32(i)))
+        }
+    }
+
+    struct Enumerator { let name: String; let value: Int64 }
+
+    func enumerators(_ id: UInt32) -> [Enumerator] {
+        let t = type(id)
+        let signed = (t.pointee.info >> 31) & 1 == 1
+        if kind(id) == .enum64 {
+            return (0..<vlen(id)).map { i in
+                Enumerator(name: String(cString: shim_btf_enum64_name(handle, t, UInt32(i))),
+                           value: Int64(bitPattern: shim_btf_enum64_value(t, UInt32(i))))
+            }
+        }
+        let e = shim_btf_enums(t)!
+        return (0..<vlen(id)).map { i in
+            let v = e[i].val
+            return Enumerator(name: string(e[i].name_off),
+                              value: signed ? Int64(v) : Int64(UInt32(bitPattern: v)))
+        }
+    }
+
+    func isSignedEnum(_ id: UInt32) -> Bool { (type(id).pointee.info >> 31) & 1 == 1 }
+
+    struct IntInfo { let bits: Int; let signed: Bool; let isChar: Bool; let isBool: Bool; let bitOffset: Int }
+
+    func intInfo(_ id: UInt32) -> IntInfo {
+        let t = type(id)
+        let enc = shim_btf_int_encoding(t)
+        return IntInfo(bits: Int(shim_btf_int_bits(t)), signed: enc & 1 != 0,
+                       isChar: enc & 2 != 0, isBool: enc & 4 != 0,
+                       bitOffset: Int(shim_btf_int_offset(t)))
+    }
+
+    struct ArrayInfo { let element: UInt32; let count: Int }
+
+    func arrayInfo(_ id: UInt32) -> ArrayInfo {
+        let a = shim_btf_array(type(id))!.pointee
+        return ArrayInfo(element: a.type, count: Int(a.nelems))
+    }
+
+    struct DatasecVar { let name: String; let type: UInt32; let offset: Int; let size: Int; let isGlobal: Bool }
+
+    func datasecVars(_ id: UInt32) -> [DatasecVar] {
+        let v = shim_btf_datasec_vars(type(id))!
+        return (0..<vlen(id)).map { i in
+            let varID = v[i].type
+            return DatasecVar(name: name(varID), type: target(varID), offset: Int(v[i].offset),
+                              size: Int(v[i].size), isGlobal: shim_btf_var_linkage(type(varID)) != 0)
+        }
+    }
+
+    /// Byte size of any sized type (through modifiers and arrays).
+    func byteSize(_ id: UInt32) -> Int? {
+        let r = resolve(id)
+        switch kind(r) {
+        case .int, .struct, .union, .enum, .enum64, .float: return size(r)
+        case .ptr: return 8
+        case .array:
+            let a = arrayInfo(r)
+            return byteSize(a.element).map { $0 * a.count }
+        default: return nil
+        }
+    }
+}
+
+func errnoName(_ err: Int32) -> String {
+    let name = shim_errno_name(err).map { String(cString: $0) } ?? "errno \(err)"
+    return "\(name) (\(String(cString: strerror(err))))"
+}

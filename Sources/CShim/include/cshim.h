@@ -1,0 +1,111 @@
+// CShim: the C glue Swift cannot express directly.
+// - libbpf option structs are declared with LIBBPF_OPTS (a macro with designated
+//   initialisers and a size field), so every call that needs one lives here;
+// - libbpf's print and btf_dump callbacks take a va_list;
+// - acquire/release accesses on memory shared with the kernel (ring buffers, mmapped maps).
+#ifndef FASTTRACE_CSHIM_H
+#define FASTTRACE_CSHIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+// ---- libbpf diagnostics -------------------------------------------------------------
+
+/// Route libbpf's messages into an in-memory tail (read with shim_libbpf_log_take) and,
+/// when `echo_level` >= 0, also to stderr for levels <= echo_level (0 warn, 1 info, 2 debug).
+void shim_libbpf_log_install(int echo_level);
+/// Copies the recent libbpf messages (warnings and above, plus info) into buf and clears them.
+/// Returns the number of bytes written (without the terminating NUL).
+size_t shim_libbpf_log_take(char *buf, size_t cap);
+
+/// "EPERM", "ENOENT", ... (glibc strerrorname_np); NULL if unknown.
+const char *shim_errno_name(int err);
+
+// ---- object lifecycle ---------------------------------------------------------------
+
+/// bpf_object__open_mem with an object name (LIBBPF_OPTS). Returns NULL and sets errno on failure.
+struct bpf_object *shim_object_open_mem(const void *bytes, size_t size, const char *name);
+
+// ---- attach helpers (option structs) ------------------------------------------------
+
+/// kprobe.multi by symbol names or by addresses (exactly one of syms/addrs non-NULL),
+/// with optional per-function cookies.
+struct bpf_link *shim_attach_kprobe_multi(const struct bpf_program *prog, const char **syms,
+                                          const unsigned long *addrs, const uint64_t *cookies,
+                                          size_t cnt, bool retprobe);
+/// Legacy (perf-event based) kprobe on one function, with a cookie.
+struct bpf_link *shim_attach_kprobe(const struct bpf_program *prog, const char *func,
+                                    uint64_t offset, uint64_t cookie, bool retprobe);
+
+// ---- BTF helpers --------------------------------------------------------------------
+
+/// Writes a C header with the definitions of `roots` (type names looked up as struct,
+/// union, enum or typedef) and everything they depend on, using libbpf's btf_dump.
+/// Returns 0, or a negative errno; on -ENOENT *missing is the name not found.
+int shim_btf_dump_types(const struct btf *btf, const char *const *roots, size_t nroots,
+                        const char *out_path, const char **missing);
+
+static inline const struct btf_member *shim_btf_members(const struct btf_type *t) {
+    return btf_members(t);
+}
+static inline const struct btf_enum *shim_btf_enums(const struct btf_type *t) {
+    return btf_enum(t);
+}
+static inline const struct btf_array *shim_btf_array(const struct btf_type *t) {
+    return btf_array(t);
+}
+static inline const struct btf_var_secinfo *shim_btf_datasec_vars(const struct btf_type *t) {
+    return btf_var_secinfos(t);
+}
+static inline const struct btf_param *shim_btf_params(const struct btf_type *t) {
+    return btf_params(t);
+}
+static inline uint32_t shim_btf_int_encoding(const struct btf_type *t) {
+    return btf_int_encoding(t);
+}
+static inline uint32_t shim_btf_int_bits(const struct btf_type *t) {
+    return btf_int_bits(t);
+}
+static inline uint32_t shim_btf_int_offset(const struct btf_type *t) {
+    return btf_int_offset(t);
+}
+static inline uint32_t shim_btf_member_bitfield_size(const struct btf_type *t, uint32_t i) {
+    return btf_member_bitfield_size(t, i);
+}
+static inline uint32_t shim_btf_member_bit_offset(const struct btf_type *t, uint32_t i) {
+    return btf_member_bit_offset(t, i);
+}
+static inline uint32_t shim_btf_var_linkage(const struct btf_type *t) {
+    return btf_var(t)->linkage;
+}
+static inline uint64_t shim_btf_enum64_value(const struct btf_type *t, uint32_t i) {
+    return btf_enum64_value(btf_enum64(t) + i);
+}
+static inline const char *shim_btf_enum64_name(const struct btf *btf, const struct btf_type *t,
+                                               uint32_t i) {
+    return btf__name_by_offset(btf, btf_enum64(t)[i].name_off);
+}
+static inline uint32_t shim_btf_type_size_or_type(const struct btf_type *t) {
+    return t->size; // union with `type`
+}
+
+// ---- memory ordering on kernel-shared memory ----------------------------------------
+
+static inline uint64_t shim_load_acquire_u64(const volatile void *p) {
+    return __atomic_load_n((const volatile uint64_t *)p, __ATOMIC_ACQUIRE);
+}
+static inline uint32_t shim_load_acquire_u32(const volatile void *p) {
+    return __atomic_load_n((const volatile uint32_t *)p, __ATOMIC_ACQUIRE);
+}
+static inline void shim_store_release_u64(volatile void *p, uint64_t v) {
+    __atomic_store_n((volatile uint64_t *)p, v, __ATOMIC_RELEASE);
+}
+static inline uint64_t shim_load_relaxed_u64(const volatile void *p) {
+    return __atomic_load_n((const volatile uint64_t *)p, __ATOMIC_RELAXED);
+}
+
+#endif

@@ -1,0 +1,129 @@
+#define _GNU_SOURCE
+#include "cshim.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+// ---- libbpf diagnostics -------------------------------------------------------------
+// libbpf reports the reason of a failure (verifier log excerpt, missing symbol, ...) only
+// through its print callback. Keep a bounded tail so Swift errors can carry that text.
+
+#define LOG_CAP 8192
+static char log_buf[LOG_CAP];
+static size_t log_len;
+static int log_echo_level = -1;
+static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static int shim_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args) {
+    char line[1024];
+    va_list copy;
+    va_copy(copy, args);
+    int n = vsnprintf(line, sizeof line, fmt, copy);
+    va_end(copy);
+    if (n < 0) return 0;
+    size_t len = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
+    pthread_mutex_lock(&log_mu);
+    if ((int)level <= log_echo_level) fputs(line, stderr);
+    if (level != LIBBPF_DEBUG) {
+        if (len >= LOG_CAP) len = LOG_CAP - 1;
+        if (log_len + len >= LOG_CAP) { // keep the newest text
+            size_t drop = log_len + len - (LOG_CAP - 1);
+            if (drop > log_len) drop = log_len;
+            memmove(log_buf, log_buf + drop, log_len - drop);
+            log_len -= drop;
+        }
+        memcpy(log_buf + log_len, line, len);
+        log_len += len;
+    }
+    pthread_mutex_unlock(&log_mu);
+    return n;
+}
+
+void shim_libbpf_log_install(int echo_level) {
+    pthread_mutex_lock(&log_mu);
+    log_echo_level = echo_level;
+    pthread_mutex_unlock(&log_mu);
+    libbpf_set_print(shim_libbpf_print);
+}
+
+size_t shim_libbpf_log_take(char *buf, size_t cap) {
+    if (cap == 0) return 0;
+    pthread_mutex_lock(&log_mu);
+    size_t n = log_len < cap - 1 ? log_len : cap - 1;
+    memcpy(buf, log_buf + (log_len - n), n);
+    buf[n] = 0;
+    log_len = 0;
+    pthread_mutex_unlock(&log_mu);
+    return n;
+}
+
+const char *shim_errno_name(int err) { return strerrorname_np(err); }
+
+// ---- object lifecycle ---------------------------------------------------------------
+
+struct bpf_object *shim_object_open_mem(const void *bytes, size_t size, const char *name) {
+    LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = name);
+    struct bpf_object *obj = bpf_object__open_mem(bytes, size, &opts);
+    if (!obj) return NULL; // libbpf 1.x sets errno
+    return obj;
+}
+
+// ---- attach helpers -----------------------------------------------------------------
+
+struct bpf_link *shim_attach_kprobe_multi(const struct bpf_program *prog, const char **syms,
+                                          const unsigned long *addrs, const uint64_t *cookies,
+                                          size_t cnt, bool retprobe) {
+    LIBBPF_OPTS(bpf_kprobe_multi_opts, opts, .syms = syms, .addrs = addrs,
+                .cookies = (const __u64 *)cookies, .cnt = cnt, .retprobe = retprobe);
+    return bpf_program__attach_kprobe_multi_opts(prog, NULL, &opts);
+}
+
+struct bpf_link *shim_attach_kprobe(const struct bpf_program *prog, const char *func,
+                                    uint64_t offset, uint64_t cookie, bool retprobe) {
+    LIBBPF_OPTS(bpf_kprobe_opts, opts, .offset = offset, .bpf_cookie = cookie,
+                .retprobe = retprobe);
+    return bpf_program__attach_kprobe_opts(prog, func, &opts);
+}
+
+// ---- BTF dump -----------------------------------------------------------------------
+
+static void dump_printf(void *ctx, const char *fmt, va_list args) { vfprintf((FILE *)ctx, fmt, args); }
+
+static int find_root(const struct btf *btf, const char *name) {
+    static const int kinds[] = {BTF_KIND_STRUCT, BTF_KIND_UNION, BTF_KIND_ENUM,
+                                BTF_KIND_ENUM64, BTF_KIND_TYPEDEF};
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        int id = btf__find_by_name_kind(btf, name, kinds[i]);
+        if (id > 0) return id;
+    }
+    return -ENOENT;
+}
+
+int shim_btf_dump_types(const struct btf *btf, const char *const *roots, size_t nroots,
+                        const char *out_path, const char **missing) {
+    FILE *out = fopen(out_path, "w");
+    if (!out) return -errno;
+    struct btf_dump *d = btf_dump__new(btf, dump_printf, out, NULL);
+    if (!d) {
+        int err = -errno;
+        fclose(out);
+        return err;
+    }
+    int err = 0;
+    for (size_t i = 0; i < nroots; i++) {
+        int id = find_root(btf, roots[i]);
+        if (id < 0) {
+            if (missing) *missing = roots[i];
+            err = id;
+            break;
+        }
+        err = btf_dump__dump_type(d, (__u32)id);
+        if (err) break;
+    }
+    btf_dump__free(d);
+    if (fclose(out) && !err) err = -errno;
+    return err;
+}

@@ -1,0 +1,44 @@
+import CShim
+import Foundation
+
+/// A failed libbpf or bpf() operation: what was attempted, the errno, and what libbpf said.
+public struct BPFError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// What was attempted, e.g. "load skbcount" or "attach count_rx".
+    public let operation: String
+    /// The positive errno value.
+    public let errno: Int32
+    /// libbpf's messages about the failure (possibly several lines, verifier excerpts).
+    public let libbpfLog: String
+
+    public init(_ operation: String, errno: Int32, libbpfLog: String = "") {
+        self.operation = operation
+        self.errno = errno
+        self.libbpfLog = libbpfLog
+    }
+
+    /// Builds an error from the current errno (or a -errno return) and libbpf's pending log.
+    static func capture(_ operation: String, code: Int32? = nil) -> BPFError {
+        let err = code.map { abs($0) } ?? Glibc.errno
+        return BPFError(operation, errno: err == 0 ? EINVAL : err, libbpfLog: Libbpf.takeLog())
+    }
+
+    /// "EPERM", "EOPNOTSUPP", ...
+    public var errnoName: String { Self.name(ofErrno: errno) }
+
+    public static func name(ofErrno err: Int32) -> String {
+        shim_errno_name(err).map { String(cString: $0) } ?? "errno \(err)"
+    }
+
+    /// The most telling line libbpf printed (its last non-empty one), if any.
+    public var libbpfSummary: String? {
+        libbpfLog.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+            .last { !$0.isEmpty && !$0.hasPrefix("--") }
+    }
+
+    /// One line: operation, errno name and text, and libbpf's last word.
+    public var description: String {
+        var s = "\(operation): \(errnoName) (\(String(cString: strerror(errno))))"
+        if let summary = libbpfSummary { s += ": \(summary)" }
+        return s
+    }
+}

@@ -1,0 +1,117 @@
+import CShim
+import Foundation
+
+/// A program of a `BPFObject`: options before load, attach after.
+public final class BPFProgram {
+    let handle: OpaquePointer
+    public let object: BPFObject
+
+    init(handle: OpaquePointer, object: BPFObject) {
+        self.handle = handle
+        self.object = object
+    }
+
+    public var name: String { String(cString: bpf_program__name(handle)) }
+    /// The ELF section, e.g. `tp_btf/netif_receive_skb`, `kprobe.multi`.
+    public var section: String { String(cString: bpf_program__section_name(handle)) }
+    public var fd: Int32 { bpf_program__fd(handle) }
+
+    /// Whether `load()` loads this program. Only meaningful before load.
+    public var autoload: Bool {
+        get { bpf_program__autoload(handle) }
+        set { _ = bpf_program__set_autoload(handle, newValue) }
+    }
+
+    /// True when the section names a target, so `attach()` knows where to go.
+    public var canAutoAttach: Bool {
+        let s = section
+        guard let slash = s.firstIndex(of: "/") else { return false }
+        return s.index(after: slash) < s.endIndex
+    }
+
+    /// Sets the kernel function of an fentry/fexit/tp_btf program before load.
+    public func setAttachTarget(function: String) throws(BPFError) {
+        let rc = bpf_program__set_attach_target(handle, 0, function)
+        guard rc == 0 else { throw BPFError.capture("set attach target \(function) for \(name)", code: rc) }
+    }
+
+    /// Attaches according to the section (`tp_btf/X`, `kprobe/X`, `tracepoint/C/N`, ...).
+    public func attach() throws(BPFError) -> BPFLink {
+        try link("attach \(name) (\(section))", bpf_program__attach(handle))
+    }
+
+    /// Legacy kprobe (perf event) on `function`.
+    public func attachKprobe(function: String, cookie: UInt64 = 0, retprobe: Bool = false) throws(BPFError) -> BPFLink {
+        try link("attach kprobe \(function)", shim_attach_kprobe(handle, function, 0, cookie, retprobe))
+    }
+
+    /// One kprobe.multi link over many functions by name; `cookies[i]` goes with `symbols[i]`.
+    public func attachKprobeMulti(symbols: [String], cookies: [UInt64] = [], retprobe: Bool = false) throws(BPFError) -> BPFLink {
+        precondition(cookies.isEmpty || cookies.count == symbols.count)
+        let cStrings = symbols.map { strdup($0) }
+        defer { cStrings.forEach { free($0) } }
+        let raw = cStrings.map { UnsafePointer($0) }
+        let p = raw.withUnsafeBufferPointer { names in
+            cookies.withUnsafeBufferPointer { c in
+                var namesCopy = names.map { $0 }
+                return namesCopy.withUnsafeMutableBufferPointer {
+                    shim_attach_kprobe_multi(handle, $0.baseAddress, nil, c.isEmpty ? nil : c.baseAddress,
+                                             names.count, retprobe)
+                }
+            }
+        }
+        return try link("attach kprobe.multi (\(symbols.count) functions)", p)
+    }
+
+    /// One kprobe.multi link over many functions by address (duplicate names are fine).
+    public func attachKprobeMulti(addresses: [UInt], cookies: [UInt64] = [], retprobe: Bool = false) throws(BPFError) -> BPFLink {
+        precondition(cookies.isEmpty || cookies.count == addresses.count)
+        let p = addresses.withUnsafeBufferPointer { a in
+            cookies.withUnsafeBufferPointer { c in
+                shim_attach_kprobe_multi(handle, nil, a.baseAddress, c.isEmpty ? nil : c.baseAddress, a.count, retprobe)
+            }
+        }
+        return try link("attach kprobe.multi (\(addresses.count) addresses)", p)
+    }
+
+    /// Perf-event tracepoint `category:name` (needs tracefs for the event id).
+    public func attachTracepoint(category: String, name event: String) throws(BPFError) -> BPFLink {
+        try link("attach tracepoint \(category):\(event)", bpf_program__attach_tracepoint(handle, category, event))
+    }
+
+    /// Raw tracepoint by name (raw_tp programs).
+    public func attachRawTracepoint(_ event: String) throws(BPFError) -> BPFLink {
+        try link("attach raw_tp \(event)", bpf_program__attach_raw_tracepoint(handle, event))
+    }
+
+    /// fentry/fexit/tp_btf to the target given at load time.
+    public func attachTrace() throws(BPFError) -> BPFLink {
+        try link("attach \(name) (\(section))", bpf_program__attach_trace(handle))
+    }
+
+    private func link(_ what: String, _ p: OpaquePointer?) throws(BPFError) -> BPFLink {
+        guard let p else { throw BPFError.capture(what) }
+        return BPFLink(handle: p, program: self)
+    }
+}
+
+/// An attachment. Detaches when released or on `detach()`.
+public final class BPFLink {
+    private var handle: OpaquePointer?
+    public let program: BPFProgram
+
+    init(handle: OpaquePointer, program: BPFProgram) {
+        self.handle = handle
+        self.program = program
+    }
+
+    deinit { detach() }
+
+    public var fd: Int32 { handle.map { bpf_link__fd($0) } ?? -1 }
+
+    /// Detaches now (idempotent).
+    public func detach() {
+        if let h = handle { bpf_link__destroy(h) }
+        handle = nil
+    }
+}

@@ -1,0 +1,29 @@
+import Foundation
+
+/// Facts about the running kernel that need no BPF.
+public enum KernelInfo {
+    public static var release: String {
+        var u = utsname()
+        uname(&u)
+        return withUnsafeBytes(of: u.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+    }
+
+    public static let vmlinuxBTFPath = "/sys/kernel/btf/vmlinux"
+
+    /// Where tracefs is mounted, if it is (libbpf looks in these two places).
+    public static var tracefsPath: String? {
+        for p in ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"]
+        where FileManager.default.fileExists(atPath: p + "/events") {
+            return p
+        }
+        return nil
+    }
+
+    /// True when the kernel has kprobes: the perf `kprobe` PMU or tracefs `kprobe_events`.
+    public static var hasKprobes: Bool {
+        FileManager.default.fileExists(atPath: "/sys/bus/event_source/devices/kprobe/type")
+            || tracefsPath.map { FileManager.default.fileExists(atPath: $0 + "/kprobe_events") } == true
+    }
+
+    public static var isRoot: Bool { geteuid() == 0 }
+}

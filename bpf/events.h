@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Types shared between the BPF programs and Swift.
+ *
+ * Convention (docs/codegen.md): every struct and enum whose name starts with `ft_` and that
+ * appears in an object's BTF is generated into Swift (`struct ft_skb_event` -> `SkbEvent`),
+ * together with the types it embeds. Clang only emits BTF for types a program uses, so a type
+ * needed by Swift alone is named in FT_EXPORT_TYPES(...): an unused, never-loaded subprogram
+ * whose prototype carries the types (libbpf only loads subprograms that are called).
+ */
+#ifndef FASTTRACE_EVENTS_H
+#define FASTTRACE_EVENTS_H
+
+#define FT_EXPORT_TYPES(...)                                                       \
+	__attribute__((noinline, used)) int __ft_export_types(__VA_ARGS__) { return 0; }
+
+#define FT_TASK_COMM_LEN 16
+
+/* Why an event was emitted. */
+enum ft_event_kind {
+	FT_EVENT_KIND_FUNC = 0,	/* a traced function or tracepoint saw the skb */
+	FT_EVENT_KIND_DROP = 1,	/* kfree_skb_reason / skb:kfree_skb with a drop reason */
+	FT_EVENT_KIND_LOSS = 2,	/* synthetic: ring reservations failed (counts in `len`) */
+};
+
+/* Packet addresses are kept as 16 raw bytes: IPv4 uses the first 4. */
+struct ft_tuple {
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u16 sport;		/* host byte order */
+	__u16 dport;		/* host byte order */
+	__u16 l3_proto;		/* ETH_P_IP, ETH_P_IPV6, ... (host byte order) */
+	__u8 l4_proto;		/* IPPROTO_TCP, ... */
+	__u8 tcp_flags;		/* FIN=0x01 ... CWR=0x80 */
+};
+
+struct ft_meta {
+	__u32 netns;		/* inode of the skb's network namespace */
+	__u32 mark;
+	__u32 ifindex;
+	__u32 len;
+	__u32 mtu;
+	__u16 protocol;		/* skb->protocol, host byte order */
+	__u16 pad;
+};
+
+struct ft_event {
+	__u64 ts_ns;		/* bpf_ktime_get_ns() */
+	__u64 skb;		/* sk_buff address */
+	__u64 caller;		/* return address of the traced function, 0 if not asked */
+	__u32 func_id;		/* index into the function table built at attach time */
+	__u32 cpu;
+	__u32 pid;
+	__u32 tgid;
+	__s32 stack_id;		/* -1 unless stacks were asked */
+	__u32 drop_reason;	/* enum skb_drop_reason of the running kernel */
+	enum ft_event_kind kind;
+	char comm[FT_TASK_COMM_LEN];
+	struct ft_meta meta;
+	struct ft_tuple tuple;
+};
+
+/* Per-CPU packet counters of skbcount.bpf.c. */
+struct ft_skb_counters {
+	__u64 rx_packets;
+	__u64 rx_bytes;
+	__u64 tx_packets;
+	__u64 tx_bytes;
+};
+
+#endif

@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Feature probes for `fasttrace features`: one minimal program per attach mode. The probe
+ * opens this object once per mode with only that program enabled, loads and attaches it to
+ * a function every kernel has, and reports what the kernel answered. Targets are chosen at
+ * run time (SEC without a target), so nothing here pins a kernel version. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+char LICENSE[] SEC("license") = "GPL";
+
+SEC("kprobe")
+int probe_kprobe(struct pt_regs *ctx) { return 0; }
+
+SEC("kprobe.multi")
+int probe_kprobe_multi(struct pt_regs *ctx) { return 0; }
+
+SEC("fentry")
+int probe_fentry(__u64 *ctx) { return 0; }
+
+SEC("fexit")
+int probe_fexit(__u64 *ctx) { return 0; }
+
+SEC("tp_btf/netif_receive_skb")
+int probe_tp_btf(__u64 *ctx) { return 0; }
+
+SEC("raw_tp/netif_receive_skb")
+int probe_raw_tp(struct bpf_raw_tracepoint_args *ctx) { return 0; }
+
+SEC("tracepoint/skb/kfree_skb")
+int probe_tracepoint(void *ctx) { return 0; }
+
+/* bpf_get_func_ip() in a kprobe program (5.15+); fasttrace uses it to name the function
+ * behind a kprobe.multi hit when cookies are unavailable. */
+SEC("kprobe")
+int probe_get_func_ip(struct pt_regs *ctx)
+{
+	return bpf_get_func_ip(ctx) ? 0 : 1;
+}
