@@ -31,7 +31,7 @@ let package = Package(
             dependencies: ["FastTrace", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "FastTraceBench", dependencies: ["FastTrace"], path: "Benchmarks/FastTraceBench"),
         .testTarget(
-            name: "FastTraceTests", dependencies: ["FastTrace", "BPFCodegen"],
+            name: "FastTraceTests", dependencies: ["FastTrace", "BPFCodegen", "CShim"],
             exclude: ["Fixtures"]),
     ]
 )

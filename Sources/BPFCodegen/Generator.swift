@@ -25,6 +25,7 @@ public enum Generator {
     /// Generates Swift for the clang-built objects at `paths`. `workDir` receives the
     /// linked (DWARF-free) objects that get embedded.
     public static func generate(objectPaths paths: [String], workDir: String) throws(CodegenError) -> [GeneratedFile] {
+        quietLibbpf()
         var structs: [String: (decl: StructDecl, origin: String)] = [:]
         var enums: [String: (decl: EnumDecl, origin: String)] = [:]
         var skeletons: [GeneratedFile] = []
@@ -36,6 +37,7 @@ public enum Generator {
             guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
                 throw CodegenError("\(path): object name '\(name)' must be letters, digits and _")
             }
+            _ = try BTF(elfPath: path) // readable, with BTF: say so before the linker's vaguer errors
             let linked = (workDir as NSString).appendingPathComponent("\(name).linked.o")
             try linkObject(path, output: linked)
             guard let data = FileManager.default.contents(atPath: linked) else {

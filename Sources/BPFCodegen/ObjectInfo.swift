@@ -71,3 +71,6 @@ func linkObject(_ input: String, output: String) throws(CodegenError) {
         throw CodegenError("\(input): not a BPF object libbpf can link: \(errnoName(-err))")
     }
 }
+
+/// libbpf prints warnings to stderr by default; the generator reports one line of its own.
+func quietLibbpf() { shim_libbpf_log_install(-1) }

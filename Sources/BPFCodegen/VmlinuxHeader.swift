@@ -6,6 +6,7 @@ import Foundation
 /// header built on any recent kernel serves every kernel that has BTF.
 public enum VmlinuxHeader {
     public static func write(btfPath: String, roots: [String], output: String) throws(CodegenError) {
+        quietLibbpf()
         let btf = try BTF(rawPath: btfPath)
         let body = output + ".body"
         var missing: UnsafePointer<CChar>?

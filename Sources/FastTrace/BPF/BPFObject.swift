@@ -39,6 +39,30 @@ public final class BPFObject {
         let rc = bpf_object__load(handle)
         guard rc == 0 else { throw BPFError.capture("load \(name)", code: rc) }
         isLoaded = true
+        try mapGlobalSections()
+    }
+
+    /// After load, libbpf still points global-data sections at its private copy (only the C
+    /// skeleton loader remaps them). Map the kernel's memory over that copy, as the C
+    /// skeleton does, so `.bss`/`.data` reads see the programs' writes. `.rodata` is frozen:
+    /// read-only. libbpf unmaps the region when the object closes.
+    private func mapGlobalSections() throws(BPFError) {
+        var m = bpf_object__next_map(handle, nil)
+        while let map = m {
+            m = bpf_object__next_map(handle, map)
+            guard bpf_map__is_internal(map), bpf_map__map_flags(map) & UInt32(BPF_F_MMAPABLE) != 0 else { continue }
+            var size = 0
+            guard let current = bpf_map__initial_value(map, &size) else { continue }
+            let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+            let length = (size + page - 1) / page * page
+            let readOnly = bpf_map__map_flags(map) & UInt32(BPF_F_RDONLY_PROG) != 0
+            let prot = readOnly ? PROT_READ : PROT_READ | PROT_WRITE
+            let p = mmap(UnsafeMutableRawPointer(mutating: current), length, prot, MAP_SHARED | MAP_FIXED,
+                         bpf_map__fd(map), 0)
+            if p == MAP_FAILED {
+                throw BPFError.capture("mmap \(String(cString: bpf_map__name(map))) of \(name)")
+            }
+        }
     }
 
     public func program(named programName: String) throws(BPFError) -> BPFProgram {
