@@ -6,21 +6,47 @@ MULTIARCH := $(shell uname -m)-linux-gnu
 # Build and run: libbpf, libpcap, libelf, libzstd, zlib; clang for BPF; tools used by tests.
 DEB_PACKAGES := libbpf-dev libpcap-dev libelf-dev libzstd-dev zlib1g-dev clang bpftool \
                 pkg-config iproute2 linux-libc-dev
+# The VM harness (scripts/vm): QEMU, a static busybox initramfs, kernel unpacking tools.
+VM_PACKAGES := qemu-system-x86 qemu-system-data busybox-static cpio xz-utils zstd kmod python3
 
-.PHONY: all deps build test demo bench vmlinux clean
+# Kernels for `make vmtest` (series or full Debian releases); `make test` runs TEST_KERNELS.
+KERNELS ?= 6.12 6.1
+TEST_KERNELS ?= 6.12
+
+.PHONY: all deps vm-deps build build-tests test vmtest vm demo bench vmlinux clean
 
 all: build
 
 deps:
 	@scripts/install-deps.sh $(DEB_PACKAGES)
 
+vm-deps:
+	@scripts/install-deps.sh $(VM_PACKAGES)
+
 build: deps
 	$(SWIFT) build
 
-## test: every test (unit, codegen, real BPF on this kernel). Tests needing root or a
-## kernel feature this kernel lacks are reported as skipped, with the reason.
-test: build
+build-tests: deps
+	$(SWIFT) build --build-tests
+
+## test: every host test (unit, codegen, real BPF on this kernel), then the harness
+## self-check and the kernel suites in the TEST_KERNELS VMs. Tests needing a feature this
+## kernel lacks are reported as skipped with the reason, and run for real in the VMs.
+test: build-tests vm-deps
 	$(SWIFT) test
+	scripts/vm/selftest.sh
+	scripts/vm/vmtest.sh $(TEST_KERNELS)
+
+## vmtest: the kernel suites in every KERNELS VM (KERNELS="6.1" to pick).
+vmtest: build-tests vm-deps
+	scripts/vm/selftest.sh
+	scripts/vm/vmtest.sh $(KERNELS)
+
+## vm: run one command in a kernel: make vm KERNEL=6.1 CMD='.build/debug/fasttrace features'
+KERNEL ?= 6.12
+CMD ?= uname -r
+vm: vm-deps
+	scripts/vm/run.sh $(KERNEL) '$(CMD)'
 
 ## demo: the main job on a built-in default: probe this kernel's tracing features.
 demo: build

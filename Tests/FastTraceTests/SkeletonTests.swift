@@ -6,27 +6,6 @@ import Testing
 /// map and a .bss global, with loopback traffic in between.
 @Suite(.serialized, .enabled(if: KernelInfo.isRoot, "needs root (CAP_BPF, CAP_PERFMON)"))
 struct SkeletonTests {
-    /// Sends `count` UDP datagrams to a socket bound on 127.0.0.1.
-    func loopbackTraffic(count: Int) throws {
-        let rx = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-        let tx = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-        defer { close(rx); close(tx) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        try withUnsafeMutablePointer(to: &addr) { p in
-            try p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
-                try #require(bind(rx, sa, len) == 0)
-                try #require(getsockname(rx, sa, &len) == 0)
-                let payload = [UInt8](repeating: 0x42, count: 100)
-                for _ in 0..<count {
-                    #expect(sendto(tx, payload, payload.count, 0, sa, len) == payload.count)
-                }
-            }
-        }
-    }
-
     func totals(_ loaded: SkbcountBPF.Loaded) throws -> SkbCounters {
         try loaded.maps.counters.lookup(0).reduce(into: SkbCounters()) { sum, cpu in
             sum.rxPackets += cpu.rxPackets; sum.rxBytes += cpu.rxBytes
@@ -44,7 +23,7 @@ struct SkeletonTests {
         #expect(loaded.config.filterIfindex == lo, "config survives load")
         let links = try loaded.attach()
         #expect(links.count == 2)
-        try loopbackTraffic(count: 50)
+        try sendLoopbackUDP(count: 50)
         let t = try totals(loaded)
         #expect(t.rxPackets >= 50)
         #expect(t.txPackets >= 50)
@@ -52,7 +31,7 @@ struct SkeletonTests {
         #expect(loaded.bss.lastIfindex == lo, ".bss global written by the program, read through mmap")
         links.forEach { $0.detach() }
         let after = try totals(loaded)
-        try loopbackTraffic(count: 10)
+        try sendLoopbackUDP(count: 10)
         #expect(try totals(loaded) == after, "no counting after detach")
     }
 
@@ -61,7 +40,7 @@ struct SkeletonTests {
         opened.config.filterIfindex = 0x7fff_fff0 // no such interface
         let loaded = try opened.load()
         let links = try loaded.attach()
-        try loopbackTraffic(count: 20)
+        try sendLoopbackUDP(count: 20)
         let t = try totals(loaded)
         #expect(t.rxPackets == 0 && t.txPackets == 0, "filtered out by load-time config: \(t)")
         _ = links
