@@ -169,8 +169,7 @@ final class TypeMapper {
     /// Lays out members at their BTF offsets with explicit padding, so that the Swift
     /// struct's size, stride and every offset equal C's.
     func layout(cName: String, swiftName: String, size: Int,
-                items: [(cName: String, offset: Int, type: UInt32)], what: String,
-                skip: Set<String> = []) throws(CodegenError) -> StructDecl {
+                items: [(cName: String, offset: Int, type: UInt32)], what: String) throws(CodegenError) -> StructDecl {
         var fields: [FieldDecl] = []
         var cursor = 0
         var align = 1
@@ -183,7 +182,6 @@ final class TypeMapper {
         }
         for item in items.sorted(by: { $0.offset < $1.offset }) {
             let place = "\(what), field \(item.cName)"
-            if skip.contains(item.cName) { continue }
             let t = try swiftType(item.type, at: place)
             guard item.offset >= cursor else {
                 throw fail(place, "overlaps the previous member (union-like layout is not supported)")

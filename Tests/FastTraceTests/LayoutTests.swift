@@ -48,8 +48,7 @@ import Testing
             var found = false
             for object in GeneratedBPF.objects {
                 guard let btf = try btfLayout(of: layout.cName, in: object.bytes()) else { continue }
-                // Sections are per object: match the one whose fields are these.
-                if layout.cName.hasPrefix("."), Set(layout.fields.map(\.cName)) != Set(btf.offsets.keys).intersection(layout.fields.map(\.cName)) { continue }
+                // Several objects have a .rodata: the one that declares these variables.
                 if layout.cName.hasPrefix("."), !layout.fields.allSatisfy({ btf.offsets[$0.cName] != nil }) { continue }
                 found = true
                 #expect(btf.size == layout.swiftSize, "\(layout.cName) in \(object.name): BTF size \(btf.size), Swift \(layout.swiftSize)")

@@ -50,14 +50,10 @@ public final class BPFProgram {
         precondition(cookies.isEmpty || cookies.count == symbols.count)
         let cStrings = symbols.map { strdup($0) }
         defer { cStrings.forEach { free($0) } }
-        let raw = cStrings.map { UnsafePointer($0) }
-        let p = raw.withUnsafeBufferPointer { names in
+        var names: [UnsafePointer<CChar>?] = cStrings.map { UnsafePointer($0) }
+        let p = names.withUnsafeMutableBufferPointer { n in
             cookies.withUnsafeBufferPointer { c in
-                var namesCopy = names.map { $0 }
-                return namesCopy.withUnsafeMutableBufferPointer {
-                    shim_attach_kprobe_multi(handle, $0.baseAddress, nil, c.isEmpty ? nil : c.baseAddress,
-                                             names.count, retprobe)
-                }
+                shim_attach_kprobe_multi(handle, n.baseAddress, nil, c.isEmpty ? nil : c.baseAddress, n.count, retprobe)
             }
         }
         return try link("attach kprobe.multi (\(symbols.count) functions)", p)
