@@ -22,10 +22,11 @@ let package = Package(
     ],
     targets: [
         .target(name: "CShim", linkerSettings: systemLibraries),
-        .target(name: "BPFCodegen", dependencies: ["CShim"]),
+        .target(name: "KernelBTF", dependencies: ["CShim"]),
+        .target(name: "BPFCodegen", dependencies: ["CShim", "KernelBTF"]),
         .executableTarget(name: "Gen", dependencies: ["BPFCodegen"]),
         .plugin(name: "BPFBuildPlugin", capability: .buildTool(), dependencies: ["Gen"]),
-        .target(name: "FastTrace", dependencies: ["CShim"], plugins: ["BPFBuildPlugin"]),
+        .target(name: "FastTrace", dependencies: ["CShim", "KernelBTF"], plugins: ["BPFBuildPlugin"]),
         .executableTarget(
             name: "FastTraceCLI",
             dependencies: ["FastTrace", .product(name: "ArgumentParser", package: "swift-argument-parser")]),

@@ -1,3 +1,4 @@
+import KernelBTF
 import Foundation
 
 /// One generated Swift file.
@@ -37,7 +38,7 @@ public enum Generator {
             guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
                 throw CodegenError("\(path): object name '\(name)' must be letters, digits and _")
             }
-            _ = try BTF(elfPath: path) // readable, with BTF: say so before the linker's vaguer errors
+            _ = try objectBTF(path) // readable, with BTF: say so before the linker's vaguer errors
             let linked = (workDir as NSString).appendingPathComponent("\(name).linked.o")
             try linkObject(path, output: linked)
             guard let data = FileManager.default.contents(atPath: linked) else {

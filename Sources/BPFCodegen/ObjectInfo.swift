@@ -1,3 +1,4 @@
+import KernelBTF
 import CShim
 import Glibc
 

@@ -1,3 +1,4 @@
+import KernelBTF
 import Foundation
 
 /// A global-data section (.rodata, .bss, .data) as a Swift struct.

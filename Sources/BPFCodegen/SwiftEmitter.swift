@@ -1,3 +1,4 @@
+import KernelBTF
 import Foundation
 
 /// Text emission helpers shared by the type and skeleton emitters.

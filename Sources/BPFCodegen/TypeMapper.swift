@@ -1,3 +1,4 @@
+import KernelBTF
 /// How a BTF type is spelled and laid out in Swift.
 indirect enum SwiftType: Equatable {
     /// Fixed-width integer (UInt8 … Int64, CChar).

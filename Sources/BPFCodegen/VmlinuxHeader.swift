@@ -1,3 +1,4 @@
+import KernelBTF
 import CShim
 import Foundation
 
@@ -7,7 +8,8 @@ import Foundation
 public enum VmlinuxHeader {
     public static func write(btfPath: String, roots: [String], output: String) throws(CodegenError) {
         quietLibbpf()
-        let btf = try BTF(rawPath: btfPath)
+        let btf: BTF
+        do { btf = try BTF(rawPath: btfPath) } catch { throw CodegenError(error) }
         let body = output + ".body"
         var missing: UnsafePointer<CChar>?
         let cRoots = roots.map { strdup($0) }

@@ -1,79 +1,93 @@
 import CShim
 import Glibc
 
-/// A one-line error from the generator; `Gen` prints it and exits non-zero.
-public struct CodegenError: Error, CustomStringConvertible, Equatable {
+/// A one-line error about reading BTF.
+public struct BTFError: Error, CustomStringConvertible, Equatable {
     public let description: String
     public init(_ description: String) { self.description = description }
 }
 
-/// BTF kinds used by the generator (values of BTF_KIND_* in linux/btf.h).
-enum BTFKind: UInt16 {
+/// BTF kinds (values of BTF_KIND_* in linux/btf.h).
+public enum BTFKind: UInt16, Sendable {
     case unknown = 0, int, ptr, array, `struct`, union, `enum`, fwd, typedef, volatile, const,
         restrict, `func`, funcProto, `var`, datasec, float, declTag, typeTag, enum64
 }
 
-/// Read-only view of a `struct btf` owned by libbpf.
-final class BTF {
-    let handle: OpaquePointer
+/// Read-only view of a `struct btf` (libbpf): kernel BTF, module split BTF or an object's.
+public final class BTF {
+    public let handle: OpaquePointer
     private let owned: Bool
 
     /// Parses the .BTF section of an ELF object (a compiled BPF program).
-    init(elfPath: String) throws(CodegenError) {
+    public init(elfPath: String) throws(BTFError) {
         guard access(elfPath, R_OK) == 0 else {
-            throw CodegenError("\(elfPath): cannot read (\(String(cString: strerror(errno))))")
+            throw BTFError("\(elfPath): cannot read (\(String(cString: strerror(errno))))")
         }
         guard let btf = btf__parse_elf(elfPath, nil) else {
             let err = errno
             if err == ENOENT || err == ENODATA {
-                throw CodegenError("\(elfPath): no BTF in object (compile with clang -g)")
+                throw BTFError("\(elfPath): no BTF in object (compile with clang -g)")
             }
-            throw CodegenError("\(elfPath): cannot parse BTF: \(errnoName(err))")
+            throw BTFError("\(elfPath): cannot parse BTF: \(errnoName(err))")
         }
         handle = btf
         owned = true
     }
 
+    /// Parses split BTF (a module's, /sys/kernel/btf/MODULE) on top of `base` (vmlinux).
+    /// Type ids below the base's count refer to the base.
+    public init(rawPath: String, base: BTF) throws(BTFError) {
+        guard let btf = btf__parse_split(rawPath, base.handle) else {
+            throw BTFError("\(rawPath): cannot parse BTF: \(errnoName(errno))")
+        }
+        handle = btf
+        owned = true
+        self.base = base
+    }
+
+    /// Keeps the base alive under split BTF.
+    private var base: BTF?
+
     /// Parses raw BTF such as /sys/kernel/btf/vmlinux.
-    init(rawPath: String) throws(CodegenError) {
+    public init(rawPath: String) throws(BTFError) {
         guard let btf = btf__parse_raw(rawPath) else {
-            throw CodegenError("\(rawPath): cannot parse BTF: \(errnoName(errno))")
+            throw BTFError("\(rawPath): cannot parse BTF: \(errnoName(errno))")
         }
         handle = btf
         owned = true
     }
 
     /// Borrows the BTF of an opened bpf_object (not freed here).
-    init(borrowing handle: OpaquePointer) {
+    public init(borrowing handle: OpaquePointer) {
         self.handle = handle
         owned = false
     }
 
     deinit { if owned { btf__free(handle) } }
 
-    var typeCount: UInt32 { btf__type_cnt(handle) }
+    public var typeCount: UInt32 { btf__type_cnt(handle) }
 
-    func type(_ id: UInt32) -> UnsafePointer<btf_type> { btf__type_by_id(handle, id)! }
+    public func type(_ id: UInt32) -> UnsafePointer<btf_type> { btf__type_by_id(handle, id)! }
 
-    func kind(_ id: UInt32) -> BTFKind { BTFKind(rawValue: btf_kind(type(id))) ?? .unknown }
+    public func kind(_ id: UInt32) -> BTFKind { BTFKind(rawValue: btf_kind(type(id))) ?? .unknown }
 
-    func name(_ id: UInt32) -> String { string(type(id).pointee.name_off) }
+    public func name(_ id: UInt32) -> String { string(type(id).pointee.name_off) }
 
-    func string(_ offset: UInt32) -> String {
+    public func string(_ offset: UInt32) -> String {
         guard let p = btf__name_by_offset(handle, offset) else { return "" }
         return String(cString: p)
     }
 
-    func vlen(_ id: UInt32) -> Int { Int(btf_vlen(type(id))) }
+    public func vlen(_ id: UInt32) -> Int { Int(btf_vlen(type(id))) }
 
     /// The referenced type of ptr/typedef/const/volatile/var/func/array-less kinds.
-    func target(_ id: UInt32) -> UInt32 { shim_btf_type_size_or_type(type(id)) }
+    public func target(_ id: UInt32) -> UInt32 { shim_btf_type_size_or_type(type(id)) }
 
     /// Size in bytes of struct/union/enum/int/datasec.
-    func size(_ id: UInt32) -> Int { Int(shim_btf_type_size_or_type(type(id))) }
+    public func size(_ id: UInt32) -> Int { Int(shim_btf_type_size_or_type(type(id))) }
 
     /// Skips typedef, const, volatile, restrict and type tags.
-    func resolve(_ id: UInt32) -> UInt32 {
+    public func resolve(_ id: UInt32) -> UInt32 {
         var id = id
         while true {
             switch kind(id) {
@@ -83,14 +97,14 @@ final class BTF {
         }
     }
 
-    func find(_ name: String, kind: BTFKind) -> UInt32? {
+    public func find(_ name: String, kind: BTFKind) -> UInt32? {
         let id = btf__find_by_name_kind(handle, name, UInt32(kind.rawValue))
         return id > 0 ? UInt32(id) : nil
     }
 
-    struct Member { let name: String; let type: UInt32; let bitOffset: UInt32; let bitfieldSize: UInt32 }
+    public struct Member { public let name: String; public let type: UInt32; public let bitOffset: UInt32; public let bitfieldSize: UInt32 }
 
-    func members(_ id: UInt32) -> [Member] {
+    public func members(_ id: UInt32) -> [Member] {
         let t = type(id)
         let m = shim_btf_members(t)!
         return (0..<vlen(id)).map { i in
@@ -100,9 +114,9 @@ final class BTF {
         }
     }
 
-    struct Enumerator { let name: String; let value: Int64 }
+    public struct Enumerator { public let name: String; public let value: Int64 }
 
-    func enumerators(_ id: UInt32) -> [Enumerator] {
+    public func enumerators(_ id: UInt32) -> [Enumerator] {
         let t = type(id)
         let signed = (t.pointee.info >> 31) & 1 == 1
         if kind(id) == .enum64 {
@@ -119,11 +133,11 @@ final class BTF {
         }
     }
 
-    func isSignedEnum(_ id: UInt32) -> Bool { (type(id).pointee.info >> 31) & 1 == 1 }
+    public func isSignedEnum(_ id: UInt32) -> Bool { (type(id).pointee.info >> 31) & 1 == 1 }
 
-    struct IntInfo { let bits: Int; let signed: Bool; let isChar: Bool; let isBool: Bool; let bitOffset: Int }
+    public struct IntInfo { public let bits: Int; public let signed: Bool; public let isChar: Bool; public let isBool: Bool; public let bitOffset: Int }
 
-    func intInfo(_ id: UInt32) -> IntInfo {
+    public func intInfo(_ id: UInt32) -> IntInfo {
         let t = type(id)
         let enc = shim_btf_int_encoding(t)
         return IntInfo(bits: Int(shim_btf_int_bits(t)), signed: enc & 1 != 0,
@@ -131,16 +145,16 @@ final class BTF {
                        bitOffset: Int(shim_btf_int_offset(t)))
     }
 
-    struct ArrayInfo { let element: UInt32; let count: Int }
+    public struct ArrayInfo { public let element: UInt32; public let count: Int }
 
-    func arrayInfo(_ id: UInt32) -> ArrayInfo {
+    public func arrayInfo(_ id: UInt32) -> ArrayInfo {
         let a = shim_btf_array(type(id))!.pointee
         return ArrayInfo(element: a.type, count: Int(a.nelems))
     }
 
-    struct DatasecVar { let name: String; let type: UInt32; let offset: Int; let size: Int; let isGlobal: Bool }
+    public struct DatasecVar { public let name: String; public let type: UInt32; public let offset: Int; public let size: Int; public let isGlobal: Bool }
 
-    func datasecVars(_ id: UInt32) -> [DatasecVar] {
+    public func datasecVars(_ id: UInt32) -> [DatasecVar] {
         let v = shim_btf_datasec_vars(type(id))!
         return (0..<vlen(id)).map { i in
             let varID = v[i].type
@@ -150,7 +164,7 @@ final class BTF {
     }
 
     /// Byte size of any sized type (through modifiers and arrays).
-    func byteSize(_ id: UInt32) -> Int? {
+    public func byteSize(_ id: UInt32) -> Int? {
         let r = resolve(id)
         switch kind(r) {
         case .int, .struct, .union, .enum, .enum64, .float: return size(r)
@@ -163,7 +177,23 @@ final class BTF {
     }
 }
 
-func errnoName(_ err: Int32) -> String {
+public func errnoName(_ err: Int32) -> String {
     let name = shim_errno_name(err).map { String(cString: $0) } ?? "errno \(err)"
     return "\(name) (\(String(cString: strerror(err))))"
+}
+
+extension BTF {
+    public struct Param { public let name: String; public let type: UInt32 }
+
+    /// Parameters of a FUNC_PROTO.
+    public func params(_ id: UInt32) -> [Param] {
+        let t = type(id)
+        guard let p = shim_btf_params(t) else { return [] }
+        return (0..<vlen(id)).map { Param(name: string(p[$0].name_off), type: p[$0].type) }
+    }
+
+    /// Kernel BTF of the running kernel (/sys/kernel/btf/vmlinux).
+    public static func vmlinux(path: String = "/sys/kernel/btf/vmlinux") throws(BTFError) -> BTF {
+        try BTF(rawPath: path)
+    }
 }
