@@ -14,5 +14,5 @@ struct FastTraceCommand: ParsableCommand {
         Start with `fasttrace features` to see which attach modes this kernel offers.
         """,
         version: FastTraceVersion.string,
-        subcommands: [FeaturesCommand.self])
+        subcommands: [FeaturesCommand.self, FuncsCommand.self])
 }

@@ -1,0 +1,142 @@
+import Foundation
+import KernelBTF
+
+/// A kernel function that takes a `struct sk_buff *`, and can be attached.
+public struct SkbFunction: Codable, Sendable, Equatable {
+    public let name: String
+    /// 1-based position of the `struct sk_buff *` parameter (1…5).
+    public let position: Int
+    /// The module, nil for vmlinux.
+    public let module: String?
+    /// Kernel addresses (several when static functions share the name); for kprobe.multi.
+    public let addresses: [UInt64]
+}
+
+/// A raw tracepoint whose BTF prototype (`btf_trace_NAME`) carries a `struct sk_buff *`.
+public struct SkbTracepoint: Codable, Sendable, Equatable {
+    public let name: String
+    /// tracefs category (skb, net, …) when tracefs is mounted.
+    public let category: String?
+    /// 1-based position of the skb among the tracepoint's arguments.
+    public let position: Int
+}
+
+/// The set of things fasttrace can attach to, for a kernel.
+public struct Discovery: Codable, Sendable {
+    public let kernelRelease: String
+    public let source: Traceability.Source
+    /// BTF functions with an sk_buff parameter at 1…5, before the traceability filter.
+    public let candidates: Int
+    public let functions: [SkbFunction]
+    public let tracepoints: [SkbTracepoint]
+
+    public struct Options: Sendable {
+        public var limit: NameFilter?
+        /// Modules whose split BTF is also searched.
+        public var modules: [String] = []
+        public var allModules = false
+        public init(limit: NameFilter? = nil, modules: [String] = [], allModules: Bool = false) {
+            self.limit = limit
+            self.modules = modules
+            self.allModules = allModules
+        }
+    }
+
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public static let maxPosition = 5
+
+    public static func run(_ options: Options = .init(), btfDir: String = "/sys/kernel/btf") throws(Failure) -> Discovery {
+        let vmlinux: BTF
+        do { vmlinux = try BTF(rawPath: btfDir + "/vmlinux") } catch {
+            throw Failure(description: "\(error.description): fasttrace needs kernel BTF (CONFIG_DEBUG_INFO_BTF)")
+        }
+        guard let skb = vmlinux.find("sk_buff", kind: .struct) else {
+            throw Failure(description: "\(btfDir)/vmlinux: no struct sk_buff in kernel BTF")
+        }
+        var found: [(name: String, position: Int, module: String?)] = []
+        scanFunctions(vmlinux, skb: skb, from: 1, module: nil, into: &found)
+        for module in try moduleNames(options, btfDir: btfDir) {
+            let split: BTF
+            do { split = try BTF(rawPath: "\(btfDir)/\(module)", base: vmlinux) } catch {
+                throw Failure(description: "module \(module): \(error.description)")
+            }
+            scanFunctions(split, skb: skb, from: vmlinux.typeCount, module: module, into: &found)
+        }
+        let traceable = Traceability.current()
+        let tracefsCategories = KernelInfo.tracefsPath.map(tracepointCategories) ?? [:]
+        var seen = Set<String>()
+        let functions = found.filter { f in
+            traceable.contains(f.name) && options.limit?.matches(f.name) != false && seen.insert(f.name).inserted
+        }.map { f in
+            SkbFunction(name: f.name, position: f.position, module: f.module ?? traceable.modules[f.name],
+                        addresses: traceable.addresses[f.name] ?? [])
+        }.sorted { $0.name < $1.name }
+        let tracepoints = scanTracepoints(vmlinux, skb: skb).filter { options.limit?.matches($0.name) != false }
+            .map { SkbTracepoint(name: $0.name, category: tracefsCategories[$0.name], position: $0.position) }
+        return Discovery(kernelRelease: KernelInfo.release, source: traceable.source, candidates: found.count,
+                         functions: functions, tracepoints: tracepoints)
+    }
+
+    static func moduleNames(_ options: Options, btfDir: String) throws(Failure) -> [String] {
+        if options.allModules {
+            let all = (try? FileManager.default.contentsOfDirectory(atPath: btfDir)) ?? []
+            return all.filter { $0 != "vmlinux" }.sorted()
+        }
+        for m in options.modules where !FileManager.default.fileExists(atPath: "\(btfDir)/\(m)") {
+            throw Failure(description: "module \(m): no BTF at \(btfDir)/\(m) (not loaded, or built without BTF)")
+        }
+        return options.modules
+    }
+
+    /// FUNC types from `first` on whose prototype has `struct sk_buff *` at 1…5.
+    static func scanFunctions(_ btf: BTF, skb: UInt32, from first: UInt32, module: String?,
+                              into found: inout [(name: String, position: Int, module: String?)]) {
+        for id in first..<btf.typeCount where btf.kind(id) == .func {
+            if let pos = skbPosition(btf, proto: btf.target(id), skb: skb, skipFirst: false) {
+                found.append((btf.name(id), pos, module))
+            }
+        }
+    }
+
+    /// `typedef void (*btf_trace_NAME)(void *, args…)`: position among args (after the void *).
+    static func scanTracepoints(_ btf: BTF, skb: UInt32) -> [(name: String, position: Int)] {
+        var out: [(String, Int)] = []
+        let prefix = "btf_trace_"
+        for id in 1..<btf.typeCount where btf.kind(id) == .typedef {
+            let name = btf.name(id)
+            guard name.hasPrefix(prefix) else { continue }
+            let ptr = btf.resolve(id)
+            guard btf.kind(ptr) == .ptr else { continue }
+            let proto = btf.resolve(btf.target(ptr))
+            guard btf.kind(proto) == .funcProto,
+                  let pos = skbPosition(btf, proto: proto, skb: skb, skipFirst: true) else { continue }
+            out.append((String(name.dropFirst(prefix.count)), pos))
+        }
+        return out.sorted { $0.0 < $1.0 }
+    }
+
+    static func skbPosition(_ btf: BTF, proto: UInt32, skb: UInt32, skipFirst: Bool) -> Int? {
+        var params = btf.params(proto)
+        if skipFirst { params = Array(params.dropFirst()) }
+        for (i, p) in params.prefix(maxPosition).enumerated() {
+            let t = btf.resolve(p.type)
+            if btf.kind(t) == .ptr, btf.resolve(btf.target(t)) == skb { return i + 1 }
+        }
+        return nil
+    }
+
+    /// name → category from tracefs events/CATEGORY/NAME.
+    static func tracepointCategories(_ tracefs: String) -> [String: String] {
+        var out: [String: String] = [:]
+        let events = tracefs + "/events"
+        for category in (try? FileManager.default.contentsOfDirectory(atPath: events)) ?? [] {
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: "\(events)/\(category)")) ?? [] {
+                out[name] = category
+            }
+        }
+        return out
+    }
+}
