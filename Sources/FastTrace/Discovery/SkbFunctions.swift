@@ -65,7 +65,7 @@ public struct Discovery: Codable, Sendable {
             }
             scanFunctions(split, skb: skb, from: vmlinux.typeCount, module: module, into: &found)
         }
-        let traceable = Traceability.current()
+        let traceable = Traceability.current(for: Set(found.map(\.name)))
         let tracefsCategories = KernelInfo.tracefsPath.map(tracepointCategories) ?? [:]
         var seen = Set<String>()
         let functions = found.filter { f in

@@ -19,35 +19,31 @@ public struct Traceability: Sendable {
 
     public func contains(_ name: String) -> Bool { addresses[name] != nil }
 
-    /// Reads the running kernel's lists.
-    public static func current() -> Traceability {
-        if let tracefs = KernelInfo.tracefsPath, let t = fromTracefs(tracefs) { return t }
-        return fromKallsyms()
+    /// Reads the running kernel's lists, keeping only `names` (the BTF candidates): the
+    /// files have ~100k lines, so they are scanned as bytes and only wanted names become Strings.
+    public static func current(for names: Set<String>) -> Traceability {
+        if let tracefs = KernelInfo.tracefsPath, let t = fromTracefs(tracefs, names) { return t }
+        return fromKallsyms(names)
     }
 
-    static func fromTracefs(_ tracefs: String) -> Traceability? {
+    static func fromTracefs(_ tracefs: String, _ names: Set<String>) -> Traceability? {
         var addresses: [String: [UInt64]] = [:]
         var modules: [String: String] = [:]
-        // 6.5+: "ffffffff81234560 name [module]" — addresses come with the names.
-        if let text = readProcFile(tracefs + "/available_filter_functions_addrs") {
-            for line in text.split(separator: "\n") {
-                let f = line.split(separator: " ", omittingEmptySubsequences: true)
-                guard f.count >= 2, let addr = UInt64(f[0], radix: 16) else { continue }
-                let name = String(f[1])
+        if let data = readFile(tracefs + "/available_filter_functions_addrs") {
+            // 6.5+: "ffffffff81234560 name [module]": addresses come with the names.
+            forEachLine(data) { f in
+                guard f.count >= 2, let name = f.string(1, ifIn: names), let addr = f.hex(0) else { return }
                 addresses[name, default: []].append(addr)
-                if f.count >= 3 { modules[name] = String(f[2].trimmingCharacters(in: CharacterSet(charactersIn: "[]"))) }
+                if let m = f.module(2) { modules[name] = m }
             }
-        } else if let text = readProcFile(tracefs + "/available_filter_functions") {
-            let kallsyms = kallsymsText()
-            for line in text.split(separator: "\n") {
-                let f = line.split(separator: " ", omittingEmptySubsequences: true)
-                guard let first = f.first else { continue }
-                let name = String(first)
+        } else if let data = readFile(tracefs + "/available_filter_functions") {
+            forEachLine(data) { f in
+                guard f.count >= 1, let name = f.string(0, ifIn: names) else { return }
                 addresses[name] = addresses[name] ?? []
-                if f.count >= 2 { modules[name] = String(f[1].trimmingCharacters(in: CharacterSet(charactersIn: "[]"))) }
+                if let m = f.module(1) { modules[name] = m }
             }
             // Addresses from kallsyms for the names ftrace accepts.
-            forEachTextSymbol(kallsyms) { name, addr, _ in
+            forEachTextSymbol(readFile("/proc/kallsyms"), names) { name, addr, _ in
                 if addresses[name] != nil { addresses[name]!.append(addr) }
             }
         } else {
@@ -56,11 +52,11 @@ public struct Traceability: Sendable {
         return Traceability(source: .availableFilterFunctions, addresses: addresses, modules: modules)
     }
 
-    static func fromKallsyms() -> Traceability {
+    static func fromKallsyms(_ names: Set<String>) -> Traceability {
         var addresses: [String: [UInt64]] = [:]
         var modules: [String: String] = [:]
         let blacklist = kprobeBlacklist()
-        forEachTextSymbol(kallsymsText()) { name, addr, module in
+        forEachTextSymbol(readFile("/proc/kallsyms"), names) { name, addr, module in
             guard !blacklist.contains(name) else { return }
             addresses[name, default: []].append(addr)
             if let module { modules[name] = module }
@@ -68,17 +64,12 @@ public struct Traceability: Sendable {
         return Traceability(source: .kallsyms, addresses: addresses, modules: modules)
     }
 
-    static func kallsymsText() -> String { readProcFile("/proc/kallsyms") ?? "" }
-
-    /// "addr t name [module]" lines with a text type.
-    static func forEachTextSymbol(_ text: String, _ body: (String, UInt64, String?) -> Void) {
-        for line in text.split(separator: "\n") {
-            let f = line.split(separator: " ", omittingEmptySubsequences: true)
-            guard f.count >= 3, f[1] == "t" || f[1] == "T", let addr = UInt64(f[0], radix: 16) else { continue }
-            // Compiler-generated clones (foo.cold, foo.isra.0) are not BTF functions.
-            let name = f[2].split(separator: "\t").first.map(String.init) ?? String(f[2])
-            let module = f.count >= 4 ? String(f[3].trimmingCharacters(in: CharacterSet(charactersIn: "[]"))) : nil
-            body(name, addr, module)
+    /// "addr t name [module]" lines with a text type (t/T), for wanted names.
+    static func forEachTextSymbol(_ data: Data?, _ names: Set<String>, _ body: (String, UInt64, String?) -> Void) {
+        guard let data else { return }
+        forEachLine(data) { f in
+            guard f.count >= 3, f.isTextType(1), let name = f.string(2, ifIn: names), let addr = f.hex(0) else { return }
+            body(name, addr, f.module(3))
         }
     }
 
@@ -89,6 +80,80 @@ public struct Traceability: Sendable {
             line.split(whereSeparator: { $0 == "\t" || $0 == " " }).last.map(String.init)
         })
     }
+}
+
+/// The whitespace-separated fields of one line, as byte ranges (no allocation).
+struct LineFields {
+    let base: UnsafeRawBufferPointer
+    var ranges: [Range<Int>] = []
+    var count: Int { ranges.count }
+
+    func bytes(_ i: Int) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: base[ranges[i]]) }
+
+    /// Field i as a String, only if it is one of `names` (hash lookup on the bytes' String).
+    func string(_ i: Int, ifIn names: Set<String>) -> String? {
+        guard i < count else { return nil }
+        let s = String(decoding: bytes(i), as: UTF8.self)
+        return names.contains(s) ? s : nil
+    }
+
+    func hex(_ i: Int) -> UInt64? {
+        guard i < count else { return nil }
+        var v: UInt64 = 0
+        for b in bytes(i) {
+            switch b {
+            case 0x30...0x39: v = v << 4 | UInt64(b - 0x30)
+            case 0x61...0x66: v = v << 4 | UInt64(b - 0x61 + 10)
+            case 0x41...0x46: v = v << 4 | UInt64(b - 0x41 + 10)
+            default: return nil
+            }
+        }
+        return v
+    }
+
+    func isTextType(_ i: Int) -> Bool {
+        guard i < count, ranges[i].count == 1 else { return false }
+        let b = base[ranges[i].lowerBound]
+        return b == UInt8(ascii: "t") || b == UInt8(ascii: "T")
+    }
+
+    /// "[module]" → module.
+    func module(_ i: Int) -> String? {
+        guard i < count else { return nil }
+        let b = bytes(i)
+        guard b.count > 2, b.first == UInt8(ascii: "["), b.last == UInt8(ascii: "]") else { return nil }
+        return String(decoding: UnsafeRawBufferPointer(rebasing: b[1..<(b.count - 1)]), as: UTF8.self)
+    }
+}
+
+/// Calls `body` with the fields of every line (split on spaces and tabs).
+func forEachLine(_ data: Data, _ body: (LineFields) -> Void) {
+    data.withUnsafeBytes { buf in
+        var fields = LineFields(base: buf)
+        fields.ranges.reserveCapacity(8)
+        var start = -1
+        for i in 0..<buf.count {
+            let b = buf[i]
+            if b == 0x20 || b == 0x09 || b == 0x0a {
+                if start >= 0 { fields.ranges.append(start..<i); start = -1 }
+                if b == 0x0a {
+                    body(fields)
+                    fields.ranges.removeAll(keepingCapacity: true)
+                }
+            } else if start < 0 {
+                start = i
+            }
+        }
+        if start >= 0 { fields.ranges.append(start..<buf.count) }
+        if !fields.ranges.isEmpty { body(fields) }
+    }
+}
+
+/// Reads a file to EOF (/proc, /sys and tracefs files report size 0).
+func readFile(_ path: String) -> Data? {
+    guard let h = FileHandle(forReadingAtPath: path) else { return nil }
+    defer { try? h.close() }
+    return h.readDataToEndOfFile()
 }
 
 /// Reads a /proc, /sys or tracefs file to EOF (they report size 0).
