@@ -75,7 +75,8 @@ public struct Traceability: Sendable {
 
     /// Functions kprobes refuse (debugfs kprobes/blacklist: "0xstart-0xend\tname").
     static func kprobeBlacklist() -> Set<String> {
-        guard let text = readProcFile("/sys/kernel/debug/kprobes/blacklist") else { return [] }
+        guard let data = readFile("/sys/kernel/debug/kprobes/blacklist") else { return [] }
+        let text = String(decoding: data, as: UTF8.self)
         return Set(text.split(separator: "\n").compactMap { line in
             line.split(whereSeparator: { $0 == "\t" || $0 == " " }).last.map(String.init)
         })
@@ -154,11 +155,4 @@ func readFile(_ path: String) -> Data? {
     guard let h = FileHandle(forReadingAtPath: path) else { return nil }
     defer { try? h.close() }
     return h.readDataToEndOfFile()
-}
-
-/// Reads a /proc, /sys or tracefs file to EOF (they report size 0).
-func readProcFile(_ path: String) -> String? {
-    guard let h = FileHandle(forReadingAtPath: path) else { return nil }
-    defer { try? h.close() }
-    return String(decoding: h.readDataToEndOfFile(), as: UTF8.self)
 }
