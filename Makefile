@@ -13,7 +13,7 @@ VM_PACKAGES := qemu-system-x86 qemu-system-data busybox-static cpio xz-utils zst
 KERNELS ?= 6.12 6.1
 TEST_KERNELS ?= 6.12
 
-.PHONY: all deps vm-deps build build-tests test vmtest vm demo bench vmlinux clean
+.PHONY: all deps vm-deps bpf-sources build build-tests test vmtest vm demo bench vmlinux clean
 
 all: build
 
@@ -23,10 +23,17 @@ deps:
 vm-deps:
 	@scripts/install-deps.sh $(VM_PACKAGES)
 
-build: deps
+build: deps bpf-sources
 	$(SWIFT) build
 
-build-tests: deps
+# SwiftPM re-plans a build plugin's commands only when the package changes: a new or removed
+# bpf/*.bpf.c needs one. Keep a list and touch Package.swift when it changes.
+bpf-sources:
+	@mkdir -p .build && ls bpf/*.bpf.c > .build/bpf-sources.new && \
+	  if ! cmp -s .build/bpf-sources.new .build/bpf-sources; then \
+	    mv .build/bpf-sources.new .build/bpf-sources; touch Package.swift; fi
+
+build-tests: deps bpf-sources
 	$(SWIFT) build --build-tests
 
 ## test: every host test (unit, codegen, real BPF on this kernel), then the harness

@@ -52,7 +52,7 @@ enum SkeletonEmitter {
             for s in m.sections {
                 let info = sectionTypes[s.section]!
                 w.line("/// Section `\(s.section)`: \(info.doc).")
-                TypeEmitter.emit(s.decl, into: &w)
+                TypeEmitter.emit(s.decl, object: m.objectName, into: &w)
                 w.line()
             }
             w.line("/// Typed handles of the object's programs.")
@@ -81,7 +81,8 @@ enum SkeletonEmitter {
                 w.line()
                 w.block("init(_ object: BPFObject) throws(BPFError)") { w in
                     for map in m.maps {
-                        w.line("\(map.swiftName) = try \(map.swiftType)(object.map(named: \(TypeEmitter.quote(map.cName))))")
+                        let lookup = "object.map(named: \(TypeEmitter.quote(map.cName)))"
+                        w.line("\(map.swiftName) = try " + (map.swiftType == "BPFMap" ? lookup : "\(map.swiftType)(\(lookup))"))
                     }
                 }
             }

@@ -19,9 +19,9 @@ struct SwiftWriter {
 }
 
 enum TypeEmitter {
-    static func emit(_ s: StructDecl, access: String = "public", into w: inout SwiftWriter) {
+    static func emit(_ s: StructDecl, object: String? = nil, into w: inout SwiftWriter) {
         w.line("/// C `\(s.cName.hasPrefix(".") ? "section \(s.cName)" : "struct \(s.cName)")`: \(s.size) bytes, alignment \(s.align).")
-        w.block("\(access) struct \(s.swiftName): BitwiseCopyable, Sendable, Equatable, BTFLayoutDescribed") { w in
+        w.block("public struct \(s.swiftName): BitwiseCopyable, Sendable, Equatable, BTFLayoutDescribed") { w in
             for f in s.fields {
                 if f.isPadding {
                     w.line("var \(f.swiftName): \(f.type.spelling) = \(f.type.zero)")
@@ -38,7 +38,7 @@ enum TypeEmitter {
             }
             w.line()
             w.line("public static let btfLayout = BTFLayout(")
-            w.line("    cName: \(quote(s.cName)), size: \(s.size), swiftSize: MemoryLayout<Self>.size,")
+            w.line("    cName: \(quote(s.cName)),\(object.map { " object: \(quote($0))," } ?? "") size: \(s.size), swiftSize: MemoryLayout<Self>.size,")
             w.line("    swiftStride: MemoryLayout<Self>.stride, fields: [")
             for f in s.fields where !f.isPadding {
                 w.line("        .init(cName: \(quote(f.cName)), swiftName: \(quote(f.swiftName.trimmingBackticks)), offset: \(f.offset), size: \(f.type.size), swiftOffset: MemoryLayout<Self>.offset(of: \\.\(f.swiftName))),")

@@ -10,10 +10,21 @@ public struct BTFLayout: Sendable {
     }
 
     public let cName: String
+    /// For a data section (`.rodata`, …): the object it belongs to; nil for shared types.
+    public let object: String?
     public let size: Int
     public let swiftSize: Int
     public let swiftStride: Int
     public let fields: [Field]
+
+    public init(cName: String, object: String? = nil, size: Int, swiftSize: Int, swiftStride: Int, fields: [Field]) {
+        self.cName = cName
+        self.object = object
+        self.size = size
+        self.swiftSize = swiftSize
+        self.swiftStride = swiftStride
+        self.fields = fields
+    }
 
     /// Every difference between the BTF layout and the Swift one (empty when they agree).
     public var mismatches: [String] {

@@ -33,6 +33,11 @@ struct {
 	__type(value, struct ft_fixture);
 } table SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);
+} events SEC(".maps");
+
 SEC("socket")
 int fixture_prog(void *ctx)
 {

@@ -1,0 +1,253 @@
+// SPDX-License-Identifier: GPL-2.0
+/* trace: the packet tracer. One program per (attach mode, skb argument position); all share
+ * emit(), which filters, reserves a record in this CPU's ring and fills it with CO-RE reads
+ * (the same code serves kprobe registers, fentry args and tracepoint args).
+ *
+ * Function ids: the attach cookie (kprobe, kprobe.multi) or the load-time `func_id` config
+ * (fentry, tp_btf: one load per target). */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "events.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define ETH_P_IP 0x0800
+#define ETH_P_IPV6 0x86DD
+#define IPPROTO_TCP 6
+#define IPPROTO_UDP 17
+/* uapi flags that live in anonymous enums, so not in the pruned vmlinux.h */
+#define BPF_RB_NO_WAKEUP (1ULL << 0)
+
+/* ---- load-time config (0 = off; the verifier prunes disabled checks) ---------------- */
+const volatile __u32 func_id = 0;		/* fentry / tp_btf: the function of this load */
+const volatile __u32 filter_netns = 0;		/* netns inode */
+const volatile __u32 filter_mark = 0;
+const volatile __u32 filter_mark_mask = 0;
+const volatile __u32 filter_ifindex = 0;
+const volatile __u8 output_stack = 0;
+const volatile __u8 output_caller = 0;
+/* Wake the consumer once per this many records per CPU (power of two; 0 = every record). */
+const volatile __u32 wakeup_every = 0;
+
+/* ---- transport: one ring per CPU, so CPUs never contend on a ring ------------------ */
+struct ring {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 16);		/* template; user space creates the real rings */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);			/* resized to the CPU count before load */
+	__type(key, __u32);
+	__array(values, struct ring);
+} rings SEC(".maps");
+
+/* Per-CPU counters: [0] reservations that failed (ring full or missing), [1] records
+ * submitted, [2] records seen by this CPU's wakeup sampler. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 4);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__uint(value_size, 127 * sizeof(__u64));
+} stacks SEC(".maps");
+
+FT_EXPORT_TYPES(struct ft_event *event)
+
+static __always_inline __u64 bump(__u32 slot)
+{
+	__u64 *c = bpf_map_lookup_elem(&stats, &slot);
+
+	if (!c)
+		return 0;
+	return ++*c;
+}
+
+/* The filter hook: meta filters from config now; the pcap filter compiler (issue #5)
+ * splices its code into a stub called from here. Not inlined, so it stays one place. */
+static __noinline int ft_filter(struct sk_buff *skb)
+{
+	if (filter_mark_mask && (BPF_CORE_READ(skb, mark) & filter_mark_mask) != filter_mark)
+		return 0;
+	if (filter_ifindex && BPF_CORE_READ(skb, dev, ifindex) != filter_ifindex)
+		return 0;
+	if (filter_netns && BPF_CORE_READ(skb, dev, nd_net.net, ns.inum) != filter_netns)
+		return 0;
+	return 1;
+}
+
+static __always_inline void fill_tuple(struct ft_tuple *t, struct sk_buff *skb, __u16 protocol)
+{
+	unsigned char *head = BPF_CORE_READ(skb, head);
+	__u16 nh = BPF_CORE_READ(skb, network_header);
+	__u8 vihl = 0;
+	__u32 l4off;
+
+	if (bpf_probe_read_kernel(&vihl, 1, head + nh))
+		return;
+	/* Before the IP layer sets skb->protocol (tx paths), trust the version nibble. */
+	if (protocol == ETH_P_IP || (protocol == 0 && vihl >> 4 == 4)) {
+		struct iphdr ip;
+
+		if (bpf_probe_read_kernel(&ip, sizeof(ip), head + nh) || (vihl >> 4) != 4)
+			return;
+		__builtin_memcpy(t->saddr, &ip.saddr, 4);
+		__builtin_memcpy(t->daddr, &ip.daddr, 4);
+		t->l3_proto = ETH_P_IP;
+		t->l4_proto = ip.protocol;
+		l4off = nh + (vihl & 0xf) * 4;
+	} else if (protocol == ETH_P_IPV6 || (protocol == 0 && vihl >> 4 == 6)) {
+		struct ipv6hdr ip6;
+
+		if (bpf_probe_read_kernel(&ip6, sizeof(ip6), head + nh) || (vihl >> 4) != 6)
+			return;
+		__builtin_memcpy(t->saddr, &ip6.saddr, 16);
+		__builtin_memcpy(t->daddr, &ip6.daddr, 16);
+		t->l3_proto = ETH_P_IPV6;
+		t->l4_proto = ip6.nexthdr;
+		l4off = nh + sizeof(ip6);
+	} else {
+		return;
+	}
+	if (t->l4_proto == IPPROTO_TCP || t->l4_proto == IPPROTO_UDP) {
+		__be16 ports[2];
+
+		if (!bpf_probe_read_kernel(ports, sizeof(ports), head + l4off)) {
+			t->sport = bpf_ntohs(ports[0]);
+			t->dport = bpf_ntohs(ports[1]);
+		}
+		if (t->l4_proto == IPPROTO_TCP)
+			bpf_probe_read_kernel(&t->tcp_flags, 1, head + l4off + 13);
+	}
+}
+
+static __always_inline void emit(void *ctx, struct sk_buff *skb, __u32 id, __u32 reason, __u32 kind)
+{
+	struct ft_event *e;
+	void *ring;
+	__u32 cpu;
+	__u64 flags = 0;
+
+	if (!skb || !ft_filter(skb))
+		return;
+	cpu = bpf_get_smp_processor_id();
+	ring = bpf_map_lookup_elem(&rings, &cpu);
+	if (!ring) {
+		bump(0);
+		return;
+	}
+	e = bpf_ringbuf_reserve(ring, sizeof(*e), 0);
+	if (!e) {
+		bump(0);
+		return;
+	}
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct net_device *dev = BPF_CORE_READ(skb, dev);
+
+	e->ts_ns = bpf_ktime_get_ns();
+	e->skb = (__u64)skb;
+	e->caller = 0;
+	e->func_id = id;
+	e->cpu = cpu;
+	e->pid = (__u32)pid_tgid;
+	e->tgid = pid_tgid >> 32;
+	e->stack_id = output_stack ? bpf_get_stackid(ctx, &stacks, 0) : -1;
+	e->drop_reason = reason;
+	e->kind = kind;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	e->meta.netns = dev ? BPF_CORE_READ(dev, nd_net.net, ns.inum) : 0;
+	if (!e->meta.netns)
+		e->meta.netns = BPF_CORE_READ(skb, sk, __sk_common.skc_net.net, ns.inum);
+	e->meta.mark = BPF_CORE_READ(skb, mark);
+	e->meta.ifindex = dev ? BPF_CORE_READ(dev, ifindex) : 0;
+	e->meta.len = BPF_CORE_READ(skb, len);
+	e->meta.mtu = dev ? BPF_CORE_READ(dev, mtu) : 0;
+	e->meta.protocol = bpf_ntohs(BPF_CORE_READ(skb, protocol));
+	e->meta.pad = 0;
+	__builtin_memset(&e->tuple, 0, sizeof(e->tuple));
+	fill_tuple(&e->tuple, skb, e->meta.protocol);
+
+	if (wakeup_every && (bump(2) & (wakeup_every - 1)))
+		flags = BPF_RB_NO_WAKEUP;
+	bpf_ringbuf_submit(e, flags);
+	bump(1);
+}
+
+/* ---- kprobe / kprobe.multi: cookie = function id ------------------------------------ */
+#define KPROBE_AT(sec, name, N)                                                    \
+	SEC(sec) int name(struct pt_regs *ctx)                                     \
+	{                                                                          \
+		emit(ctx, (struct sk_buff *)PT_REGS_PARM##N(ctx),                  \
+		     bpf_get_attach_cookie(ctx), 0, FT_EVENT_KIND_FUNC);           \
+		return 0;                                                          \
+	}
+KPROBE_AT("kprobe", kprobe_skb_1, 1)
+KPROBE_AT("kprobe", kprobe_skb_2, 2)
+KPROBE_AT("kprobe", kprobe_skb_3, 3)
+KPROBE_AT("kprobe", kprobe_skb_4, 4)
+KPROBE_AT("kprobe", kprobe_skb_5, 5)
+KPROBE_AT("kprobe.multi", kmulti_skb_1, 1)
+KPROBE_AT("kprobe.multi", kmulti_skb_2, 2)
+KPROBE_AT("kprobe.multi", kmulti_skb_3, 3)
+KPROBE_AT("kprobe.multi", kmulti_skb_4, 4)
+KPROBE_AT("kprobe.multi", kmulti_skb_5, 5)
+
+/* Drop functions: kfree_skb_reason(skb, reason) and sk_skb_reason_drop(sk, skb, reason). */
+#define KPROBE_DROP(sec, name, S, R)                                               \
+	SEC(sec) int name(struct pt_regs *ctx)                                     \
+	{                                                                          \
+		emit(ctx, (struct sk_buff *)PT_REGS_PARM##S(ctx), bpf_get_attach_cookie(ctx), \
+		     (__u32)PT_REGS_PARM##R(ctx), FT_EVENT_KIND_DROP);             \
+		return 0;                                                          \
+	}
+KPROBE_DROP("kprobe", kprobe_drop_1_2, 1, 2)
+KPROBE_DROP("kprobe", kprobe_drop_2_3, 2, 3)
+KPROBE_DROP("kprobe.multi", kmulti_drop_1_2, 1, 2)
+KPROBE_DROP("kprobe.multi", kmulti_drop_2_3, 2, 3)
+
+/* ---- fentry and tp_btf: one load per target, func_id from config ------------------- */
+#define BTF_AT(sec, name, N)                                                       \
+	SEC(sec) int name(__u64 *ctx)                                              \
+	{                                                                          \
+		emit(ctx, (struct sk_buff *)ctx[N - 1], func_id, 0, FT_EVENT_KIND_FUNC); \
+		return 0;                                                          \
+	}
+BTF_AT("fentry", fentry_skb_1, 1)
+BTF_AT("fentry", fentry_skb_2, 2)
+BTF_AT("fentry", fentry_skb_3, 3)
+BTF_AT("fentry", fentry_skb_4, 4)
+BTF_AT("fentry", fentry_skb_5, 5)
+BTF_AT("tp_btf", tp_skb_1, 1)
+BTF_AT("tp_btf", tp_skb_2, 2)
+BTF_AT("tp_btf", tp_skb_3, 3)
+
+SEC("fentry")
+int fentry_drop_1_2(__u64 *ctx)
+{
+	emit(ctx, (struct sk_buff *)ctx[0], func_id, (__u32)ctx[1], FT_EVENT_KIND_DROP);
+	return 0;
+}
+
+SEC("fentry")
+int fentry_drop_2_3(__u64 *ctx)
+{
+	emit(ctx, (struct sk_buff *)ctx[1], func_id, (__u32)ctx[2], FT_EVENT_KIND_DROP);
+	return 0;
+}
+
+/* skb:kfree_skb (skb, location, reason, ...): the drop reason is argument 3. */
+SEC("tp_btf/kfree_skb")
+int tp_kfree_skb(__u64 *ctx)
+{
+	emit(ctx, (struct sk_buff *)ctx[0], func_id, (__u32)ctx[2], FT_EVENT_KIND_DROP);
+	return 0;
+}
