@@ -6,6 +6,12 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <unistd.h>
 
 // ---- libbpf diagnostics -------------------------------------------------------------
 // libbpf reports the reason of a failure (verifier log excerpt, missing symbol, ...) only
@@ -126,4 +132,64 @@ int shim_btf_dump_types(const struct btf *btf, const char *const *roots, size_t 
     btf_dump__free(d);
     if (fclose(out) && !err) err = -errno;
     return err;
+}
+
+// ---- epoll --------------------------------------------------------------------------
+
+int shim_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
+
+int shim_epoll_add(int epfd, int fd) {
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+    return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+}
+
+int shim_epoll_wait(int epfd, int timeout_ms) {
+    struct epoll_event events[64];
+    int n = epoll_wait(epfd, events, 64, timeout_ms);
+    if (n < 0) return errno == EINTR ? 0 : -errno;
+    return n;
+}
+
+// ---- signals and namespaces ---------------------------------------------------------
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_stop(int sig) { (void)sig; stop_flag = 1; }
+
+void shim_stop_install(void) {
+    struct sigaction sa = {0};
+    sa.sa_handler = on_stop;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+bool shim_stop_requested(void) { return stop_flag != 0; }
+void shim_stop_request(void) { stop_flag = 1; }
+
+struct ifname_job {
+    const char *ns_path;
+    unsigned ifindex;
+    char name[IF_NAMESIZE];
+    int err;
+};
+
+static void *ifname_thread(void *arg) {
+    struct ifname_job *job = arg;
+    int fd = open(job->ns_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) { job->err = -errno; return NULL; }
+    if (setns(fd, CLONE_NEWNET)) { job->err = -errno; close(fd); return NULL; }
+    close(fd);
+    job->err = if_indextoname(job->ifindex, job->name) ? 0 : -errno;
+    return NULL;
+}
+
+int shim_ifname_in_netns(const char *ns_path, unsigned ifindex, char *out, size_t cap) {
+    struct ifname_job job = {.ns_path = ns_path, .ifindex = ifindex};
+    pthread_t t;
+    if (pthread_create(&t, NULL, ifname_thread, &job)) return -EAGAIN;
+    pthread_join(t, NULL);
+    if (job.err) return job.err;
+    snprintf(out, cap, "%s", job.name);
+    return 0;
 }

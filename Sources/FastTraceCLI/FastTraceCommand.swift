@@ -11,8 +11,11 @@ struct FastTraceCommand: ParsableCommand {
         fasttrace attaches eBPF programs to the kernel functions and tracepoints that handle
         a packet's sk_buff, and reports each packet's path and drop reasons.
 
-        Start with `fasttrace features` to see which attach modes this kernel offers.
+        Run with no subcommand to trace (see `fasttrace trace --help` for every option);
+        `fasttrace features` shows which attach modes this kernel offers, and
+        `fasttrace funcs` what would be attached.
         """,
         version: FastTraceVersion.string,
-        subcommands: [FeaturesCommand.self, FuncsCommand.self])
+        subcommands: [TraceCommand.self, FeaturesCommand.self, FuncsCommand.self],
+        defaultSubcommand: TraceCommand.self)
 }

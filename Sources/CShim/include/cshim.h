@@ -93,6 +93,26 @@ static inline uint32_t shim_btf_type_size_or_type(const struct btf_type *t) {
     return t->size; // union with `type`
 }
 
+// ---- epoll (not in Swift's Glibc module; epoll_event is packed on x86-64) ------------
+
+/// epoll_create1(EPOLL_CLOEXEC).
+int shim_epoll_create(void);
+/// Adds fd for EPOLLIN.
+int shim_epoll_add(int epfd, int fd);
+/// Waits up to timeout_ms; returns the number of ready fds, 0 on timeout or EINTR, -errno.
+int shim_epoll_wait(int epfd, int timeout_ms);
+
+// ---- signals and namespaces --------------------------------------------------------
+
+/// SIGINT/SIGTERM set a flag instead of killing the process (detach must run).
+void shim_stop_install(void);
+bool shim_stop_requested(void);
+void shim_stop_request(void);
+
+/// if_indextoname in the network namespace at `ns_path` (/proc/PID/ns/net, /run/netns/X),
+/// on a short-lived thread so the caller's namespace never changes. 0 or -errno.
+int shim_ifname_in_netns(const char *ns_path, unsigned ifindex, char *out, size_t cap);
+
 // ---- memory ordering on kernel-shared memory ----------------------------------------
 
 static inline uint64_t shim_load_acquire_u64(const volatile void *p) {

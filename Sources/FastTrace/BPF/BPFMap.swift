@@ -24,6 +24,12 @@ public final class BPFMap {
         guard rc == 0 else { throw BPFError.capture("resize map \(name)", code: rc) }
     }
 
+    /// Uses `other`'s kernel map instead of creating one at load (objects sharing maps).
+    public func reuse(_ other: BPFMap) throws(BPFError) {
+        let rc = bpf_map__reuse_fd(handle, other.fd)
+        guard rc == 0 else { throw BPFError.capture("reuse map \(other.name) for \(name)", code: rc) }
+    }
+
     /// Reads one element into `value` (valueSize bytes, or per-CPU stride × CPUs).
     func lookup(key: UnsafeRawPointer, value: UnsafeMutableRawPointer) throws(BPFError) -> Bool {
         let rc = bpf_map_lookup_elem(fd, key, value)

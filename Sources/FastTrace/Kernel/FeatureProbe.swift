@@ -30,23 +30,32 @@ public enum FeatureProbe {
     /// Present in every kernel fasttrace supports, traceable, and an sk_buff function.
     static let targetFunction = "netif_receive_skb"
 
+    /// The probes, in report order.
+    static let probes: [(name: String, run: @Sendable () -> Feature)] = [
+        ("btf", btf), ("bpf", bpfSyscall),
+        ("kprobe", { attachProbe("kprobe", program: \.probeKprobe) { p throws(BPFError) in
+            try p.attachKprobe(function: targetFunction) } }),
+        ("kprobe.multi", { attachProbe("kprobe.multi", program: \.probeKprobeMulti) { p throws(BPFError) in
+            try p.attachKprobeMulti(symbols: [targetFunction]) } }),
+        ("fentry", { attachProbe("fentry", program: \.probeFentry, target: targetFunction) { p throws(BPFError) in try p.attachTrace() } }),
+        ("fexit", { attachProbe("fexit", program: \.probeFexit, target: targetFunction) { p throws(BPFError) in try p.attachTrace() } }),
+        ("tp_btf", { attachProbe("tp_btf", program: \.probeTpBtf) { p throws(BPFError) in try p.attach() } }),
+        ("raw_tp", { attachProbe("raw_tp", program: \.probeRawTp) { p throws(BPFError) in try p.attach() } }),
+        ("tracepoint", { attachProbe("tracepoint", program: \.probeTracepoint) { p throws(BPFError) in try p.attach() } }),
+        ("ringbuf", ringbuf),
+        ("bpf_get_func_ip", { attachProbe("bpf_get_func_ip", program: \.probeGetFuncIp, attach: nil) }),
+    ]
+
     public static func run() -> FeatureReport {
-        FeatureReport(kernelRelease: KernelInfo.release, features: [
-            btf(), bpfSyscall(),
-            attachProbe("kprobe", program: \.probeKprobe) { p throws(BPFError) in
-                try p.attachKprobe(function: targetFunction)
-            },
-            attachProbe("kprobe.multi", program: \.probeKprobeMulti) { p throws(BPFError) in
-                try p.attachKprobeMulti(symbols: [targetFunction])
-            },
-            attachProbe("fentry", program: \.probeFentry, target: targetFunction) { p throws(BPFError) in try p.attachTrace() },
-            attachProbe("fexit", program: \.probeFexit, target: targetFunction) { p throws(BPFError) in try p.attachTrace() },
-            attachProbe("tp_btf", program: \.probeTpBtf) { p throws(BPFError) in try p.attach() },
-            attachProbe("raw_tp", program: \.probeRawTp) { p throws(BPFError) in try p.attach() },
-            attachProbe("tracepoint", program: \.probeTracepoint) { p throws(BPFError) in try p.attach() },
-            ringbuf(),
-            attachProbe("bpf_get_func_ip", program: \.probeGetFuncIp, attach: nil),
-        ])
+        FeatureReport(kernelRelease: KernelInfo.release, features: probes.map { $0.run() })
+    }
+
+    /// One probe by name (see `probes`).
+    public static func probe(_ name: String) -> Feature {
+        guard let p = probes.first(where: { $0.name == name }) else {
+            return Feature(name: name, status: .unavailable, errno: "ENOENT", phase: "check", detail: "no such probe")
+        }
+        return p.run()
     }
 
     static func btf() -> Feature {

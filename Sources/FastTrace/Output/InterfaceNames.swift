@@ -1,0 +1,54 @@
+import CShim
+import Foundation
+
+/// ifindex → name in the packet's own network namespace (ifindexes repeat across netns).
+/// A namespace is entered through a file that refers to it: /run/netns/NAME or
+/// /proc/PID/ns/net, found by inode; results are cached.
+public final class InterfaceNames {
+    private var cache: [UInt64: String] = [:]
+    private var nsPaths: [UInt32: String] = [:]
+    private var lastScan: TimeInterval = 0
+    public let ownNetns: UInt32
+
+    public init() { ownNetns = InterfaceNames.inode("/proc/self/ns/net") ?? 0 }
+
+    public func name(netns: UInt32, ifindex: UInt32) -> String {
+        guard ifindex != 0 else { return "" }
+        let key = UInt64(netns) << 32 | UInt64(ifindex)
+        if let n = cache[key] { return n }
+        var resolved: String?
+        if netns == ownNetns || netns == 0 {
+            var buf = [CChar](repeating: 0, count: Int(IF_NAMESIZE))
+            if if_indextoname(ifindex, &buf) != nil { resolved = String(decoding: buf.prefix { $0 != 0 }.map(UInt8.init), as: UTF8.self) }
+        } else if let path = nsPath(netns) {
+            var buf = [CChar](repeating: 0, count: Int(IF_NAMESIZE))
+            if shim_ifname_in_netns(path, ifindex, &buf, buf.count) == 0 {
+                resolved = String(decoding: buf.prefix { $0 != 0 }.map(UInt8.init), as: UTF8.self)
+            }
+        }
+        // Unknown (interface gone, namespace gone): show the index, and retry later for new ones.
+        let name = resolved ?? "if\(ifindex)"
+        if resolved != nil { cache[key] = name }
+        return name
+    }
+
+    private func nsPath(_ inode: UInt32) -> String? {
+        if let p = nsPaths[inode] { return p }
+        let now = Date().timeIntervalSince1970
+        guard now - lastScan > 1 else { return nil }
+        lastScan = now
+        var candidates = ((try? FileManager.default.contentsOfDirectory(atPath: "/run/netns")) ?? []).map { "/run/netns/\($0)" }
+        candidates += ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [])
+            .filter { $0.allSatisfy(\.isNumber) }.map { "/proc/\($0)/ns/net" }
+        for c in candidates {
+            if let ino = Self.inode(c), nsPaths[ino] == nil { nsPaths[ino] = c }
+        }
+        return nsPaths[inode]
+    }
+
+    static func inode(_ path: String) -> UInt32? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return UInt32(truncatingIfNeeded: st.st_ino)
+    }
+}

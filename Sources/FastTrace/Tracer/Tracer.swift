@@ -1,0 +1,284 @@
+import CShim
+import Foundation
+
+/// Something fasttrace attached to; its index in `Tracer.targets` is the function id events carry.
+public struct TracedTarget: Codable, Sendable, Equatable {
+    public enum Kind: String, Codable, Sendable { case function, tracepoint }
+    public let name: String
+    public let kind: Kind
+    public let position: Int
+    public let module: String?
+}
+
+/// What to trace and how.
+public struct TraceConfig: Sendable {
+    public var backend: Backend?              // nil: auto, best first
+    public var limit: NameFilter?
+    public var modules: [String] = []
+    public var allModules = false
+    public var ringBytesPerCPU = 4 << 20
+    /// Wake the consumer every N records per CPU (a power of two); epoll timeouts pick up the rest.
+    public var wakeupEvery: UInt32 = 64
+    public var filterMark: UInt32 = 0
+    public var filterMarkMask: UInt32 = 0
+    public var filterIfindex: UInt32 = 0
+    public var filterNetns: UInt32 = 0
+    public var outputStack = false
+    public init() {}
+}
+
+public struct TraceError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ d: String) { description = d }
+    init(_ e: BPFError) { description = e.description }
+}
+
+/// The packet tracer: discovers targets, attaches the chosen backend, drains per-CPU rings.
+public final class Tracer {
+    public let backend: Backend
+    public let rejections: [BackendRejection]
+    public let targets: [TracedTarget]
+    public let dropReasons: DropReasons
+    /// Targets that could not be attached, with the reason.
+    public private(set) var ignored: [(name: String, reason: String)] = []
+    public private(set) var attachedCount = 0
+
+    let config: TraceConfig
+    let discovery: Discovery
+    private var objects: [TraceBPF.Loaded] = []
+    private var links: [BPFLink] = []
+    private var rings: RingSet?
+
+    /// Discovery and backend choice; nothing is attached yet.
+    public init(_ config: TraceConfig) throws(TraceError) {
+        self.config = config
+        do {
+            discovery = try Discovery.run(.init(limit: config.limit, modules: config.modules, allModules: config.allModules))
+        } catch {
+            throw TraceError(error.description)
+        }
+        if let b = config.backend {
+            let f = FeatureProbe.probe(b.feature)
+            guard f.ok else { throw TraceError("backend \(b.rawValue) unavailable: \(f.errno ?? "?") (\(f.detail))") }
+            backend = b
+            rejections = []
+        } else {
+            let (b, r) = Backend.choose()
+            guard let b else {
+                throw TraceError("no attach mode works on this kernel: " + r.map(\.description).joined(separator: "; "))
+            }
+            backend = b
+            rejections = r
+        }
+        switch backend {
+        case .tracepoint:
+            targets = discovery.tracepoints.map { TracedTarget(name: $0.name, kind: .tracepoint, position: $0.position, module: nil) }
+        default:
+            targets = discovery.functions.map { TracedTarget(name: $0.name, kind: .function, position: $0.position, module: $0.module) }
+        }
+        dropReasons = DropReasons.current()
+        guard !targets.isEmpty else {
+            throw TraceError("nothing to attach: no \(backend == .tracepoint ? "sk_buff tracepoint" : "sk_buff function") matches" + (config.limit.map { " --limit-funcs '\($0.pattern)'" } ?? ""))
+        }
+    }
+
+    deinit { detach() }
+
+    // MARK: attach
+
+    /// Attaches every target; `progress(done, total)`; stops early when `cancelled()`.
+    public func attach(progress: (Int, Int) -> Void = { _, _ in }, cancelled: () -> Bool = { false }) throws(TraceError) {
+        do {
+            switch backend {
+            case .kprobeMulti: try attachKprobeMulti(progress)
+            case .kprobe: try attachKprobes(progress, cancelled)
+            case .fentry, .tracepoint: try attachPerTarget(progress, cancelled)
+            }
+        } catch let e as BPFError {
+            throw TraceError(e)
+        } catch let e as TraceError {
+            throw e
+        } catch {
+            throw TraceError("\(error)")
+        }
+    }
+
+    /// Drop functions: (skb position, reason position) → the program variant that reads the reason.
+    static let dropFunctions: [String: (skb: Int, reason: Int)] = [
+        "kfree_skb_reason": (1, 2), "sk_skb_reason_drop": (2, 3),
+    ]
+
+    private func open(funcID: UInt32 = 0) throws(BPFError) -> TraceBPF.Opened {
+        let opened = try TraceBPF.open()
+        var c = opened.config
+        c.funcId = funcID
+        c.filterMark = config.filterMark
+        c.filterMarkMask = config.filterMarkMask
+        c.filterIfindex = config.filterIfindex
+        c.filterNetns = config.filterNetns
+        c.outputStack = config.outputStack ? 1 : 0
+        c.wakeupEvery = config.wakeupEvery
+        opened.config = c
+        if let first = objects.first {
+            try opened.object.map(named: "rings").reuse(first.maps.rings)
+            try opened.object.map(named: "stats").reuse(first.maps.stats.map)
+            try opened.object.map(named: "stacks").reuse(first.maps.stacks)
+        } else {
+            // One slot per CPU. The inner template keeps its declared size: the kernel does not
+            // compare max_entries of ring-buffer inner maps, and libbpf 1.1 crashes resizing
+            // an inner template (it has no owning object).
+            try opened.object.map(named: "rings").setMaxEntries(BPFMap.possibleCPUs)
+        }
+        return opened
+    }
+
+    private func load(_ opened: consuming TraceBPF.Opened) throws(BPFError) -> TraceBPF.Loaded {
+        let loaded = try opened.load()
+        if objects.isEmpty {
+            rings = try RingSet(outer: loaded.maps.rings, cpus: BPFMap.possibleCPUs,
+                                size: RingSet.validSize(config.ringBytesPerCPU))
+        }
+        objects.append(loaded)
+        return loaded
+    }
+
+    /// Enables only `program` (by keypath) in an opened object.
+    private func only(_ opened: borrowing TraceBPF.Opened, _ keep: [KeyPath<TraceBPF.Programs, BPFProgram>]) {
+        let chosen = keep.map { opened.programs[keyPath: $0] }
+        for p in opened.programs.all { p.autoload = chosen.contains { $0 === p } }
+    }
+
+    static var kmultiSkb: [KeyPath<TraceBPF.Programs, BPFProgram>] { [\.kmultiSkb1, \.kmultiSkb2, \.kmultiSkb3, \.kmultiSkb4, \.kmultiSkb5] }
+    static var kprobeSkb: [KeyPath<TraceBPF.Programs, BPFProgram>] { [\.kprobeSkb1, \.kprobeSkb2, \.kprobeSkb3, \.kprobeSkb4, \.kprobeSkb5] }
+    static var fentrySkb: [KeyPath<TraceBPF.Programs, BPFProgram>] { [\.fentrySkb1, \.fentrySkb2, \.fentrySkb3, \.fentrySkb4, \.fentrySkb5] }
+    static var tpSkb: [KeyPath<TraceBPF.Programs, BPFProgram>] { [\.tpSkb1, \.tpSkb2, \.tpSkb3] }
+
+    /// The program for a target: the drop variant for drop functions, else by skb position.
+    private func program(for t: TracedTarget) -> KeyPath<TraceBPF.Programs, BPFProgram>? {
+        let drop = Self.dropFunctions[t.name].flatMap { $0.skb == t.position ? $0 : nil }
+        switch backend {
+        case .kprobeMulti:
+            if let d = drop { return d.skb == 1 ? \.kmultiDrop12 : \.kmultiDrop23 }
+            return Self.kmultiSkb[t.position - 1]
+        case .kprobe:
+            if let d = drop { return d.skb == 1 ? \.kprobeDrop12 : \.kprobeDrop23 }
+            return Self.kprobeSkb[t.position - 1]
+        case .fentry:
+            if let d = drop { return d.skb == 1 ? \.fentryDrop12 : \.fentryDrop23 }
+            return Self.fentrySkb[t.position - 1]
+        case .tracepoint:
+            if t.name == "kfree_skb" { return \.tpKfreeSkb }
+            return t.position <= Self.tpSkb.count ? Self.tpSkb[t.position - 1] : nil
+        }
+    }
+
+    /// kprobe.multi: one object, one link per program, functions by address, cookie = id.
+    private func attachKprobeMulti(_ progress: (Int, Int) -> Void) throws(BPFError) {
+        var groups: [KeyPath<TraceBPF.Programs, BPFProgram>: [Int]] = [:]
+        for (id, t) in targets.enumerated() {
+            if let p = program(for: t) { groups[p, default: []].append(id) }
+        }
+        let opened = try open()
+        only(opened, Array(groups.keys))
+        let loaded = try load(opened)
+        let addresses = Dictionary(discovery.functions.map { ($0.name, $0.addresses) }, uniquingKeysWith: { a, _ in a })
+        var done = 0
+        for (path, ids) in groups.sorted(by: { $0.value.first! < $1.value.first! }) {
+            var addrs: [UInt] = [], cookies: [UInt64] = []
+            for id in ids {
+                let a = addresses[targets[id].name] ?? []
+                if a.isEmpty { ignored.append((targets[id].name, "no address in kallsyms")); continue }
+                for x in a { addrs.append(UInt(x)); cookies.append(UInt64(id)) }
+            }
+            guard !addrs.isEmpty else { continue }
+            links.append(try loaded.programs[keyPath: path].attachKprobeMulti(addresses: addrs, cookies: cookies))
+            attachedCount += ids.count
+            done += ids.count
+            progress(done, targets.count)
+        }
+    }
+
+    /// Legacy kprobes: one object, one perf-event link per function, attached in parallel.
+    private func attachKprobes(_ progress: (Int, Int) -> Void, _ cancelled: () -> Bool) throws(BPFError) {
+        let plan = targets.enumerated().compactMap { id, t in program(for: t).map { (id, t, $0) } }
+        let opened = try open()
+        only(opened, Array(Set(plan.map(\.2))))
+        let loaded = try load(opened)
+        let results = ParallelAttach.run(plan.count, progress: { progress($0, plan.count) }, cancelled: cancelled) { i in
+            let (id, t, path) = plan[i]
+            return Result { () throws(BPFError) -> BPFLink in
+                try loaded.programs[keyPath: path].attachKprobe(function: t.name, cookie: UInt64(id))
+            }
+        }
+        for (i, r) in results.enumerated() {
+            switch r {
+            case .success(let link)?: links.append(link); attachedCount += 1
+            case .failure(let e)?: ignored.append((plan[i].1.name, "\(e.errnoName)"))
+            case nil: break // cancelled before this one
+            }
+        }
+    }
+
+    /// fentry and tp_btf: the target is fixed at load, so one load per target (maps shared).
+    private func attachPerTarget(_ progress: (Int, Int) -> Void, _ cancelled: () -> Bool) throws(BPFError) {
+        for (id, t) in targets.enumerated() {
+            if cancelled() { break }
+            guard let path = program(for: t) else {
+                ignored.append((t.name, "sk_buff is argument \(t.position): no program for it"))
+                continue
+            }
+            let opened = try open(funcID: UInt32(id))
+            only(opened, [path])
+            try opened.programs[keyPath: path].setAttachTarget(function: t.name)
+            do {
+                let loaded = try load(opened)
+                links.append(try loaded.programs[keyPath: path].attachTrace())
+                attachedCount += 1
+            } catch {
+                if objects.isEmpty { throw error } // the first load failing is not per-target
+                ignored.append((t.name, error.errnoName))
+            }
+            progress(id + 1, targets.count)
+        }
+    }
+
+    // MARK: events
+
+    /// Drains every ring into `body`; waits up to `timeoutMs` first when nothing is pending.
+    @discardableResult
+    public func poll(timeoutMs: Int32, _ body: (Event) -> Void) -> Int {
+        guard let rings else { return 0 }
+        var n = rings.drain { raw in
+            guard raw.count >= MemoryLayout<Event>.size else { return }
+            body(raw.loadUnaligned(as: Event.self))
+        }
+        if n == 0 {
+            rings.wait(timeoutMs: timeoutMs)
+            n = rings.drain { raw in
+                guard raw.count >= MemoryLayout<Event>.size else { return }
+                body(raw.loadUnaligned(as: Event.self))
+            }
+        }
+        return n
+    }
+
+    /// Records the BPF side could not reserve (rings full), summed over CPUs.
+    public var lost: UInt64 { stat(0) }
+    /// Records submitted by the BPF side.
+    public var submitted: UInt64 { stat(1) }
+
+    private func stat(_ slot: UInt32) -> UInt64 {
+        guard let first = objects.first, let v = try? first.maps.stats.lookup(slot) else { return 0 }
+        return v.reduce(0, +)
+    }
+
+    /// Detaches everything (links in parallel: legacy kprobe detach waits for RCU per probe).
+    public func detach(progress: (Int, Int) -> Void = { _, _ in }) {
+        let all = links
+        links = []
+        _ = ParallelAttach.run(all.count, progress: { progress($0, all.count) }, cancelled: { false }) { i in
+            all[i].detach()
+            return Result<Void, BPFError>.success(())
+        }
+    }
+}

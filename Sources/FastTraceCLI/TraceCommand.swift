@@ -1,0 +1,200 @@
+import ArgumentParser
+import CShim
+import FastTrace
+import Foundation
+
+extension Backend: ExpressibleByArgument {}
+extension OutputOptions.Timestamp: ExpressibleByArgument {}
+
+struct TraceCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "trace",
+        abstract: "Trace packets through the kernel (the default command).",
+        discussion: """
+        Attaches to every kernel function (or, without kprobes and fentry, every tracepoint)
+        that takes a struct sk_buff, and prints one line per packet per function: where each
+        packet went and, for drops, why (kfree_skb_reason(SKB_DROP_REASON_...)).
+
+        Examples:
+          fasttrace --limit-funcs 'ip_.*|kfree_skb.*'        # a few functions
+          fasttrace --backend kprobe --output-json           # force a backend, JSON lines
+          fasttrace --filter-mark 0x100/0xff00 --duration 10
+        Stop with Ctrl-C (any time, attach included): everything is detached, a summary
+        with event and loss counts is printed, and the exit status is 0.
+        """)
+
+    @Argument(help: ArgumentHelp("pcap-filter(7) expression (not supported yet: use the --filter-* options).", valueName: "pcap filter"))
+    var filter: [String] = []
+
+    @Option(help: ArgumentHelp("auto, kprobe-multi, kprobe, fentry or tracepoint. auto tries them in that order and says why each was passed over.", valueName: "backend"))
+    var backend: String = "auto"
+
+    @Option(name: [.customLong("limit-funcs"), .customLong("filter-func")],
+            help: ArgumentHelp("Only functions/tracepoints whose whole name matches this POSIX extended regex.", valueName: "regex"))
+    var limitFuncs: String?
+
+    @Option(name: .customLong("kmods"), help: ArgumentHelp("Also trace these modules' functions (comma-separated).", valueName: "mod,..."))
+    var kmods: [String] = []
+
+    @Flag(name: .customLong("all-kmods"), help: "Also trace the functions of every loaded module with BTF.")
+    var allKmods = false
+
+    @Option(name: .customLong("filter-mark"), help: ArgumentHelp("Only packets with this mark (MARK or MARK/MASK, hex or decimal).", valueName: "mark[/mask]"))
+    var filterMark: String?
+
+    @Option(name: .customLong("filter-ifname"), help: ArgumentHelp("Only packets on this interface (resolved in fasttrace's network namespace).", valueName: "name"))
+    var filterIfname: String?
+
+    @Option(name: .customLong("filter-netns"), help: ArgumentHelp("Only packets in this network namespace: /proc/PID/ns/net, /run/netns/NAME or inode:N.", valueName: "netns"))
+    var filterNetns: String?
+
+    @Flag(inversion: .prefixedNo, help: "Print the 5-tuple (on by default).")
+    var outputTuple = true
+    @Flag(inversion: .prefixedNo, help: "Print netns, mark, interface, protocol, MTU and length (on by default).")
+    var outputMeta = true
+    @Flag(name: .customLong("output-tcp-flags"), help: "Append TCP flags to the tuple.")
+    var outputTCPFlags = false
+    @Flag(name: .customLong("output-stack"), help: "Record a kernel stack id with each event.")
+    var outputStack = false
+    @Flag(name: .customLong("output-json"), help: "One JSON object per line (fields: docs/output.md).")
+    var outputJSON = false
+    @Option(help: ArgumentHelp("none, relative (since this skb was last seen), absolute (kernel ns) or current (wall clock).", valueName: "mode"))
+    var timestamp: OutputOptions.Timestamp = .none
+    @Option(name: .customLong("output-limit-lines"), help: ArgumentHelp("Stop after this many events.", valueName: "n"))
+    var outputLimitLines: Int?
+    @Option(help: ArgumentHelp("Stop after this many seconds.", valueName: "seconds"))
+    var duration: Double?
+    @Option(name: .customLong("ready-file"), help: ArgumentHelp("Create this file once attached (for scripts and tests).", valueName: "path"))
+    var readyFile: String?
+    @Option(name: .customLong("ring-size"), help: ArgumentHelp("Ring buffer bytes per CPU (rounded up to a power of two).", valueName: "bytes"))
+    var ringSize: Int = 4 << 20
+
+    func run() throws {
+        guard filter.isEmpty else {
+            fail("pcap filter expressions ('\(filter.joined(separator: " "))') are not supported yet; use --filter-mark, --filter-ifname or --filter-netns", status: 2)
+        }
+        guard KernelInfo.isRoot else { fail("tracing needs root (CAP_BPF and CAP_PERFMON): run with sudo") }
+        var config = TraceConfig()
+        if backend != "auto" {
+            guard let b = Backend(rawValue: backend) else {
+                fail("--backend: '\(backend)' is not one of auto, \(Backend.allCases.map(\.rawValue).joined(separator: ", "))", status: 2)
+            }
+            config.backend = b
+        }
+        if let limitFuncs {
+            do { config.limit = try NameFilter(limitFuncs) } catch { fail("--limit-funcs: \(error.description)", status: 2) }
+        }
+        config.modules = kmods.flatMap { $0.split(separator: ",").map(String.init) }
+        config.allModules = allKmods
+        config.outputStack = outputStack
+        config.ringBytesPerCPU = ringSize
+        if let filterMark { (config.filterMark, config.filterMarkMask) = parseMark(filterMark) }
+        if let filterIfname {
+            let idx = if_nametoindex(filterIfname)
+            guard idx != 0 else { fail("--filter-ifname: no interface '\(filterIfname)' in this network namespace", status: 2) }
+            config.filterIfindex = idx
+        }
+        if let filterNetns { config.filterNetns = parseNetns(filterNetns) }
+
+        shim_stop_install()
+        let tracer: Tracer
+        do { tracer = try Tracer(config) } catch { fail(error.description) }
+        for r in tracer.rejections { note("\(r) → next") }
+        let start = Date()
+        let progress = Progress(label: "Attaching", enabled: isatty(2) == 1)
+        do {
+            try tracer.attach(progress: progress.update, cancelled: shim_stop_requested)
+        } catch {
+            progress.finish()
+            tracer.detach()
+            fail(error.description)
+        }
+        progress.finish()
+        let kind = tracer.backend == .tracepoint ? "tracepoints" : "functions"
+        note("Attached \(tracer.attachedCount) \(kind) (\(tracer.ignored.count) ignored) via \(tracer.backend.rawValue) in \(Int(Date().timeIntervalSince(start) * 1000)) ms")
+        if let readyFile, !shim_stop_requested() {
+            FileManager.default.createFile(atPath: readyFile, contents: nil)
+        }
+
+        var options = OutputOptions()
+        options.tuple = outputTuple
+        options.meta = outputMeta
+        options.tcpFlags = outputTCPFlags
+        options.json = outputJSON
+        options.timestamp = timestamp
+        let formatter = EventFormatter(options: options, targets: tracer.targets, drops: tracer.dropReasons)
+        let out = BufferedWriter()
+        if let h = formatter.header { out.line(h) }
+        var events = 0
+        let deadline = duration.map { Date().addingTimeInterval($0) }
+        while !shim_stop_requested() {
+            if let deadline, Date() >= deadline { break }
+            if let limit = outputLimitLines, events >= limit { break }
+            tracer.poll(timeoutMs: 100) { e in
+                if let limit = outputLimitLines, events >= limit { return }
+                out.line(formatter.format(e))
+                events += 1
+            }
+            out.flush()
+        }
+        let lost = tracer.lost
+        let detachStart = Date()
+        let detachProgress = Progress(label: "Detaching", enabled: isatty(2) == 1)
+        tracer.detach(progress: detachProgress.update)
+        detachProgress.finish()
+        if outputJSON {
+            out.line("{\"type\":\"summary\",\"events\":\(events),\"lost\":\(lost)}")
+            out.flush()
+        }
+        note("\(events) events, \(lost) lost; detached in \(Int(Date().timeIntervalSince(detachStart) * 1000)) ms")
+    }
+
+    func parseMark(_ s: String) -> (UInt32, UInt32) {
+        let parts = s.split(separator: "/", maxSplits: 1).map(String.init)
+        func num(_ x: String) -> UInt32 {
+            let v = x.lowercased().hasPrefix("0x") ? UInt32(x.dropFirst(2), radix: 16) : UInt32(x)
+            guard let v else { fail("--filter-mark: '\(s)' is not MARK or MARK/MASK", status: 2) }
+            return v
+        }
+        return (num(parts[0]), parts.count > 1 ? num(parts[1]) : 0xffff_ffff)
+    }
+
+    func parseNetns(_ s: String) -> UInt32 {
+        if s.hasPrefix("inode:") {
+            guard let v = UInt32(s.dropFirst(6)) else { fail("--filter-netns: '\(s)' is not inode:N", status: 2) }
+            return v
+        }
+        var st = stat()
+        guard stat(s, &st) == 0 else { fail("--filter-netns: cannot open '\(s)': \(String(cString: strerror(errno)))", status: 2) }
+        return UInt32(truncatingIfNeeded: st.st_ino)
+    }
+}
+
+/// Status lines go to stderr, so stdout stays the trace.
+func note(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
+
+/// A progress bar on stderr when it is a terminal; silent otherwise.
+final class Progress {
+    let label: String
+    let enabled: Bool
+    private var last = -1
+
+    init(label: String, enabled: Bool) {
+        self.label = label
+        self.enabled = enabled
+    }
+
+    func update(_ done: Int, _ total: Int) {
+        guard enabled, total > 0 else { return }
+        let pct = done * 100 / total
+        guard pct != last else { return }
+        last = pct
+        let width = 30
+        let filled = done * width / total
+        FileHandle.standardError.write(Data("\r\(label) [\(String(repeating: "#", count: filled))\(String(repeating: " ", count: width - filled))] \(done)/\(total)".utf8))
+    }
+
+    func finish() {
+        if enabled, last >= 0 { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+    }
+}
