@@ -5,7 +5,7 @@ MULTIARCH := $(shell uname -m)-linux-gnu
 
 # Build and run: libbpf, libpcap, libelf, libzstd, zlib; clang for BPF; tools used by tests.
 DEB_PACKAGES := libbpf-dev libpcap-dev libelf-dev libzstd-dev zlib1g-dev clang bpftool \
-                pkg-config iproute2 linux-libc-dev
+                pkg-config iproute2 linux-libc-dev nftables iputils-ping
 # The VM harness (scripts/vm): QEMU, a static busybox initramfs, kernel unpacking tools.
 VM_PACKAGES := qemu-system-x86 qemu-system-data busybox-static cpio xz-utils zstd kmod python3
 

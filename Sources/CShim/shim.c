@@ -162,6 +162,12 @@ void shim_stop_install(void) {
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    // A parent may hand us a mask with these blocked (test runners do): Ctrl-C must work.
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 }
 
 bool shim_stop_requested(void) { return stop_flag != 0; }

@@ -8,6 +8,13 @@ public struct TracedTarget: Codable, Sendable, Equatable {
     public let kind: Kind
     public let position: Int
     public let module: String?
+
+    public init(name: String, kind: Kind, position: Int, module: String?) {
+        self.name = name
+        self.kind = kind
+        self.position = position
+        self.module = module
+    }
 }
 
 /// What to trace and how.

@@ -1,0 +1,146 @@
+import FastTrace
+import Foundation
+import Testing
+
+/// The `fasttrace` command against real traffic between two network namespaces
+/// (scripts/netns-lab.sh): tuples, interfaces, namespaces, lengths, an nftables drop.
+@Suite(.serialized, .enabled(if: KernelInfo.isRoot, "needs root (netns, BPF)"))
+struct TraceE2ETests {
+    var cli: String { TestSupport.productsDir.appendingPathComponent("fasttrace").path }
+    var lab: String { TestSupport.packageRoot.appendingPathComponent("scripts/netns-lab.sh").path }
+
+    struct Capture { let lines: [[String: Any]]; let stderr: String; let status: Int32; let netns: [String: UInt32]; let seconds: Double }
+
+    /// Runs fasttrace with `args` while the lab sends its traffic; returns the JSON lines.
+    func capture(_ args: [String], prefix: String) throws -> Capture {
+        _ = try TestSupport.run(lab, ["down", prefix])
+        let up = try TestSupport.run(lab, ["up", prefix])
+        try #require(up.status == 0, "lab up: \(up.stderr)")
+        defer { _ = try? TestSupport.run(lab, ["down", prefix]) }
+        let ready = TestSupport.temporaryDirectory("ready").appendingPathComponent("ready").path
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: cli)
+        p.arguments = args + ["--output-json", "--ready-file", ready, "--duration", "30"]
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let start = Date()
+        while !FileManager.default.fileExists(atPath: ready) && p.isRunning && Date().timeIntervalSince(start) < 60 {
+            usleep(50_000)
+        }
+        #expect(FileManager.default.fileExists(atPath: ready), "never attached")
+        _ = try TestSupport.run(lab, ["traffic", prefix])
+        let netns = ["a": netnsInode("\(prefix)-a") ?? 0, "b": netnsInode("\(prefix)-b") ?? 0]
+        p.interrupt() // SIGINT: must detach and exit 0 with a summary
+        let stopAsked = Date()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        let lines = String(decoding: o, as: UTF8.self).split(separator: "\n").map { line -> [String: Any] in
+            let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            #expect(obj != nil, "not JSON: \(line)")
+            return obj ?? [:]
+        }
+        return Capture(lines: lines, stderr: String(decoding: e, as: UTF8.self), status: p.terminationStatus,
+                       netns: netns, seconds: Date().timeIntervalSince(stopAsked))
+    }
+
+    func netnsInode(_ name: String) -> UInt32? {
+        var st = stat()
+        return stat("/run/netns/\(name)", &st) == 0 ? UInt32(truncatingIfNeeded: st.st_ino) : nil
+    }
+
+    @Test func tracepointBackendSeesTheLabTraffic() throws {
+        let c = try capture(["--backend", "tracepoint"], prefix: "fte1")
+        #expect(c.status == 0, "\(c.stderr)")
+        #expect(c.seconds < 10, "Ctrl-C stops the capture (took \(c.seconds) s)")
+        #expect(c.stderr.contains("via tracepoint"))
+        let events = c.lines.filter { $0["type"] as? String == "event" }
+        let summary = try #require(c.lines.last, "summary line")
+        #expect(summary["type"] as? String == "summary")
+        #expect(summary["events"] as? Int == events.count)
+        #expect(summary["lost"] as? Int == 0)
+
+        func tuple(_ e: [String: Any]) -> [String: Any] { e["tuple"] as? [String: Any] ?? [:] }
+        let udp = events.filter { tuple($0)["dport"] as? Int == 7777 && tuple($0)["l4_proto"] as? String == "udp" }
+        #expect(!udp.isEmpty, "UDP 10.77.0.1 -> 10.77.0.2:7777 seen")
+        for e in udp {
+            #expect(tuple(e)["saddr"] as? String == "10.77.0.1")
+            #expect(tuple(e)["daddr"] as? String == "10.77.0.2")
+            #expect((e["len"] as? Int ?? 0) > 0)
+        }
+        // Received in b: interface and namespace of b.
+        let rx = try #require(udp.first { $0["func"] as? String == "netif_receive_skb" })
+        #expect(rx["iface"] as? String == "fte1-vb")
+        #expect(rx["netns"] as? UInt32 == c.netns["b"])
+        // Sent from a.
+        let tx = try #require(udp.first { $0["func"] as? String == "net_dev_queue" })
+        #expect(tx["iface"] as? String == "fte1-va")
+        #expect(tx["netns"] as? UInt32 == c.netns["a"])
+
+        // The nftables rule in b drops UDP to 7778: named from this kernel's BTF.
+        let dropped = events.filter { tuple($0)["dport"] as? Int == 7778 }
+        #expect(dropped.contains { $0["drop_reason"] as? String == "SKB_DROP_REASON_NETFILTER_DROP" },
+                "\(dropped.map { $0["func"] ?? "" })")
+        // TCP and ICMP too.
+        #expect(events.contains { tuple($0)["l4_proto"] as? String == "tcp" && tuple($0)["dport"] as? Int == 8080 })
+        #expect(events.contains { tuple($0)["l4_proto"] as? String == "icmp" })
+    }
+
+    @Test func limitFuncsNarrowsTheSet() throws {
+        let c = try capture(["--limit-funcs", "netif_receive_skb|kfree_skb"], prefix: "fte2")
+        #expect(c.status == 0, "\(c.stderr)")
+        let funcs = Set(c.lines.compactMap { $0["func"] as? String }.map { $0.split(separator: "(").first.map(String.init) ?? $0 })
+        #expect(!funcs.isEmpty)
+        #expect(funcs.isSubset(of: ["netif_receive_skb", "kfree_skb", "kfree_skb_reason", "sk_skb_reason_drop"]), "\(funcs)")
+    }
+
+    @Test func textAndJSONCarryTheSameData() throws {
+        var e = Event()
+        e.skb = 0xffff_8881_0000_1000
+        e.cpu = 1
+        e.tgid = 42
+        withUnsafeMutableBytes(of: &e.comm) { $0.copyBytes(from: Array("curl".utf8)) }
+        e.meta.netns = 4026531840
+        e.meta.mark = 0x10
+        e.meta.len = 60
+        e.meta.mtu = 1500
+        e.meta.protocol = 0x0800
+        e.tuple.l3Proto = 0x0800
+        e.tuple.l4Proto = 6
+        e.tuple.sport = 4000
+        e.tuple.dport = 80
+        e.tuple.tcpFlags = 0x02
+        withUnsafeMutableBytes(of: &e.tuple.saddr) { $0.copyBytes(from: [10, 0, 0, 1]) }
+        withUnsafeMutableBytes(of: &e.tuple.daddr) { $0.copyBytes(from: [10, 0, 0, 2]) }
+        e.kind = .drop
+        e.dropReason = 5
+        let targets = [TracedTarget(name: "kfree_skb_reason", kind: .function, position: 1, module: nil)]
+        let drops = DropReasons(names: [5: "SKB_DROP_REASON_TEST"])
+        var o = OutputOptions()
+        o.tcpFlags = true
+        let text = EventFormatter(options: o, targets: targets, drops: drops).format(e)
+        o.json = true
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(EventFormatter(options: o, targets: targets, drops: drops).format(e).utf8)) as? [String: Any])
+        #expect(text.contains("0xffff888100001000"))
+        #expect(json["skb"] as? String == "0xffff888100001000")
+        #expect(text.contains("[curl(42)]") && json["process"] as? String == "curl" && json["tgid"] as? Int == 42)
+        #expect(text.contains("4026531840") && json["netns"] as? Int == 4026531840)
+        #expect(text.contains("0x10 ") && json["mark"] as? Int == 16)
+        #expect(text.contains("10.0.0.1:4000->10.0.0.2:80(tcp):SYN"))
+        let t = try #require(json["tuple"] as? [String: Any])
+        #expect(t["saddr"] as? String == "10.0.0.1" && t["dport"] as? Int == 80 && t["tcp_flags"] as? String == "SYN")
+        #expect(text.hasSuffix("kfree_skb_reason(SKB_DROP_REASON_TEST)"))
+        #expect(json["func"] as? String == "kfree_skb_reason(SKB_DROP_REASON_TEST)")
+        #expect(json["drop_reason"] as? String == "SKB_DROP_REASON_TEST")
+    }
+
+    @Test func badInputIsAOneLineError() throws {
+        let r = try TestSupport.run(cli, ["--backend", "warp"])
+        #expect(r.status == 2)
+        #expect(r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
+        let r2 = try TestSupport.run(cli, ["--limit-funcs", "("])
+        #expect(r2.status == 2)
+    }
+}

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# netns-lab.sh up|traffic|down [PREFIX] — a throw-away two-host network for the demo and tests:
+# namespaces PREFIX-a (10.77.0.1, veth PREFIX-va) and PREFIX-b (10.77.0.2, veth PREFIX-vb),
+# an nftables rule in PREFIX-b that drops UDP to port 7778, and a little traffic:
+# UDP to 7777 (delivered, no socket), UDP to 7778 (dropped by the rule), TCP to 8080
+# (refused), ICMP echo.
+set -euo pipefail
+cmd=${1:?usage: netns-lab.sh up|traffic|down [prefix]}
+p=${2:-ftlab}
+a=$p-a b=$p-b
+case $cmd in
+up)
+    ip netns add "$a"
+    ip netns add "$b"
+    ip link add "$p-va" netns "$a" type veth peer name "$p-vb" netns "$b"
+    ip -n "$a" addr add 10.77.0.1/24 dev "$p-va"
+    ip -n "$b" addr add 10.77.0.2/24 dev "$p-vb"
+    for ns in "$a" "$b"; do ip -n "$ns" link set lo up; done
+    ip -n "$a" link set "$p-va" up
+    ip -n "$b" link set "$p-vb" up
+    ip netns exec "$b" nft -f - <<'NFT'
+table inet ftlab {
+    chain input {
+        type filter hook input priority 0; policy accept;
+        udp dport 7778 counter drop
+    }
+}
+NFT
+    ;;
+traffic)
+    ip netns exec "$a" ping -c 2 -i 0.2 -W 1 10.77.0.2 >/dev/null || true
+    ip netns exec "$a" bash -c 'echo hello > /dev/udp/10.77.0.2/7777' || true
+    ip netns exec "$a" bash -c 'echo dropped > /dev/udp/10.77.0.2/7778' || true
+    ip netns exec "$a" timeout 2 bash -c 'exec 3<>/dev/tcp/10.77.0.2/8080' 2>/dev/null || true
+    sleep 0.3
+    ;;
+down)
+    ip netns del "$a" 2>/dev/null || true
+    ip netns del "$b" 2>/dev/null || true
+    ;;
+*) echo "usage: netns-lab.sh up|traffic|down [prefix]" >&2; exit 2 ;;
+esac
