@@ -55,10 +55,20 @@ CMD ?= uname -r
 vm: vm-deps
 	scripts/vm/run.sh $(KERNEL) '$(CMD)'
 
-## demo: the main job on a built-in default: probe this kernel's tracing features.
+## demo: the main job on a built-in default: trace real traffic between two throw-away
+## network namespaces (veth, an nftables drop), then clean up.
 demo: build
-	@echo "== fasttrace features (what this kernel can trace, and why not)"
-	$$($(SWIFT) build --show-bin-path)/fasttrace features
+	@bin=$$($(SWIFT) build --show-bin-path); \
+	echo "== fasttrace features: what this kernel can trace"; \
+	$$bin/fasttrace features; \
+	echo; echo "== tracing traffic between netns ftdemo-a (10.77.0.1) and ftdemo-b (10.77.0.2);"; \
+	echo "   nftables in ftdemo-b drops UDP to port 7778"; \
+	scripts/netns-lab.sh down ftdemo; scripts/netns-lab.sh up ftdemo; \
+	trap 'scripts/netns-lab.sh down ftdemo; rm -f /tmp/fasttrace-demo.ready' EXIT; \
+	rm -f /tmp/fasttrace-demo.ready; \
+	( while [ ! -e /tmp/fasttrace-demo.ready ]; do sleep 0.1; done; scripts/netns-lab.sh traffic ftdemo ) & \
+	$$bin/fasttrace --ready-file /tmp/fasttrace-demo.ready --duration 4 --output-tcp-flags | grep -E "SKB|10\.77\." ; \
+	wait
 
 ## bench: release build, then the benchmark runner (markdown table; JSON with BENCH_ARGS=--json).
 bench: deps
