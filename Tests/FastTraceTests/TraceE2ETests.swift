@@ -88,6 +88,50 @@ struct TraceE2ETests {
         #expect(events.contains { tuple($0)["l4_proto"] as? String == "icmp" })
     }
 
+    /// Every backend shows the same packet's path: UDP to 7777 through ip_rcv, UDP to 7778
+    /// dropped by nftables with the reason read from the drop function's argument.
+    func checkPath(backend: Backend, prefix: String) throws {
+        // kprobe-multi attaches everything in a second; legacy kprobes and fentry take minutes
+        // for ~1,600 functions under emulation (docs/vm-harness.md), so they get a focused set
+        // unless FASTTRACE_E2E_ALL_FUNCS=1.
+        let all = backend == .kprobeMulti || ProcessInfo.processInfo.environment["FASTTRACE_E2E_ALL_FUNCS"] == "1"
+        let limit = all ? [] : ["--limit-funcs", "ip_.*|udp_.*|__netif_receive_skb.*|kfree_skb.*|sk_skb_reason_drop|nf_hook_slow|__dev_queue_xmit|consume_skb"]
+        let c = try capture(["--backend", backend.rawValue] + limit, prefix: prefix)
+        #expect(c.status == 0, "\(c.stderr)")
+        #expect(c.stderr.contains("via \(backend.rawValue)"), "\(c.stderr)")
+        func tuple(_ e: [String: Any]) -> [String: Any] { e["tuple"] as? [String: Any] ?? [:] }
+        let udp = c.lines.filter { tuple($0)["dport"] as? Int == 7777 }
+        let funcs = Set(udp.compactMap { $0["func"] as? String })
+        #expect(funcs.contains("ip_rcv"), "\(funcs.sorted())")
+        #expect(funcs.contains("__netif_receive_skb") || funcs.contains("__netif_receive_skb_core"), "\(funcs.sorted())")
+        let drops = c.lines.filter { tuple($0)["dport"] as? Int == 7778 && $0["drop_reason"] as? String == "SKB_DROP_REASON_NETFILTER_DROP" }
+        #expect(drops.contains { ($0["func"] as? String ?? "").hasPrefix("kfree_skb_reason(") || ($0["func"] as? String ?? "").hasPrefix("sk_skb_reason_drop(") },
+                "\(drops.compactMap { $0["func"] })")
+        #expect(c.lines.last?["lost"] as? Int == 0)
+    }
+
+    @Test(.enabled(if: TestKernel.has("kprobe.multi"), TestKernel.whyNot("kprobe.multi")))
+    func kprobeMultiShowsThePath() throws { try checkPath(backend: .kprobeMulti, prefix: "fte3") }
+
+    @Test(.enabled(if: TestKernel.has("kprobe"), TestKernel.whyNot("kprobe")))
+    func kprobeShowsThePath() throws { try checkPath(backend: .kprobe, prefix: "fte4") }
+
+    @Test(.enabled(if: TestKernel.has("fentry"), TestKernel.whyNot("fentry")))
+    func fentryShowsThePath() throws { try checkPath(backend: .fentry, prefix: "fte5") }
+
+    /// auto picks the best backend and names each one it passed over.
+    @Test func autoSaysWhy() throws {
+        let c = try capture(["--limit-funcs", "ip_rcv|netif_receive_skb"], prefix: "fte6")
+        #expect(c.status == 0, "\(c.stderr)")
+        let report = FeatureProbe.run()
+        if report["kprobe.multi"]?.ok == true {
+            #expect(c.stderr.contains("via kprobe-multi"))
+        } else {
+            #expect(c.stderr.contains("kprobe-multi: \(report["kprobe.multi"]?.errno ?? "?")"), "\(c.stderr)")
+            if report["kprobe"]?.ok == true { #expect(c.stderr.contains("via kprobe ")) }
+        }
+    }
+
     @Test func limitFuncsNarrowsTheSet() throws {
         let c = try capture(["--limit-funcs", "netif_receive_skb|kfree_skb"], prefix: "fte2")
         #expect(c.status == 0, "\(c.stderr)")
