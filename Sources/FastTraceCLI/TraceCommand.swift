@@ -112,6 +112,10 @@ struct TraceCommand: ParsableCommand {
         progress.finish()
         let kind = tracer.backend == .tracepoint ? "tracepoints" : "functions"
         note("Attached \(tracer.attachedCount) \(kind) (\(tracer.ignored.count) ignored) via \(tracer.backend.rawValue) in \(Int(Date().timeIntervalSince(start) * 1000)) ms")
+        if !tracer.ignored.isEmpty {
+            let shown = tracer.ignored.prefix(8).map { "\($0.name) (\($0.reason))" }.joined(separator: ", ")
+            note("ignored: \(shown)\(tracer.ignored.count > 8 ? ", … \(tracer.ignored.count - 8) more" : "")")
+        }
         if let readyFile, !shim_stop_requested() {
             FileManager.default.createFile(atPath: readyFile, contents: nil)
         }
@@ -127,26 +131,31 @@ struct TraceCommand: ParsableCommand {
         if let h = formatter.header { out.line(h) }
         var events = 0
         let deadline = duration.map { Date().addingTimeInterval($0) }
-        while !shim_stop_requested() {
+        func limitReached() -> Bool { outputLimitLines.map { events >= $0 } ?? false }
+        let emit: (Event) -> Void = { e in
+            guard !limitReached() else { return }
+            out.line(formatter.format(e))
+            events += 1
+        }
+        while !shim_stop_requested() && !limitReached() {
             if let deadline, Date() >= deadline { break }
-            if let limit = outputLimitLines, events >= limit { break }
-            tracer.poll(timeoutMs: 100) { e in
-                if let limit = outputLimitLines, events >= limit { return }
-                out.line(formatter.format(e))
-                events += 1
-            }
+            tracer.poll(timeoutMs: 100, emit)
             out.flush()
         }
-        let lost = tracer.lost
+        // Detach first so nothing new arrives, then drain what the rings still hold: events
+        // already produced when Ctrl-C came are printed, not dropped.
         let detachStart = Date()
         let detachProgress = Progress(label: "Detaching", enabled: isatty(2) == 1)
         tracer.detach(progress: detachProgress.update)
         detachProgress.finish()
+        while !limitReached(), tracer.poll(timeoutMs: 0, emit) > 0 {}
+        out.flush()
+        let lost = tracer.lost
         if outputJSON {
             out.line("{\"type\":\"summary\",\"events\":\(events),\"lost\":\(lost)}")
             out.flush()
         }
-        note("\(events) events, \(lost) lost; detached in \(Int(Date().timeIntervalSince(detachStart) * 1000)) ms")
+        note("\(events) events, \(lost) lost; detached and drained in \(Int(Date().timeIntervalSince(detachStart) * 1000)) ms")
     }
 
     func parseMark(_ s: String) -> (UInt32, UInt32) {

@@ -29,20 +29,15 @@ public struct Traceability: Sendable {
     static func fromTracefs(_ tracefs: String, _ names: Set<String>) -> Traceability? {
         var addresses: [String: [UInt64]] = [:]
         var modules: [String: String] = [:]
-        if let data = readFile(tracefs + "/available_filter_functions_addrs") {
-            // 6.5+: "ffffffff81234560 name [module]": addresses come with the names.
-            forEachLine(data) { f in
-                guard f.count >= 2, let name = f.string(1, ifIn: names), let addr = f.hex(0) else { return }
-                addresses[name, default: []].append(addr)
-                if let m = f.module(2) { modules[name] = m }
-            }
-        } else if let data = readFile(tracefs + "/available_filter_functions") {
+        // Names from available_filter_functions; addresses from kallsyms. (The _addrs variant
+        // lists ftrace patch sites, after ENDBR on x86, but kprobe.multi matches its cookies to
+        // function entry addresses: symbol starts.)
+        if let data = readFile(tracefs + "/available_filter_functions") {
             forEachLine(data) { f in
                 guard f.count >= 1, let name = f.string(0, ifIn: names) else { return }
                 addresses[name] = addresses[name] ?? []
                 if let m = f.module(1) { modules[name] = m }
             }
-            // Addresses from kallsyms for the names ftrace accepts.
             forEachTextSymbol(readFile("/proc/kallsyms"), names) { name, addr, _ in
                 if addresses[name] != nil { addresses[name]!.append(addr) }
             }
