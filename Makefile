@@ -70,7 +70,9 @@ demo: build
 	$$bin/fasttrace --ready-file /tmp/fasttrace-demo.ready --duration 4 --output-tcp-flags | grep -E "SKB|10\.77\." ; \
 	wait
 
-## bench: release build, then the benchmark runner (markdown table; JSON with BENCH_ARGS=--json).
+## bench: release build, then the benchmark runner: tracer attach/detach per backend this
+## kernel offers for 10/100/all targets, skeleton lifecycle, per-hit overhead (markdown;
+## BENCH_ARGS="--json" or "--all-functions" for legacy kprobe/fentry on every function).
 bench: deps
 	$(SWIFT) build -c release --product fasttrace-bench
 	$$($(SWIFT) build -c release --show-bin-path)/fasttrace-bench $(BENCH_ARGS)

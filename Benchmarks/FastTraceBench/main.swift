@@ -78,15 +78,58 @@ final class LoopbackLoad {
     }
 }
 
+/// Attach and detach time of the tracer, per backend this kernel offers, for 10, 100 and all
+/// targets. (Legacy kprobe and fentry take minutes for all functions under emulation.)
+func attachStats(repeats: Int, maxAll: Bool) throws -> [Stat] {
+    let discovery = try Discovery.run()
+    var out: [Stat] = []
+    for backend in Backend.allCases where FeatureProbe.probe(backendFeature(backend)).ok {
+        let pool = backend == .tracepoint ? discovery.tracepoints.map(\.name) : discovery.functions.map(\.name)
+        var sizes = [10, 100].filter { $0 < pool.count }
+        if maxAll || backend == .kprobeMulti || backend == .tracepoint || pool.count <= 100 { sizes.append(pool.count) }
+        for n in sizes {
+            var config = TraceConfig()
+            config.backend = backend
+            config.limit = n == pool.count ? nil : try NameFilter(pool.prefix(n).joined(separator: "|"))
+            var attach: [Double] = [], detach: [Double] = []
+            for _ in 0..<repeats {
+                let tracer = try Tracer(config)
+                var t = now()
+                try tracer.attach()
+                attach.append((now() - t) / 1e6)
+                t = now()
+                tracer.detach()
+                detach.append((now() - t) / 1e6)
+            }
+            let label = n == pool.count ? "all \(n)" : "\(n)"
+            out.append(Stat("\(backend.rawValue) attach, \(label)", unit: "ms", attach))
+            out.append(Stat("\(backend.rawValue) detach, \(label)", unit: "ms", detach))
+        }
+    }
+    return out
+}
+
+func backendFeature(_ b: Backend) -> String {
+    switch b {
+    case .kprobeMulti: "kprobe.multi"
+    case .kprobe: "kprobe"
+    case .fentry: "fentry"
+    case .tracepoint: "tp_btf"
+    }
+}
+
 var repeats = 7
 var json = false
+var allFunctions = false
 var args = CommandLine.arguments.dropFirst().makeIterator()
 while let a = args.next() {
     switch a {
     case "--json": json = true
     case "--repeats": repeats = max(5, Int(args.next() ?? "") ?? 7)
+    case "--all-functions": allFunctions = true
     case "-h", "--help":
-        print("usage: fasttrace-bench [--json] [--repeats N]   (N >= 5; needs root)")
+        print("usage: fasttrace-bench [--json] [--repeats N] [--all-functions]   (N >= 5; needs root)")
+        print("  --all-functions: also time legacy kprobe and fentry on every function (slow)")
         exit(0)
     default:
         FileHandle.standardError.write(Data("fasttrace-bench: unknown argument \(a)\n".utf8))
@@ -127,7 +170,7 @@ do {
         traced.append(load_.run(datagrams))
         links.forEach { $0.detach() }
     }
-    let stats = [
+    let stats = try attachStats(repeats: repeats, maxAll: allFunctions) + [
         Stat("open (skbcount)", unit: "µs", open.map { $0 / 1e3 }),
         Stat("load (verifier, 2 programs)", unit: "µs", load.map { $0 / 1e3 }),
         Stat("attach tp_btf ×2", unit: "µs", attach.map { $0 / 1e3 }),
