@@ -130,7 +130,8 @@ static __always_inline void fill_tuple(struct ft_tuple *t, struct sk_buff *skb, 
 	}
 }
 
-static __always_inline void emit(void *ctx, struct sk_buff *skb, __u32 id, __u32 reason, __u32 kind)
+static __always_inline void emit(void *ctx, struct sk_buff *skb, __u32 id, __u32 reason, __u32 kind,
+				 __u64 caller)
 {
 	struct ft_event *e;
 	void *ring;
@@ -155,7 +156,7 @@ static __always_inline void emit(void *ctx, struct sk_buff *skb, __u32 id, __u32
 
 	e->ts_ns = bpf_ktime_get_ns();
 	e->skb = (__u64)skb;
-	e->caller = 0;
+	e->caller = caller;
 	e->func_id = id;
 	e->cpu = cpu;
 	e->pid = (__u32)pid_tgid;
@@ -182,12 +183,27 @@ static __always_inline void emit(void *ctx, struct sk_buff *skb, __u32 id, __u32
 	bump(1);
 }
 
+/* The return address at function entry (x86: on the stack; arm64: in the link register). */
+static __always_inline __u64 caller_of(struct pt_regs *ctx)
+{
+	__u64 ra = 0;
+
+	if (!output_caller)
+		return 0;
+#if defined(__TARGET_ARCH_x86)
+	bpf_probe_read_kernel(&ra, sizeof(ra), (void *)PT_REGS_SP(ctx));
+#elif defined(__TARGET_ARCH_arm64)
+	ra = PT_REGS_RET(ctx);
+#endif
+	return ra;
+}
+
 /* ---- kprobe / kprobe.multi: cookie = function id ------------------------------------ */
 #define KPROBE_AT(sec, name, N)                                                    \
 	SEC(sec) int name(struct pt_regs *ctx)                                     \
 	{                                                                          \
 		emit(ctx, (struct sk_buff *)PT_REGS_PARM##N(ctx),                  \
-		     bpf_get_attach_cookie(ctx), 0, FT_EVENT_KIND_FUNC);           \
+		     bpf_get_attach_cookie(ctx), 0, FT_EVENT_KIND_FUNC, caller_of(ctx)); \
 		return 0;                                                          \
 	}
 KPROBE_AT("kprobe", kprobe_skb_1, 1)
@@ -206,7 +222,7 @@ KPROBE_AT("kprobe.multi", kmulti_skb_5, 5)
 	SEC(sec) int name(struct pt_regs *ctx)                                     \
 	{                                                                          \
 		emit(ctx, (struct sk_buff *)PT_REGS_PARM##S(ctx), bpf_get_attach_cookie(ctx), \
-		     (__u32)PT_REGS_PARM##R(ctx), FT_EVENT_KIND_DROP);             \
+		     (__u32)PT_REGS_PARM##R(ctx), FT_EVENT_KIND_DROP, caller_of(ctx)); \
 		return 0;                                                          \
 	}
 KPROBE_DROP("kprobe", kprobe_drop_1_2, 1, 2)
@@ -218,7 +234,7 @@ KPROBE_DROP("kprobe.multi", kmulti_drop_2_3, 2, 3)
 #define BTF_AT(sec, name, N)                                                       \
 	SEC(sec) int name(__u64 *ctx)                                              \
 	{                                                                          \
-		emit(ctx, (struct sk_buff *)ctx[N - 1], func_id, 0, FT_EVENT_KIND_FUNC); \
+		emit(ctx, (struct sk_buff *)ctx[N - 1], func_id, 0, FT_EVENT_KIND_FUNC, 0); \
 		return 0;                                                          \
 	}
 BTF_AT("fentry", fentry_skb_1, 1)
@@ -233,14 +249,14 @@ BTF_AT("tp_btf", tp_skb_3, 3)
 SEC("fentry")
 int fentry_drop_1_2(__u64 *ctx)
 {
-	emit(ctx, (struct sk_buff *)ctx[0], func_id, (__u32)ctx[1], FT_EVENT_KIND_DROP);
+	emit(ctx, (struct sk_buff *)ctx[0], func_id, (__u32)ctx[1], FT_EVENT_KIND_DROP, 0);
 	return 0;
 }
 
 SEC("fentry")
 int fentry_drop_2_3(__u64 *ctx)
 {
-	emit(ctx, (struct sk_buff *)ctx[1], func_id, (__u32)ctx[2], FT_EVENT_KIND_DROP);
+	emit(ctx, (struct sk_buff *)ctx[1], func_id, (__u32)ctx[2], FT_EVENT_KIND_DROP, 0);
 	return 0;
 }
 
@@ -248,6 +264,6 @@ int fentry_drop_2_3(__u64 *ctx)
 SEC("tp_btf/kfree_skb")
 int tp_kfree_skb(__u64 *ctx)
 {
-	emit(ctx, (struct sk_buff *)ctx[0], func_id, (__u32)ctx[2], FT_EVENT_KIND_DROP);
+	emit(ctx, (struct sk_buff *)ctx[0], func_id, (__u32)ctx[2], FT_EVENT_KIND_DROP, 0);
 	return 0;
 }

@@ -54,8 +54,10 @@ struct TraceCommand: ParsableCommand {
     var outputMeta = true
     @Flag(name: .customLong("output-tcp-flags"), help: "Append TCP flags to the tuple.")
     var outputTCPFlags = false
-    @Flag(name: .customLong("output-stack"), help: "Record a kernel stack id with each event.")
+    @Flag(name: .customLong("output-stack"), help: "Print the kernel stack of each event.")
     var outputStack = false
+    @Flag(name: .customLong("output-caller"), help: "Print the calling function (kprobe and kprobe-multi backends; '-' otherwise).")
+    var outputCaller = false
     @Flag(name: .customLong("output-json"), help: "One JSON object per line (fields: docs/output.md).")
     var outputJSON = false
     @Option(help: ArgumentHelp("none, relative (since this skb was last seen), absolute (kernel ns) or current (wall clock).", valueName: "mode"))
@@ -87,6 +89,7 @@ struct TraceCommand: ParsableCommand {
         config.modules = kmods.flatMap { $0.split(separator: ",").map(String.init) }
         config.allModules = allKmods
         config.outputStack = outputStack
+        config.outputCaller = outputCaller
         config.ringBytesPerCPU = ringSize
         if let filterMark { (config.filterMark, config.filterMarkMask) = parseMark(filterMark) }
         if let filterIfname {
@@ -126,7 +129,10 @@ struct TraceCommand: ParsableCommand {
         options.tcpFlags = outputTCPFlags
         options.json = outputJSON
         options.timestamp = timestamp
-        let formatter = EventFormatter(options: options, targets: tracer.targets, drops: tracer.dropReasons)
+        options.stack = outputStack
+        options.caller = outputCaller
+        let context = EventContext(stack: tracer.stack, symbols: outputStack || outputCaller ? KernelSymbols() : nil)
+        let formatter = EventFormatter(options: options, targets: tracer.targets, drops: tracer.dropReasons, context: context)
         let out = BufferedWriter()
         if let h = formatter.header { out.line(h) }
         var events = 0

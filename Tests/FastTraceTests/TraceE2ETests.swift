@@ -132,6 +132,24 @@ struct TraceE2ETests {
         }
     }
 
+    /// --output-stack: the nftables drop's stack passes through the netfilter hook.
+    @Test func stackShowsWhereTheDropHappened() throws {
+        let c = try capture(["--limit-funcs", "kfree_skb|kfree_skb_reason|sk_skb_reason_drop", "--output-stack"], prefix: "fte7")
+        #expect(c.status == 0, "\(c.stderr)")
+        let drop = try #require(c.lines.first { ($0["tuple"] as? [String: Any])?["dport"] as? Int == 7778 && $0["drop_reason"] != nil })
+        let stack = drop["stack"] as? [String] ?? []
+        #expect(stack.contains { $0.hasPrefix("nf_hook_slow") }, "\(stack)")
+    }
+
+    /// --output-caller (kprobe backends): ip_rcv is called from the receive core.
+    @Test(.enabled(if: TestKernel.has("kprobe.multi") || TestKernel.has("kprobe"), TestKernel.whyNot("kprobe")))
+    func callerOfIpRcv() throws {
+        let c = try capture(["--limit-funcs", "ip_rcv", "--output-caller"], prefix: "fte8")
+        #expect(c.status == 0, "\(c.stderr)")
+        let callers = Set(c.lines.compactMap { $0["caller"] as? String }.map { $0.split(separator: "+").first.map(String.init) ?? $0 })
+        #expect(callers.contains { $0.hasPrefix("__netif_receive_skb") }, "\(callers)")
+    }
+
     @Test func limitFuncsNarrowsTheSet() throws {
         // ip_rcv: a function every veth packet passes; netif_receive_skb: a tracepoint.
         let c = try capture(["--limit-funcs", "ip_rcv|netif_receive_skb|kfree_skb"], prefix: "fte2")

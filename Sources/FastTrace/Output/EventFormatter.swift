@@ -13,8 +13,19 @@ public struct OutputOptions: Sendable {
     public init() {}
 }
 
+/// Resolves what the event only carries as numbers: stack ids, caller addresses.
+public struct EventContext {
+    public var stack: (Int32) -> [UInt64] = { _ in [] }
+    public var symbols: KernelSymbols?
+    public init(stack: @escaping (Int32) -> [UInt64] = { _ in [] }, symbols: KernelSymbols? = nil) {
+        self.stack = stack
+        self.symbols = symbols
+    }
+}
+
 public final class EventFormatter {
     let options: OutputOptions
+    let context: EventContext
     let targets: [TracedTarget]
     let drops: DropReasons
     let interfaces = InterfaceNames()
@@ -22,8 +33,9 @@ public final class EventFormatter {
     let bootToWall: Double
     private var lastSeen: [UInt64: UInt64] = [:]
 
-    public init(options: OutputOptions, targets: [TracedTarget], drops: DropReasons) {
+    public init(options: OutputOptions, targets: [TracedTarget], drops: DropReasons, context: EventContext = .init()) {
         self.options = options
+        self.context = context
         self.targets = targets
         self.drops = drops
         var rt = timespec(), mono = timespec()
@@ -39,6 +51,7 @@ public final class EventFormatter {
         if options.meta { cols += [pad("NETNS", 10), pad("MARK/x", 10), pad("IFACE", 14), pad("PROTO", 6), pad("MTU", 5), pad("LEN", 5)] }
         if options.tuple { cols.append(pad("TUPLE", 44)) }
         cols.append("FUNC")
+        if options.caller { cols.append("CALLER") }
         return cols.joined(separator: " ")
     }
 
@@ -85,7 +98,12 @@ public final class EventFormatter {
         }
         if options.tuple { cols.append(pad(Self.tuple(e.tuple, flags: options.tcpFlags), 44)) }
         cols.append(funcName(e))
-        return cols.joined(separator: " ")
+        if options.caller { cols.append(e.caller == 0 ? "-" : symbol(e.caller)) }
+        var line = cols.joined(separator: " ")
+        if options.stack {
+            for frame in context.stack(e.stackId) { line += "\n    " + symbol(frame) }
+        }
+        return line
     }
 
     static let l4Names: [UInt8: String] = [1: "icmp", 6: "tcp", 17: "udp", 58: "icmp6", 132: "sctp"]
@@ -136,9 +154,19 @@ public final class EventFormatter {
                           "sport": t.sport, "dport": t.dport, "l4_proto": Self.l4Names[t.l4Proto] ?? String(t.l4Proto),
                           "tcp_flags": Self.tcpFlagNames(t.tcpFlags)] as [String: Any]
         }
-        if e.stackId >= 0 { o["stack_id"] = e.stackId }
+        if e.stackId >= 0 {
+            o["stack_id"] = e.stackId
+            if options.stack { o["stack"] = context.stack(e.stackId).map(symbol) }
+        }
+        if options.caller, e.caller != 0 { o["caller"] = symbol(e.caller) }
         let data = (try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys])) ?? Data()
         return String(decoding: data, as: UTF8.self)
+    }
+}
+
+extension EventFormatter {
+    func symbol(_ address: UInt64) -> String {
+        context.symbols?.describe(address) ?? "0x" + String(address, radix: 16)
     }
 }
 

@@ -31,6 +31,8 @@ public struct TraceConfig: Sendable {
     public var filterIfindex: UInt32 = 0
     public var filterNetns: UInt32 = 0
     public var outputStack = false
+    /// Record the caller's address (kprobe and kprobe-multi backends).
+    public var outputCaller = false
     public init() {}
 }
 
@@ -124,6 +126,7 @@ public final class Tracer {
         c.filterIfindex = config.filterIfindex
         c.filterNetns = config.filterNetns
         c.outputStack = config.outputStack ? 1 : 0
+        c.outputCaller = config.outputCaller ? 1 : 0
         c.wakeupEvery = config.wakeupEvery
         opened.config = c
         if let first = objects.first {
@@ -267,6 +270,15 @@ public final class Tracer {
             }
         }
         return n
+    }
+
+    /// The kernel stack recorded under `id` (--output-stack), innermost frame first.
+    public func stack(_ id: Int32) -> [UInt64] {
+        guard id >= 0, let first = objects.first else { return [] }
+        var key = UInt32(id)
+        var frames = [UInt64](repeating: 0, count: 127)
+        guard bpf_map_lookup_elem(first.maps.stacks.fd, &key, &frames) == 0 else { return [] }
+        return Array(frames.prefix { $0 != 0 })
     }
 
     /// Records the BPF side could not reserve (rings full), summed over CPUs.
