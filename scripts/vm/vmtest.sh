@@ -4,6 +4,8 @@
 # fails if any kernel fails, times out or cannot boot.
 #   FASTTRACE_VM_TIMEOUT  seconds per kernel (default 900)
 #   FASTTRACE_VM_FILTER   Swift Testing filter (default: the suites that need a kernel)
+#   FASTTRACE_E2E_ALL_FUNCS=1  legacy kprobe and fentry e2e attach every function (minutes
+#                              under emulation) instead of a focused set
 set -uo pipefail
 here=$(dirname "$(readlink -f "$0")")
 cd "$here/../.."
@@ -29,7 +31,8 @@ verdicts=()
 for k in "${kernels[@]}"; do
     echo "=== vmtest: kernel $k"
     start=$(date +%s)
-    "$here/run.sh" -t "$timeout_s" -e "FASTTRACE_EXPECT_FEATURES=$(expect_for "$k")" "$k" -- \
+    "$here/run.sh" -t "$timeout_s" -e "FASTTRACE_EXPECT_FEATURES=$(expect_for "$k")" \
+        -e "FASTTRACE_E2E_ALL_FUNCS=${FASTTRACE_E2E_ALL_FUNCS:-0}" "$k" -- \
         "$tests" --testing-library swift-testing --filter "$filter"
     rc=$?
     took=$(( $(date +%s) - start ))
