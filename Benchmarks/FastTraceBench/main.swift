@@ -83,7 +83,7 @@ final class LoopbackLoad {
 func attachStats(repeats: Int, maxAll: Bool) throws -> [Stat] {
     let discovery = try Discovery.run()
     var out: [Stat] = []
-    for backend in Backend.allCases where FeatureProbe.probe(backendFeature(backend)).ok {
+    for backend in Backend.allCases where FeatureProbe.probe(backend.feature).ok {
         let pool = backend == .tracepoint ? discovery.tracepoints.map(\.name) : discovery.functions.map(\.name)
         var sizes = [10, 100].filter { $0 < pool.count }
         if maxAll || backend == .kprobeMulti || backend == .tracepoint || pool.count <= 100 { sizes.append(pool.count) }
@@ -107,15 +107,6 @@ func attachStats(repeats: Int, maxAll: Bool) throws -> [Stat] {
         }
     }
     return out
-}
-
-func backendFeature(_ b: Backend) -> String {
-    switch b {
-    case .kprobeMulti: "kprobe.multi"
-    case .kprobe: "kprobe"
-    case .fentry: "fentry"
-    case .tracepoint: "tp_btf"
-    }
 }
 
 var repeats = 7

@@ -10,7 +10,7 @@ public enum Backend: String, CaseIterable, Codable, Sendable {
     case tracepoint
 
     /// The feature-probe row that says whether this backend can work.
-    var feature: String {
+    public var feature: String {
         switch self {
         case .kprobeMulti: "kprobe.multi"
         case .kprobe: "kprobe"
