@@ -258,16 +258,14 @@ public final class Tracer {
     @discardableResult
     public func poll(timeoutMs: Int32, _ body: (Event) -> Void) -> Int {
         guard let rings else { return 0 }
-        var n = rings.drain { raw in
+        let decode: (UnsafeRawBufferPointer) -> Void = { raw in
             guard raw.count >= MemoryLayout<Event>.size else { return }
             body(raw.loadUnaligned(as: Event.self))
         }
+        var n = rings.drain(decode)
         if n == 0 {
             rings.wait(timeoutMs: timeoutMs)
-            n = rings.drain { raw in
-                guard raw.count >= MemoryLayout<Event>.size else { return }
-                body(raw.loadUnaligned(as: Event.self))
-            }
+            n = rings.drain(decode)
         }
         return n
     }
