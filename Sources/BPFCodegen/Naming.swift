@@ -14,12 +14,8 @@ enum Naming {
         return joined.first?.isNumber == true ? "_" + joined : joined
     }
 
-    static func lowerCamel(_ s: String) -> String {
-        let parts = s.lowercased().split(separator: "_", omittingEmptySubsequences: true)
-        guard let first = parts.first else { return "_" }
-        let rest = parts.dropFirst().map { $0.prefix(1).uppercased() + $0.dropFirst() }
-        return escape(String(first) + rest.joined())
-    }
+    /// Enum constants: `FT_EVENT_KIND_DROP` → `ftEventKindDrop` (lowercased, then as members).
+    static func lowerCamel(_ s: String) -> String { member(s.lowercased()) }
 
     /// Field names keep their case except for snake_case → camelCase.
     static func member(_ s: String) -> String {

@@ -48,10 +48,14 @@ public struct Discovery: Codable, Sendable {
 
     public static let maxPosition = 5
 
-    public static func run(_ options: Options = .init(), btfDir: String = "/sys/kernel/btf") throws(Failure) -> Discovery {
+    /// `vmlinux`: the kernel BTF if the caller already parsed it (it is ~5 MB).
+    public static func run(_ options: Options = .init(), btfDir: String = "/sys/kernel/btf",
+                           vmlinux parsed: BTF? = nil) throws(Failure) -> Discovery {
         let vmlinux: BTF
-        do { vmlinux = try BTF(rawPath: btfDir + "/vmlinux") } catch {
-            throw Failure(description: "\(error.description): fasttrace needs kernel BTF (CONFIG_DEBUG_INFO_BTF)")
+        if let parsed { vmlinux = parsed } else {
+            do { vmlinux = try BTF(rawPath: btfDir + "/vmlinux") } catch {
+                throw Failure(description: "\(error.description): fasttrace needs kernel BTF (CONFIG_DEBUG_INFO_BTF)")
+            }
         }
         guard let skb = vmlinux.find("sk_buff", kind: .struct) else {
             throw Failure(description: "\(btfDir)/vmlinux: no struct sk_buff in kernel BTF")

@@ -1,4 +1,5 @@
 import CShim
+import KernelBTF
 import Foundation
 
 /// Something fasttrace attached to; its index in `Tracer.targets` is the function id events carry.
@@ -61,8 +62,10 @@ public final class Tracer {
     /// Discovery and backend choice; nothing is attached yet.
     public init(_ config: TraceConfig) throws(TraceError) {
         self.config = config
+        let vmlinux = try? BTF.vmlinux() // parsed once: discovery and drop-reason names
         do {
-            discovery = try Discovery.run(.init(limit: config.limit, modules: config.modules, allModules: config.allModules))
+            discovery = try Discovery.run(.init(limit: config.limit, modules: config.modules, allModules: config.allModules),
+                                          vmlinux: vmlinux)
         } catch {
             throw TraceError(error.description)
         }
@@ -85,7 +88,7 @@ public final class Tracer {
         default:
             targets = discovery.functions.map { TracedTarget(name: $0.name, kind: .function, position: $0.position, module: $0.module) }
         }
-        dropReasons = DropReasons.current()
+        dropReasons = DropReasons.current(btf: vmlinux)
         guard !targets.isEmpty else {
             throw TraceError("nothing to attach: no \(backend == .tracepoint ? "sk_buff tracepoint" : "sk_buff function") matches" + (config.limit.map { " --limit-funcs '\($0.pattern)'" } ?? ""))
         }
