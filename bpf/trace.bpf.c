@@ -4,13 +4,17 @@
  * (the same code serves kprobe registers, fentry args and tracepoint args).
  *
  * Function ids: the attach cookie (kprobe, kprobe.multi) or the load-time `func_id` config
- * (fentry, tp_btf: one load per target). */
+ * (fentry, tp_btf: one load per target).
+ *
+ * Sections are fasttrace's `ft.*` (libbpf's kprobe, fentry, ... plus a load-time hook that
+ * splices the pcap filter into ft_pcap_l2/l3; see pcap_filter.h). */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include "events.h"
+#include "pcap_filter.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -20,6 +24,8 @@ char LICENSE[] SEC("license") = "GPL";
 #define IPPROTO_UDP 17
 /* uapi flags that live in anonymous enums, so not in the pruned vmlinux.h */
 #define BPF_RB_NO_WAKEUP (1ULL << 0)
+#define BPF_NOEXIST 1
+#define E2BIG 7
 
 /* ---- load-time config (0 = off; the verifier prunes disabled checks) ---------------- */
 const volatile __u32 func_id = 0;		/* fentry / tp_btf: the function of this load */
@@ -27,6 +33,9 @@ const volatile __u32 filter_netns = 0;		/* netns inode */
 const volatile __u32 filter_mark = 0;
 const volatile __u32 filter_mark_mask = 0;
 const volatile __u32 filter_ifindex = 0;
+const volatile __u8 filter_pcap = 0;		/* ft_pcap_l2/l3 hold a spliced filter */
+const volatile __u8 track_skb = 0;		/* --filter-track-skb */
+const volatile __u8 untrack_here = 0;		/* this load's target frees skbs (tracepoint mode) */
 const volatile __u8 output_stack = 0;
 const volatile __u8 output_caller = 0;
 /* Wake the consumer once per this many records per CPU (power of two; 0 = every record). */
@@ -46,7 +55,8 @@ struct {
 } rings SEC(".maps");
 
 /* Per-CPU counters: [0] reservations that failed (ring full or missing), [1] records
- * submitted, [2] records seen by this CPU's wakeup sampler. */
+ * submitted, [2] records seen by this CPU's wakeup sampler, [3] matched skbs not tracked
+ * because `tracked` was full. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 4);
@@ -61,6 +71,24 @@ struct {
 	__uint(value_size, 127 * sizeof(__u64));
 } stacks SEC(".maps");
 
+/* --filter-track-skb: addresses of skbs that matched, reported until freed whatever their
+ * headers become (NAT, tc rewrites). Sized by user space; overflow counts in stats[3]. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u64);		/* when it first matched (ns) */
+} tracked SEC(".maps");
+
+/* kprobe clone following: the parent skb at skb_clone() entry, by task, for the return
+ * probe (which no longer sees the arguments). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, __u64);
+} clone_parents SEC(".maps");
+
 FT_EXPORT_TYPES(struct ft_event *event)
 
 static __always_inline __u64 bump(__u32 slot)
@@ -72,16 +100,40 @@ static __always_inline __u64 bump(__u32 slot)
 	return ++*c;
 }
 
-/* The filter hook: meta filters from config now; the pcap filter compiler (issue #5)
- * splices its code into a stub called from here. Not inlined, so it stays one place. */
+static __always_inline int is_tracked(__u64 skb)
+{
+	return bpf_map_lookup_elem(&tracked, &skb) != 0;
+}
+
+static __always_inline void track(__u64 skb)
+{
+	__u64 now = bpf_ktime_get_ns();
+
+	if (bpf_map_update_elem(&tracked, &skb, &now, BPF_NOEXIST) == -E2BIG)
+		bump(3);
+}
+
+static __always_inline void untrack(__u64 skb)
+{
+	bpf_map_delete_elem(&tracked, &skb);
+}
+
+/* The filter: tracked skbs pass; then mark, interface and netns (load-time config, so a
+ * disabled check costs nothing) and the pcap filter. Not inlined: one copy per program. */
 static __noinline int ft_filter(struct sk_buff *skb)
 {
+	if (track_skb && is_tracked((__u64)skb))
+		return 1;
 	if (filter_mark_mask && (BPF_CORE_READ(skb, mark) & filter_mark_mask) != filter_mark)
 		return 0;
 	if (filter_ifindex && BPF_CORE_READ(skb, dev, ifindex) != filter_ifindex)
 		return 0;
 	if (filter_netns && BPF_CORE_READ(skb, dev, nd_net.net, ns.inum) != filter_netns)
 		return 0;
+	if (filter_pcap && !ft_pcap_match(skb))
+		return 0;
+	if (track_skb)
+		track((__u64)skb);
 	return 1;
 }
 
@@ -206,16 +258,16 @@ static __always_inline __u64 caller_of(struct pt_regs *ctx)
 		     bpf_get_attach_cookie(ctx), 0, FT_EVENT_KIND_FUNC, caller_of(ctx)); \
 		return 0;                                                          \
 	}
-KPROBE_AT("kprobe", kprobe_skb_1, 1)
-KPROBE_AT("kprobe", kprobe_skb_2, 2)
-KPROBE_AT("kprobe", kprobe_skb_3, 3)
-KPROBE_AT("kprobe", kprobe_skb_4, 4)
-KPROBE_AT("kprobe", kprobe_skb_5, 5)
-KPROBE_AT("kprobe.multi", kmulti_skb_1, 1)
-KPROBE_AT("kprobe.multi", kmulti_skb_2, 2)
-KPROBE_AT("kprobe.multi", kmulti_skb_3, 3)
-KPROBE_AT("kprobe.multi", kmulti_skb_4, 4)
-KPROBE_AT("kprobe.multi", kmulti_skb_5, 5)
+KPROBE_AT("ft.kprobe", kprobe_skb_1, 1)
+KPROBE_AT("ft.kprobe", kprobe_skb_2, 2)
+KPROBE_AT("ft.kprobe", kprobe_skb_3, 3)
+KPROBE_AT("ft.kprobe", kprobe_skb_4, 4)
+KPROBE_AT("ft.kprobe", kprobe_skb_5, 5)
+KPROBE_AT("ft.kprobe.multi", kmulti_skb_1, 1)
+KPROBE_AT("ft.kprobe.multi", kmulti_skb_2, 2)
+KPROBE_AT("ft.kprobe.multi", kmulti_skb_3, 3)
+KPROBE_AT("ft.kprobe.multi", kmulti_skb_4, 4)
+KPROBE_AT("ft.kprobe.multi", kmulti_skb_5, 5)
 
 /* Drop functions: kfree_skb_reason(skb, reason) and sk_skb_reason_drop(sk, skb, reason). */
 #define KPROBE_DROP(sec, name, S, R)                                               \
@@ -225,35 +277,37 @@ KPROBE_AT("kprobe.multi", kmulti_skb_5, 5)
 		     (__u32)PT_REGS_PARM##R(ctx), FT_EVENT_KIND_DROP, caller_of(ctx)); \
 		return 0;                                                          \
 	}
-KPROBE_DROP("kprobe", kprobe_drop_1_2, 1, 2)
-KPROBE_DROP("kprobe", kprobe_drop_2_3, 2, 3)
-KPROBE_DROP("kprobe.multi", kmulti_drop_1_2, 1, 2)
-KPROBE_DROP("kprobe.multi", kmulti_drop_2_3, 2, 3)
+KPROBE_DROP("ft.kprobe", kprobe_drop_1_2, 1, 2)
+KPROBE_DROP("ft.kprobe", kprobe_drop_2_3, 2, 3)
+KPROBE_DROP("ft.kprobe.multi", kmulti_drop_1_2, 1, 2)
+KPROBE_DROP("ft.kprobe.multi", kmulti_drop_2_3, 2, 3)
 
 /* ---- fentry and tp_btf: one load per target, func_id from config ------------------- */
 #define BTF_AT(sec, name, N)                                                       \
 	SEC(sec) int name(__u64 *ctx)                                              \
 	{                                                                          \
 		emit(ctx, (struct sk_buff *)ctx[N - 1], func_id, 0, FT_EVENT_KIND_FUNC, 0); \
+		if (track_skb && untrack_here)                                     \
+			untrack(ctx[N - 1]);                                       \
 		return 0;                                                          \
 	}
-BTF_AT("fentry", fentry_skb_1, 1)
-BTF_AT("fentry", fentry_skb_2, 2)
-BTF_AT("fentry", fentry_skb_3, 3)
-BTF_AT("fentry", fentry_skb_4, 4)
-BTF_AT("fentry", fentry_skb_5, 5)
-BTF_AT("tp_btf", tp_skb_1, 1)
-BTF_AT("tp_btf", tp_skb_2, 2)
-BTF_AT("tp_btf", tp_skb_3, 3)
+BTF_AT("ft.fentry", fentry_skb_1, 1)
+BTF_AT("ft.fentry", fentry_skb_2, 2)
+BTF_AT("ft.fentry", fentry_skb_3, 3)
+BTF_AT("ft.fentry", fentry_skb_4, 4)
+BTF_AT("ft.fentry", fentry_skb_5, 5)
+BTF_AT("ft.tp_btf", tp_skb_1, 1)
+BTF_AT("ft.tp_btf", tp_skb_2, 2)
+BTF_AT("ft.tp_btf", tp_skb_3, 3)
 
-SEC("fentry")
+SEC("ft.fentry")
 int fentry_drop_1_2(__u64 *ctx)
 {
 	emit(ctx, (struct sk_buff *)ctx[0], func_id, (__u32)ctx[1], FT_EVENT_KIND_DROP, 0);
 	return 0;
 }
 
-SEC("fentry")
+SEC("ft.fentry")
 int fentry_drop_2_3(__u64 *ctx)
 {
 	emit(ctx, (struct sk_buff *)ctx[1], func_id, (__u32)ctx[2], FT_EVENT_KIND_DROP, 0);
@@ -261,9 +315,93 @@ int fentry_drop_2_3(__u64 *ctx)
 }
 
 /* skb:kfree_skb (skb, location, reason, ...): the drop reason is argument 3. */
-SEC("tp_btf/kfree_skb")
+SEC("ft.tp_btf")
 int tp_kfree_skb(__u64 *ctx)
 {
 	emit(ctx, (struct sk_buff *)ctx[0], func_id, (__u32)ctx[2], FT_EVENT_KIND_DROP, 0);
+	if (track_skb && untrack_here)
+		untrack(ctx[0]);
+	return 0;
+}
+
+/* ---- --filter-track-skb: forget freed skbs, follow clones -------------------------- */
+/* On kfree_skbmem, skb_release_head_state, ...: the address may next be another packet. */
+SEC("ft.kprobe")
+int kprobe_untrack(struct pt_regs *ctx)
+{
+	untrack(PT_REGS_PARM1(ctx));
+	return 0;
+}
+
+SEC("ft.kprobe.multi")
+int kmulti_untrack(struct pt_regs *ctx)
+{
+	untrack(PT_REGS_PARM1(ctx));
+	return 0;
+}
+
+SEC("ft.fentry")
+int fentry_untrack(__u64 *ctx)
+{
+	untrack(ctx[0]);
+	return 0;
+}
+
+/* skb_clone(skb, ...) and copies: the new skb inherits tracking. kprobe modes pair an entry
+ * probe (remember the tracked parent) with a return probe (track the result). */
+static __always_inline void clone_entry(__u64 parent)
+{
+	__u64 task = bpf_get_current_pid_tgid();
+
+	if (is_tracked(parent))
+		bpf_map_update_elem(&clone_parents, &task, &parent, 0);
+}
+
+static __always_inline void clone_return(__u64 child)
+{
+	__u64 task = bpf_get_current_pid_tgid();
+
+	if (!bpf_map_lookup_elem(&clone_parents, &task))
+		return;
+	bpf_map_delete_elem(&clone_parents, &task);
+	if (child)
+		track(child);
+}
+
+SEC("ft.kprobe")
+int kprobe_clone(struct pt_regs *ctx)
+{
+	clone_entry(PT_REGS_PARM1(ctx));
+	return 0;
+}
+
+SEC("ft.kprobe")
+int kretprobe_clone(struct pt_regs *ctx)
+{
+	clone_return(PT_REGS_RC(ctx));
+	return 0;
+}
+
+SEC("ft.kprobe.multi")
+int kmulti_clone(struct pt_regs *ctx)
+{
+	clone_entry(PT_REGS_PARM1(ctx));
+	return 0;
+}
+
+SEC("ft.kprobe.multi")
+int kmulti_ret_clone(struct pt_regs *ctx)
+{
+	clone_return(PT_REGS_RC(ctx));
+	return 0;
+}
+
+SEC("ft.fexit")
+int fexit_clone(__u64 *ctx)
+{
+	__u64 child = 0;
+
+	if (!bpf_get_func_ret(ctx, &child) && child && is_tracked(ctx[0]))
+		track(child);
 	return 0;
 }

@@ -177,6 +177,7 @@ struct ifname_job {
     const char *ns_path;
     unsigned ifindex;
     char name[IF_NAMESIZE];
+    bool to_index; // name -> index instead of index -> name
     int err;
 };
 
@@ -186,16 +187,51 @@ static void *ifname_thread(void *arg) {
     if (fd < 0) { job->err = -errno; return NULL; }
     if (setns(fd, CLONE_NEWNET)) { job->err = -errno; close(fd); return NULL; }
     close(fd);
-    job->err = if_indextoname(job->ifindex, job->name) ? 0 : -errno;
+    if (job->to_index) {
+        job->ifindex = if_nametoindex(job->name);
+        job->err = job->ifindex ? 0 : -errno;
+    } else {
+        job->err = if_indextoname(job->ifindex, job->name) ? 0 : -errno;
+    }
     return NULL;
+}
+
+static int run_ifname_job(struct ifname_job *job) {
+    pthread_t t;
+    if (pthread_create(&t, NULL, ifname_thread, job)) return -EAGAIN;
+    pthread_join(t, NULL);
+    return job->err;
 }
 
 int shim_ifname_in_netns(const char *ns_path, unsigned ifindex, char *out, size_t cap) {
     struct ifname_job job = {.ns_path = ns_path, .ifindex = ifindex};
-    pthread_t t;
-    if (pthread_create(&t, NULL, ifname_thread, &job)) return -EAGAIN;
-    pthread_join(t, NULL);
-    if (job.err) return job.err;
+    int err = run_ifname_job(&job);
+    if (err) return err;
     snprintf(out, cap, "%s", job.name);
+    return 0;
+}
+
+int shim_ifindex_in_netns(const char *ns_path, const char *name) {
+    struct ifname_job job = {.ns_path = ns_path, .to_index = true};
+    if (strlen(name) >= sizeof(job.name)) return -ENAMETOOLONG;
+    snprintf(job.name, sizeof(job.name), "%s", name);
+    int err = run_ifname_job(&job);
+    return err ? err : (int)job.ifindex;
+}
+
+int shim_register_prog_handler(const char *sec, enum bpf_prog_type type,
+                               enum bpf_attach_type attach_type,
+                               libbpf_prog_prepare_load_fn_t prepare) {
+    LIBBPF_OPTS(libbpf_prog_handler_opts, opts, .prog_prepare_load_fn = prepare);
+    return libbpf_register_prog_handler(sec, type, attach_type, &opts);
+}
+
+int shim_prog_test_run(int prog_fd, const void *data, uint32_t size, uint32_t repeat,
+                       uint32_t *retval, uint32_t *duration_ns) {
+    LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = data, .data_size_in = size, .repeat = repeat);
+    int rc = bpf_prog_test_run_opts(prog_fd, &opts);
+    if (rc) return -errno;
+    if (retval) *retval = opts.retval;
+    if (duration_ns) *duration_ns = opts.duration;
     return 0;
 }

@@ -112,6 +112,23 @@ void shim_stop_request(void);
 /// if_indextoname in the network namespace at `ns_path` (/proc/PID/ns/net, /run/netns/X),
 /// on a short-lived thread so the caller's namespace never changes. 0 or -errno.
 int shim_ifname_in_netns(const char *ns_path, unsigned ifindex, char *out, size_t cap);
+/// if_nametoindex in that namespace, the same way. The index (> 0) or -errno.
+int shim_ifindex_in_netns(const char *ns_path, const char *name);
+
+#include "cshim_pcap.h"
+
+/// BPF_PROG_TEST_RUN on a packet (skb and XDP program types): the program's return value
+/// and the mean run time per repetition. 0 or -errno.
+int shim_prog_test_run(int prog_fd, const void *data, uint32_t size, uint32_t repeat,
+                       uint32_t *retval, uint32_t *duration_ns);
+
+// ---- libbpf custom program sections -------------------------------------------------
+
+/// libbpf_register_prog_handler(sec, type, attach type) with only a prepare-load callback
+/// (called after relocation, right before BPF_PROG_LOAD). The handler id, or -errno.
+int shim_register_prog_handler(const char *sec, enum bpf_prog_type type,
+                               enum bpf_attach_type attach_type,
+                               libbpf_prog_prepare_load_fn_t prepare);
 
 // ---- memory ordering on kernel-shared memory ----------------------------------------
 

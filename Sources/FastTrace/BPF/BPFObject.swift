@@ -24,6 +24,7 @@ public final class BPFObject {
     /// Opens an object from its ELF bytes (no kernel interaction).
     public static func open(bytes: [UInt8], name: String) throws(BPFError) -> BPFObject {
         Libbpf.captureLog()
+        ProgramSections.register()
         let image = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes.count, 1), alignment: 16)
         image.copyBytes(from: bytes)
         guard let handle = shim_object_open_mem(image.baseAddress, bytes.count, name) else {
@@ -37,9 +38,24 @@ public final class BPFObject {
     public func load() throws(BPFError) {
         _ = Libbpf.takeLog()
         let rc = bpf_object__load(handle)
+        let spliceError = finishSplices(loaded: rc == 0)
+        if let spliceError { throw BPFError("load \(name)", errno: EINVAL, libbpfLog: spliceError) }
         guard rc == 0 else { throw BPFError.capture("load \(name)", code: rc) }
         isLoaded = true
         try mapGlobalSections()
+    }
+
+    /// Collects the outcome of code splicing (ProgramSections) for every program to load.
+    private func finishSplices(loaded: Bool) -> String? {
+        var error: String?
+        var p = bpf_object__next_program(handle, nil)
+        while let prog = p {
+            p = bpf_object__next_program(handle, prog)
+            if let e = ProgramSections.finish(prog, loaded: loaded), bpf_program__autoload(prog), error == nil {
+                error = "\(String(cString: bpf_program__name(prog))): \(e)"
+            }
+        }
+        return error
     }
 
     /// After load, libbpf still points global-data sections at its private copy (only the C

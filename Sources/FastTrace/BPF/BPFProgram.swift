@@ -29,6 +29,22 @@ public final class BPFProgram {
         return s.index(after: slash) < s.endIndex
     }
 
+    /// Replaces the pcap filter stubs (bpf/pcap_filter.h) with these bodies when the program
+    /// loads; the program must live in an `ft.*` section (ProgramSections).
+    public func spliceFilter(l2: [EBPFInstruction], l3: [EBPFInstruction]) {
+        ProgramSections.setSplices([.init(magic: FilterSplicer.l2Magic, body: l2),
+                                    .init(magic: FilterSplicer.l3Magic, body: l3)], for: handle)
+    }
+
+    /// Runs the loaded program once on `packet` (BPF_PROG_TEST_RUN; tc and XDP types);
+    /// returns the program's return value.
+    public func testRun(packet: [UInt8]) throws(BPFError) -> UInt32 {
+        var ret: UInt32 = 0
+        let rc = packet.withUnsafeBytes { shim_prog_test_run(fd, $0.baseAddress, UInt32($0.count), 1, &ret, nil) }
+        guard rc == 0 else { throw BPFError("test run \(name) (\(packet.count) bytes)", errno: -rc) }
+        return ret
+    }
+
     /// Sets the kernel function of an fentry/fexit/tp_btf program before load.
     public func setAttachTarget(function: String) throws(BPFError) {
         let rc = bpf_program__set_attach_target(handle, 0, function)

@@ -1,0 +1,125 @@
+import CShim
+import Foundation
+import Synchronization
+
+/// fasttrace's own program sections (`SEC("ft.kprobe")`, ...): libbpf's standard ones plus a
+/// prepare-load hook, which runs after relocation and right before BPF_PROG_LOAD and is the
+/// only point where the final instructions can still change (libbpf's
+/// `bpf_program__set_insns` contract). The hook splices generated code (pcap filters) into
+/// programs that asked for it; every other program loads unchanged.
+///
+/// The handlers are process-wide; registration happens once, before the first object is
+/// opened (libbpf picks a program's section handler at open).
+public enum ProgramSections {
+    /// Section name → program type and expected attach type.
+    static let sections: [(name: String, type: bpf_prog_type, attach: bpf_attach_type)] = [
+        ("ft.kprobe", BPF_PROG_TYPE_KPROBE, bpf_attach_type(0)),
+        ("ft.kprobe.multi", BPF_PROG_TYPE_KPROBE, BPF_TRACE_KPROBE_MULTI),
+        ("ft.fentry", BPF_PROG_TYPE_TRACING, BPF_TRACE_FENTRY),
+        ("ft.fexit", BPF_PROG_TYPE_TRACING, BPF_TRACE_FEXIT),
+        ("ft.tp_btf", BPF_PROG_TYPE_TRACING, BPF_TRACE_RAW_TP),
+        ("ft.tc", BPF_PROG_TYPE_SCHED_CLS, bpf_attach_type(0)),
+    ]
+
+    struct Splice: Sendable {
+        let magic: Int32
+        let body: [EBPFInstruction]
+    }
+
+    /// Pending splices by program (bpf_program address), and failures to report after load.
+    private static let pending = Mutex<[UInt: [Splice]]>([:])
+    private static let failures = Mutex<[UInt: String]>([:])
+
+    private static let registration: Int32 = {
+        for s in sections {
+            let rc = shim_register_prog_handler(s.name, s.type, s.attach, { prog, opts, _ in
+                guard let prog, let opts else { return 0 }
+                return ProgramSections.prepare(prog, opts)
+            })
+            if rc < 0 { return rc }
+        }
+        return 0
+    }()
+
+    /// Registers the handlers (idempotent); called before any object is opened.
+    static func register() {
+        let rc = registration
+        precondition(rc >= 0, "libbpf_register_prog_handler failed: \(rc)")
+    }
+
+    static func key(_ prog: OpaquePointer) -> UInt { UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(prog))) }
+
+    static func setSplices(_ splices: [Splice], for prog: OpaquePointer) {
+        pending.withLock { $0[key(prog)] = splices.isEmpty ? nil : splices }
+    }
+
+    /// After load: the hook's error for this program, if it failed or never ran (a program
+    /// outside the `ft.*` sections); forgets the program either way.
+    static func finish(_ prog: OpaquePointer, loaded: Bool) -> String? {
+        let unapplied = pending.withLock { $0.removeValue(forKey: key(prog)) } != nil
+        let failure = failures.withLock { $0.removeValue(forKey: key(prog)) }
+        if let failure { return failure }
+        return unapplied && loaded ? "section \(String(cString: bpf_program__section_name(prog))) has no splice hook (use an ft.* section)" : nil
+    }
+
+    /// The prepare-load hook: splice, then hand libbpf the new instructions and fixed-up
+    /// BTF offsets. A failure is kept for `finish` and fails the load with EINVAL.
+    static func prepare(_ prog: OpaquePointer, _ opts: UnsafeMutablePointer<bpf_prog_load_opts>) -> Int32 {
+        guard let splices = pending.withLock({ $0[key(prog)] }) else { return 0 }
+        do throws(FilterError) {
+            try apply(splices, prog, opts)
+            pending.withLock { _ = $0.removeValue(forKey: key(prog)) }
+            return 0
+        } catch {
+            failures.withLock { $0[key(prog)] = error.description }
+            return -EINVAL
+        }
+    }
+
+    private static func apply(_ splices: [Splice], _ prog: OpaquePointer, _ opts: UnsafeMutablePointer<bpf_prog_load_opts>) throws(FilterError) {
+        let n = bpf_program__insn_cnt(prog)
+        guard let raw = bpf_program__insns(prog) else { throw FilterError("program has no instructions") }
+        let o = opts.pointee
+        let funcInfo = BTFExtRecords(base: o.func_info, count: Int(o.func_info_cnt), size: Int(o.func_info_rec_size))
+        let lineInfo = BTFExtRecords(base: o.line_info, count: Int(o.line_info_cnt), size: Int(o.line_info_rec_size))
+        var p = FilterSplicer.Program(instructions: (0..<n).map { EBPFInstruction(raw[$0]) },
+                                      funcInfo: funcInfo.offsets, lineInfo: lineInfo.offsets)
+        var changed = false
+        for s in splices { changed = try FilterSplicer.splice(&p, magic: s.magic, body: s.body) || changed }
+        guard changed else { return }
+        funcInfo.write(p.funcInfo)
+        opts.pointee.line_info_cnt = UInt32(lineInfo.write(p.lineInfo))
+        var out = p.instructions.map(\.raw)
+        let rc = bpf_program__set_insns(prog, &out, out.count)
+        guard rc == 0 else { throw FilterError("bpf_program__set_insns: \(BPFError.name(ofErrno: -rc))") }
+    }
+
+    /// func_info / line_info records: each starts with its u32 instruction offset. libbpf
+    /// owns the memory (the prog's own copy, used only for this load), so it is edited in place.
+    struct BTFExtRecords {
+        let base: UnsafeMutableRawPointer?
+        let count: Int
+        let size: Int
+
+        init(base: UnsafeRawPointer?, count: Int, size: Int) {
+            self.base = base.map { UnsafeMutableRawPointer(mutating: $0) }
+            self.count = base == nil ? 0 : count
+            self.size = size
+        }
+
+        var offsets: [UInt32] { (0..<count).map { base!.load(fromByteOffset: $0 * size, as: UInt32.self) } }
+
+        /// Writes offsets back, dropping `removed` records (compacting); returns the new count.
+        @discardableResult
+        func write(_ offsets: [UInt32]) -> Int {
+            guard let base else { return 0 }
+            var kept = 0
+            for (i, off) in offsets.enumerated() where off != FilterSplicer.Program.removed {
+                if kept != i { (base + kept * size).copyMemory(from: base + i * size, byteCount: size) }
+                (base + kept * size).storeBytes(of: off, as: UInt32.self)
+                kept += 1
+            }
+            return kept
+        }
+    }
+}

@@ -1,0 +1,106 @@
+/// Replaces a stub function inside a loadable eBPF program with generated code.
+///
+/// The mechanism (docs/filters.md): `bpf/pcap_filter.h` declares global `__noinline` stubs
+/// whose body loads a marker constant (`l2Magic`, `l3Magic`). libbpf appends every called
+/// subprogram to each program and relocates calls, maps and CO-RE accesses; right before
+/// BPF_PROG_LOAD it calls our prepare-load hook (custom `ft.*` sections), which finds the stub
+/// by its marker, swaps its body for the translated filter and moves everything after it:
+/// jump offsets and BPF-to-BPF call offsets that cross the stub, and the BTF func_info and
+/// line_info instruction offsets.
+public enum FilterSplicer {
+    /// Marker constants in the stubs ("FTL2", "FTL3").
+    public static let l2Magic: Int32 = 0x4654_4C32
+    public static let l3Magic: Int32 = 0x4654_4C33
+
+    /// A program as libbpf is about to load it: instructions plus the instruction offsets of
+    /// its BTF func_info and line_info records. A line_info offset of `removed` marks a
+    /// record that pointed into the replaced body and must be dropped.
+    public struct Program: Equatable {
+        public var instructions: [EBPFInstruction]
+        public var funcInfo: [UInt32]
+        public var lineInfo: [UInt32]
+        public static let removed = UInt32.max
+
+        public init(instructions: [EBPFInstruction], funcInfo: [UInt32] = [], lineInfo: [UInt32] = []) {
+            self.instructions = instructions
+            self.funcInfo = funcInfo
+            self.lineInfo = lineInfo
+        }
+    }
+
+    /// Indices of real instructions (the second slot of an ld_imm64 is not one).
+    static func instructionStarts(_ insns: [EBPFInstruction]) -> [Int] {
+        var starts: [Int] = []
+        var i = 0
+        while i < insns.count {
+            starts.append(i)
+            i += insns[i].isLoadImm64 ? 2 : 1
+        }
+        return starts
+    }
+
+    /// The stub holding `magic`: from its entry (a call target) to its first exit.
+    static func stubRange(_ insns: [EBPFInstruction], magic: Int32) throws(FilterError) -> ClosedRange<Int>? {
+        let starts = instructionStarts(insns)
+        let markers = starts.filter {
+            let i = insns[$0]
+            return (i.code == EBPFInstruction.classALU64 | EBPFInstruction.mov || i.code == EBPFInstruction.classALU | EBPFInstruction.mov)
+                && i.imm == magic
+        }
+        guard let marker = markers.first else { return nil }
+        guard markers.count == 1 else { throw FilterError("filter stub marker 0x\(String(magic, radix: 16)) appears \(markers.count) times") }
+        var entries: [Int] = []
+        for i in starts where insns[i].isPseudoCall || insns[i].isPseudoFunc {
+            entries.append(i + 1 + Int(insns[i].imm))
+        }
+        guard let entry = entries.filter({ $0 <= marker }).max() else {
+            throw FilterError("filter stub 0x\(String(magic, radix: 16)) is not a called function (inlined?)")
+        }
+        guard let exit = starts.first(where: { $0 >= marker && insns[$0].isExit }) else {
+            throw FilterError("filter stub 0x\(String(magic, radix: 16)) has no exit")
+        }
+        return entry...exit
+    }
+
+    /// Replaces the stub marked `magic` with `body`. Returns false if the program has no such
+    /// stub (it never calls it).
+    @discardableResult
+    public static func splice(_ p: inout Program, magic: Int32, body: [EBPFInstruction]) throws(FilterError) -> Bool {
+        guard let stub = try stubRange(p.instructions, magic: magic) else { return false }
+        let delta = body.count - stub.count
+        func moved(_ x: Int) -> Int { x > stub.upperBound ? x + delta : x }
+        var insns = p.instructions
+        for i in instructionStarts(insns) where !stub.contains(i) {
+            var insn = insns[i]
+            let usesImm = insn.isPseudoCall || insn.isPseudoFunc || insn.isLongJump
+            guard insn.isJump || insn.isPseudoCall || insn.isPseudoFunc else { continue }
+            let target = i + 1 + (usesImm ? Int(insn.imm) : Int(insn.off))
+            if target > stub.lowerBound && target <= stub.upperBound {
+                throw FilterError("instruction \(i) jumps into the filter stub")
+            }
+            let newOffset = moved(target) - moved(i) - 1
+            if usesImm {
+                guard let v = Int32(exactly: newOffset) else { throw FilterError("program too large after splicing") }
+                insn.imm = v
+            } else {
+                guard let v = Int16(exactly: newOffset) else {
+                    throw FilterError("a jump at \(i) spans \(newOffset) instructions after splicing (limit 32767)")
+                }
+                insn.off = v
+            }
+            insns[i] = insn
+        }
+        insns.replaceSubrange(stub, with: body)
+        p.instructions = insns
+        for (n, off) in p.funcInfo.enumerated() {
+            let o = Int(off)
+            if o > stub.lowerBound && o <= stub.upperBound { throw FilterError("a function starts inside the filter stub") }
+            p.funcInfo[n] = UInt32(moved(o))
+        }
+        for (n, off) in p.lineInfo.enumerated() where off != Program.removed {
+            let o = Int(off)
+            p.lineInfo[n] = o > stub.lowerBound && o <= stub.upperBound ? Program.removed : UInt32(moved(o))
+        }
+        return true
+    }
+}

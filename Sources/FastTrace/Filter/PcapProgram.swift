@@ -1,0 +1,79 @@
+import CShim
+import Foundation
+
+/// A pcap-filter(7) expression compiled by libpcap for one link type.
+public struct PcapProgram: Sendable {
+    /// The link types the tracer sees: Ethernet frames when an skb has a MAC header, bare
+    /// IPv4/IPv6 packets otherwise.
+    public enum LinkType: Int32, Sendable {
+        case ethernet = 1 // DLT_EN10MB
+        case raw = 12     // DLT_RAW (Linux value): IPv4 or IPv6 from the first byte
+    }
+
+    /// libpcap's snapshot length for the program (a match returns it, as in tcpdump).
+    public static let snaplen: Int32 = 262_144
+
+    public let expression: String
+    public let linkType: LinkType
+    public let instructions: [CBPFInstruction]
+
+    /// Compiles `expression` (optimised); the error is libpcap's own message.
+    public init(_ expression: String, linkType: LinkType) throws(FilterError) {
+        var out: UnsafeMutablePointer<shim_cbpf_insn>?
+        var count: UInt32 = 0
+        var err = [UInt8](repeating: 0, count: 512)
+        let rc = err.withUnsafeMutableBufferPointer { e in
+            e.withMemoryRebound(to: CChar.self) {
+                shim_pcap_compile(linkType.rawValue, Self.snaplen, expression, &out, &count, $0.baseAddress, $0.count)
+            }
+        }
+        guard rc == 0, let out else { throw FilterError(String(decoding: err.prefix { $0 != 0 }, as: UTF8.self)) }
+        defer { free(out) }
+        self.expression = expression
+        self.linkType = linkType
+        self.instructions = (0..<Int(count)).map {
+            CBPFInstruction(code: out[$0].code, jt: out[$0].jt, jf: out[$0].jf, k: out[$0].k)
+        }
+    }
+
+    /// libpcap's verdict for a packet (0 = no match), from its own interpreter.
+    public func verdict(_ packet: [UInt8], wirelen: Int? = nil) -> UInt32 {
+        var raw = instructions.map { shim_cbpf_insn(code: $0.code, jt: $0.jt, jf: $0.jf, k: $0.k) }
+        return packet.withUnsafeBufferPointer { p in
+            shim_pcap_offline_filter(&raw, UInt32(raw.count), p.baseAddress, UInt32(p.count), UInt32(wirelen ?? p.count))
+        }
+    }
+
+    /// tcpdump -d style listing.
+    public var listing: String {
+        instructions.enumerated().map { "(\(String(format: "%03d", $0.offset))) \($0.element)" }.joined(separator: "\n")
+    }
+}
+
+/// A pcap-filter expression ready for the tracer: one program for skbs with a MAC header
+/// (Ethernet) and one for those without (IP only). An expression that only makes sense with
+/// link-layer headers (`arp`, `ether host …`, `vlan`) has no IP form: such skbs never match.
+public struct PacketFilter: Sendable {
+    public let expression: String
+    public let l2: PcapProgram
+    public let l3: PcapProgram?
+    /// Why there is no L3 program (libpcap's message), when there is none.
+    public let l3Unavailable: String?
+
+    public init(_ expression: String) throws(FilterError) {
+        self.expression = expression
+        l2 = try PcapProgram(expression, linkType: .ethernet)
+        do {
+            l3 = try PcapProgram(expression, linkType: .raw)
+            l3Unavailable = nil
+        } catch {
+            l3 = nil
+            l3Unavailable = error.description
+        }
+    }
+
+    /// The eBPF bodies spliced into the filter stubs.
+    public func translated() throws(FilterError) -> (l2: [EBPFInstruction], l3: [EBPFInstruction]) {
+        (try CBPFTranslator.translate(l2.instructions), try l3.map(\.instructions).map(CBPFTranslator.translate) ?? CBPFTranslator.rejectAll)
+    }
+}

@@ -1,0 +1,184 @@
+import CShim
+@testable import FastTrace
+import Foundation
+import KernelBTF
+import Testing
+
+/// pcap filters: libpcap compile, classic→eBPF translation, splicing, and the differential
+/// test of the kernel's verdict against libpcap's interpreter.
+@Suite struct FilterTests {
+    // MARK: compile
+
+    @Test func invalidExpressionCarriesLibpcapMessage() {
+        #expect(throws: FilterError.self) { try PacketFilter("tcp and port") }
+        do {
+            _ = try PacketFilter("host 999.1.1.1")
+            Issue.record("accepted an invalid address")
+        } catch {
+            #expect(error.description.contains("999.1.1.1") || error.description.contains("syntax"), "\(error)")
+        }
+    }
+
+    @Test func linkLayerOnlyExpressionHasNoIPForm() throws {
+        let f = try PacketFilter("arp")
+        #expect(f.l3 == nil)
+        #expect(f.l3Unavailable != nil)
+        let (_, l3) = try f.translated()
+        #expect(l3 == CBPFTranslator.rejectAll)
+        let g = try PacketFilter("tcp port 80")
+        #expect(g.l3 != nil)
+    }
+
+    // MARK: translation
+
+    @Test func translatorRejectsMalformedClassicPrograms() {
+        typealias C = CBPFInstruction
+        let ret = C(code: 0x06, k: 1)
+        // Jump past the end.
+        #expect(throws: FilterError.self) { try CBPFTranslator.translate([C(code: 0x05 | C.jeq, jt: 5, jf: 0), ret]) }
+        // Runs off the end (no return).
+        #expect(throws: FilterError.self) { try CBPFTranslator.translate([C(code: 0x00, k: 1)]) }
+        // Scratch index out of range.
+        #expect(throws: FilterError.self) { try CBPFTranslator.translate([C(code: 0x02, k: 16), ret]) }
+        // Unknown opcode (BPF_MISC|BPF_COP).
+        #expect(throws: FilterError.self) { try CBPFTranslator.translate([C(code: 0x07 | 0x20), ret]) }
+        #expect(throws: FilterError.self) { try CBPFTranslator.translate([]) }
+    }
+
+    @Test func translatorSkipsUnreachableCodeAndBoundsLoops() throws {
+        typealias C = CBPFInstruction
+        // 0: ja +1 ; 1: ret #7 (dead) ; 2: ret #1
+        let dead = try CBPFTranslator.translate([C(code: 0x05, k: 1), C(code: 0x06, k: 7), C(code: 0x06, k: 1)])
+        #expect(!dead.contains { $0.imm == 7 })
+        // A backward jump gets the iteration counter.
+        let loop = try CBPFTranslator.translate([C(code: 0x05 | C.jeq, jt: 0, jf: 1, k: 0), C(code: 0x06, k: 0),
+                                                 C(code: 0x04 | C.add, k: 1), C(code: 0x05, k: UInt32(bitPattern: -4))])
+        #expect(loop.contains { $0.code == EBPFInstruction.classST | EBPFInstruction.modeMEM | EBPFInstruction.sizeDW
+            && $0.imm == CBPFTranslator.loopLimit })
+    }
+
+    // MARK: splicing
+
+    /// A program calling a two-instruction stub in the middle, with a jump and a call that
+    /// cross it and BTF offsets on both sides.
+    @Test func spliceMovesEverythingAfterTheStub() throws {
+        typealias I = EBPFInstruction
+        let magic = FilterSplicer.l2Magic
+        let program: [I] = [
+            I(code: I.classJMP | I.call, src: I.pseudoCall, imm: 5),            // 0: call 6 (stub)
+            I(code: I.classJMP | I.jeq, dst: 0, off: 3, imm: 0),                 // 1: if r0 == 0 goto 5
+            I(code: I.classJMP | I.call, src: I.pseudoCall, imm: 5),            // 2: call 8 (other)
+            I(code: I.classLD | I.sizeDW, dst: 1, imm: 1), I(code: 0, imm: 0),   // 3-4: ld_imm64
+            .exitInsn,                                                           // 5
+            .mov64(0, imm: magic), .exitInsn,                                    // 6-7: stub
+            .mov64(0, imm: 1), .exitInsn,                                        // 8-9: other
+        ]
+        var p = FilterSplicer.Program(instructions: program, funcInfo: [0, 6, 8], lineInfo: [0, 1, 6, 7, 8])
+        let body: [I] = [.mov32(0, imm: 9), .mov32(1, imm: 1), .mov32(2, imm: 2), .exitInsn]
+        #expect(try FilterSplicer.splice(&p, magic: magic, body: body))
+        #expect(p.instructions.count == program.count + 2)
+        #expect(Array(p.instructions[6..<10]) == body)
+        #expect(p.instructions[0].imm == 5)           // still the stub
+        #expect(p.instructions[1].off == 3)           // before the stub: unchanged
+        #expect(p.instructions[2].imm == 7)           // other moved from 8 to 10
+        #expect(p.funcInfo == [0, 6, 10])
+        #expect(p.lineInfo == [0, 1, 6, FilterSplicer.Program.removed, 10])
+        // A program without the stub is left alone.
+        var q = FilterSplicer.Program(instructions: [.mov64(0, imm: 0), .exitInsn])
+        #expect(try !FilterSplicer.splice(&q, magic: magic, body: body))
+    }
+
+    @Test func spliceRefusesAStubThatIsNotAFunction() {
+        typealias I = EBPFInstruction
+        var p = FilterSplicer.Program(instructions: [.mov64(0, imm: FilterSplicer.l3Magic), .exitInsn])
+        #expect(throws: FilterError.self) { try FilterSplicer.splice(&p, magic: FilterSplicer.l3Magic, body: CBPFTranslator.rejectAll) }
+    }
+
+    // MARK: kernel differential test
+
+    static var canTestRun: Bool {
+        KernelInfo.isRoot && ((try? BTF.vmlinux())?.find("bpf_cast_to_kern_ctx", kind: .func) != nil)
+    }
+
+    /// A filter loaded into filtertest.bpf.c's two test programs.
+    struct KernelFilter {
+        let filter: PacketFilter
+        let loaded: FiltertestBPF.Loaded
+
+        init(_ expression: String) throws {
+            filter = try PacketFilter(expression)
+            let (l2, l3) = try filter.translated()
+            let opened = try FiltertestBPF.open()
+            opened.programs.pcapTestL2.spliceFilter(l2: l2, l3: l3)
+            opened.programs.pcapTestL3.spliceFilter(l2: l2, l3: l3)
+            loaded = try opened.load()
+        }
+
+        /// The verdict for `packet` (starting at the MAC header for L2, the network header
+        /// for L3) of which only `caplen` bytes were captured.
+        func run(l2: Bool, packet: [UInt8], caplen: Int) throws -> UInt32 {
+            // The kernel refuses to test-run frames whose ethertype promises a header they
+            // lack; pad to a minimum frame and hide the padding with caplen/wirelen.
+            var frame = l2 ? packet : [UInt8](repeating: 0x02, count: 12) + [0x88, 0xb5] + packet
+            let padded = frame.count < 80
+            if padded { frame += [UInt8](repeating: 0, count: 80 - frame.count) }
+            let g = loaded.bss.pointer
+            g.pointee.override = padded || caplen < packet.count ? 1 : 0
+            g.pointee.caplen = UInt32(caplen)
+            g.pointee.wirelen = UInt32(packet.count)
+            return try (l2 ? loaded.programs.pcapTestL2 : loaded.programs.pcapTestL3).testRun(packet: frame)
+        }
+    }
+
+    struct Mismatch: CustomStringConvertible {
+        let expression: String, layer: String, packet: PacketCorpus.Packet, caplen: Int, kernel: UInt32, libpcap: UInt32
+        var description: String {
+            "'\(expression)' \(layer) caplen \(caplen): kernel \(kernel), libpcap \(libpcap) — \(packet.summary) — \(packet.frame.map { String(format: "%02x", $0) }.joined())"
+        }
+    }
+
+    @Test(.enabled(if: canTestRun, "needs root and bpf_cast_to_kern_ctx (kernel 6.3+)"))
+    func kernelVerdictEqualsLibpcap() throws {
+        let corpus = PacketCorpus.generate(count: 1200, seed: 0x5EED_F11E)
+        let expressions = FilterExpressions.all
+        var pairs = 0, runs = 0, matches = 0, endless = 0
+        let limit = Int(CBPFTranslator.loopLimit)
+        var mismatches: [Mismatch] = []
+        for expression in expressions {
+            let k: KernelFilter
+            do { k = try KernelFilter(expression) } catch {
+                Issue.record("'\(expression)': \(error)")
+                continue
+            }
+            for p in corpus {
+                pairs += 1
+                let l3 = Array(p.frame.dropFirst(p.l3Offset))
+                for cut in p.caplenCut.map({ [nil, $0] }) ?? [nil] {
+                    let caplen = cut ?? p.frame.count
+                    let l3Caplen = max(0, caplen - p.l3Offset)
+                    // libpcap would loop past the translator's bound (or forever): expect 0.
+                    func libpcap(_ prog: PcapProgram?, _ bytes: [UInt8], _ wirelen: Int) -> UInt32 {
+                        guard let prog else { return 0 }
+                        if LoopOracle.backwardJumps(prog.instructions, packet: bytes, wirelen: wirelen, limit: limit - 1) == nil {
+                            endless += 1
+                            return 0
+                        }
+                        return prog.verdict(bytes, wirelen: wirelen)
+                    }
+                    let l2Want = libpcap(k.filter.l2, Array(p.frame.prefix(caplen)), p.frame.count)
+                    let l2Got = try k.run(l2: true, packet: p.frame, caplen: caplen)
+                    let l3Want = libpcap(k.filter.l3, Array(l3.prefix(l3Caplen)), l3.count)
+                    let l3Got = try k.run(l2: false, packet: l3, caplen: l3Caplen)
+                    runs += 2
+                    matches += (l2Want != 0 ? 1 : 0) + (l3Want != 0 ? 1 : 0)
+                    if l2Got != l2Want { mismatches.append(.init(expression: expression, layer: "L2", packet: p, caplen: caplen, kernel: l2Got, libpcap: l2Want)) }
+                    if l3Got != l3Want { mismatches.append(.init(expression: expression, layer: "L3", packet: p, caplen: l3Caplen, kernel: l3Got, libpcap: l3Want)) }
+                }
+            }
+        }
+        print("pcap differential: \(expressions.count) expressions × \(corpus.count) packets = \(pairs) pairs, \(runs) kernel runs (L2 and L3, with caplen cuts), \(matches) matches, \(mismatches.count) mismatches; \(endless) runs where libpcap loops more than \(limit) times (AH chains; it may never stop) and the kernel rejects")
+        #expect(expressions.count >= 200 && corpus.count >= 1000)
+        #expect(matches > runs / 20, "the corpus should match a fair share of filters")
+        #expect(mismatches.isEmpty, "\(mismatches.count) mismatches, first: \(mismatches.prefix(5).map(\.description).joined(separator: "\n"))")
+    }
+}

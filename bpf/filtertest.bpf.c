@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: GPL-2.0
+/* filtertest: runs the spliced pcap filters on packets handed in by BPF_PROG_TEST_RUN, so
+ * tests compare the kernel's verdict with libpcap's. Same stubs and packet views as the
+ * tracer (pcap_filter.h); the test-run skb is a real sk_buff (bpf_cast_to_kern_ctx, 6.3+). */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include "pcap_filter.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
+
+/* Set before a run when `override` is set: the packet is only `caplen` bytes captured of
+ * `wirelen` (a short snapshot for libpcap; also lets the test pad frames the kernel would
+ * refuse to test-run, e.g. an Ethernet frame claiming IPv4 without a full IP header). */
+__u32 override = 0;
+__u32 caplen = 0;
+__u32 wirelen = 0;
+
+static __always_inline __u32 run(struct __sk_buff *ctx, int l2)
+{
+	struct sk_buff *skb = bpf_cast_to_kern_ctx(ctx);
+	__u16 start = l2 ? BPF_CORE_READ(skb, mac_header) : BPF_CORE_READ(skb, network_header);
+	struct ft_pcap_view v;
+
+	if (!ft_pcap_view_at(skb, start, &v))
+		return 0xdead;
+	if (override) {
+		if (v.caplen > caplen)
+			v.caplen = caplen;
+		v.wirelen = wirelen;
+	}
+	return l2 ? ft_pcap_l2(v.data, v.caplen, v.wirelen) : ft_pcap_l3(v.data, v.caplen, v.wirelen);
+}
+
+SEC("ft.tc")
+int pcap_test_l2(struct __sk_buff *ctx)
+{
+	return run(ctx, 1);
+}
+
+SEC("ft.tc")
+int pcap_test_l3(struct __sk_buff *ctx)
+{
+	return run(ctx, 0);
+}
