@@ -59,21 +59,31 @@ static __always_inline int ft_pcap_view_at(struct sk_buff *skb, __u16 start, str
  * header on an Ethernet-like device, IP otherwise (e.g. TX before the neighbour layer has
  * built the MAC header; tun and other L3 devices). A network header offset of 0 means it was
  * never set (transport-layer TX), so there is no packet to filter yet. */
+static __always_inline int ft_pcap_is_ethernet(struct sk_buff *skb, __u16 mac, __u16 nh)
+{
+	__u16 type;
+
+	if (mac == (__u16)~0U || nh <= mac)
+		return 0;
+	type = BPF_CORE_READ(skb, dev, type);
+	return type == FT_ARPHRD_ETHER || type == FT_ARPHRD_LOOPBACK || type == 0;
+}
+
 static __always_inline __u32 ft_pcap_match(struct sk_buff *skb)
 {
 	__u16 mac = BPF_CORE_READ(skb, mac_header);
 	__u16 nh = BPF_CORE_READ(skb, network_header);
 	struct ft_pcap_view v;
+	int l2 = ft_pcap_is_ethernet(skb, mac, nh);
 
-	if (mac != (__u16)~0U && nh > mac) {
-		__u16 type = BPF_CORE_READ(skb, dev, type);
-
-		if (type == FT_ARPHRD_ETHER || type == FT_ARPHRD_LOOPBACK || type == 0)
-			return ft_pcap_view_at(skb, mac, &v) && ft_pcap_l2(v.data, v.caplen, v.wirelen);
-	}
-	if (nh == 0)
+	/* An opaque value: otherwise clang threads the branches below through the device-type
+	 * tests and leaves registers unset on paths the verifier cannot rule out. */
+	asm volatile("" : "+r"(l2));
+	if (!l2 && nh == 0)
 		return 0;
-	return ft_pcap_view_at(skb, nh, &v) && ft_pcap_l3(v.data, v.caplen, v.wirelen);
+	if (!ft_pcap_view_at(skb, l2 ? mac : nh, &v))
+		return 0;
+	return l2 ? ft_pcap_l2(v.data, v.caplen, v.wirelen) : ft_pcap_l3(v.data, v.caplen, v.wirelen);
 }
 
 #endif

@@ -35,7 +35,6 @@ const volatile __u32 filter_mark_mask = 0;
 const volatile __u32 filter_ifindex = 0;
 const volatile __u8 filter_pcap = 0;		/* ft_pcap_l2/l3 hold a spliced filter */
 const volatile __u8 track_skb = 0;		/* --filter-track-skb */
-const volatile __u8 untrack_here = 0;		/* this load's target frees skbs (tracepoint mode) */
 const volatile __u8 output_stack = 0;
 const volatile __u8 output_caller = 0;
 /* Wake the consumer once per this many records per CPU (power of two; 0 = every record). */
@@ -287,8 +286,6 @@ KPROBE_DROP("ft.kprobe.multi", kmulti_drop_2_3, 2, 3)
 	SEC(sec) int name(__u64 *ctx)                                              \
 	{                                                                          \
 		emit(ctx, (struct sk_buff *)ctx[N - 1], func_id, 0, FT_EVENT_KIND_FUNC, 0); \
-		if (track_skb && untrack_here)                                     \
-			untrack(ctx[N - 1]);                                       \
 		return 0;                                                          \
 	}
 BTF_AT("ft.fentry", fentry_skb_1, 1)
@@ -319,13 +316,13 @@ SEC("ft.tp_btf")
 int tp_kfree_skb(__u64 *ctx)
 {
 	emit(ctx, (struct sk_buff *)ctx[0], func_id, (__u32)ctx[2], FT_EVENT_KIND_DROP, 0);
-	if (track_skb && untrack_here)
-		untrack(ctx[0]);
 	return 0;
 }
 
 /* ---- --filter-track-skb: forget freed skbs, follow clones -------------------------- */
-/* On kfree_skbmem, skb_release_head_state, ...: the address may next be another packet. */
+/* On kfree_skbmem and skb_release_head_state (every free path passes one of them): the
+ * address may next hold another packet. Attached after the event programs, so a traced
+ * free function still reports the skb before it is forgotten. */
 SEC("ft.kprobe")
 int kprobe_untrack(struct pt_regs *ctx)
 {
@@ -342,6 +339,14 @@ int kmulti_untrack(struct pt_regs *ctx)
 
 SEC("ft.fentry")
 int fentry_untrack(__u64 *ctx)
+{
+	untrack(ctx[0]);
+	return 0;
+}
+
+/* Tracepoint mode: skb:kfree_skb and skb:consume_skb are the only free hooks. */
+SEC("ft.tp_btf")
+int tp_untrack(__u64 *ctx)
 {
 	untrack(ctx[0]);
 	return 0;

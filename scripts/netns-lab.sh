@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # netns-lab.sh up|traffic|down [PREFIX] — a throw-away two-host network for the demo and tests:
 # namespaces PREFIX-a (10.77.0.1, veth PREFIX-va) and PREFIX-b (10.77.0.2, veth PREFIX-vb),
-# an nftables rule in PREFIX-b that drops UDP to port 7778, and a little traffic:
-# UDP to 7777 (delivered, no socket), UDP to 7778 (dropped by the rule), TCP to 8080
-# (refused), ICMP echo.
+# nftables rules in PREFIX-b that drop UDP to port 7778 and DNAT TCP port 80 to 8080, and a
+# little traffic: UDP to 7777 (delivered, no socket), UDP to 7778 (dropped by the rule), TCP
+# to 8080 (refused), to 80 (rewritten to 8080, refused) and to 9090 (refused), ICMP echo.
 set -euo pipefail
 cmd=${1:?usage: netns-lab.sh up|traffic|down [prefix]}
 p=${2:-ftlab}
@@ -25,13 +25,21 @@ table inet ftlab {
         udp dport 7778 counter drop
     }
 }
+table ip ftnat {
+    chain prerouting {
+        type nat hook prerouting priority dstnat; policy accept;
+        tcp dport 80 counter dnat to 10.77.0.2:8080
+    }
+}
 NFT
     ;;
 traffic)
     ip netns exec "$a" ping -c 2 -i 0.2 -W 1 10.77.0.2 >/dev/null || true
     ip netns exec "$a" bash -c 'echo hello > /dev/udp/10.77.0.2/7777' || true
     ip netns exec "$a" bash -c 'echo dropped > /dev/udp/10.77.0.2/7778' || true
-    ip netns exec "$a" timeout 2 bash -c 'exec 3<>/dev/tcp/10.77.0.2/8080' 2>/dev/null || true
+    for port in 8080 80 9090; do
+        ip netns exec "$a" timeout 2 bash -c "exec 3<>/dev/tcp/10.77.0.2/$port" 2>/dev/null || true
+    done
     sleep 0.3
     ;;
 down)

@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <fcntl.h>
@@ -24,13 +25,20 @@ static int log_echo_level = -1;
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static int shim_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args) {
-    char line[1024];
+    // Whole messages: a verifier log arrives as one, and its end says why.
+    char small[1024], *line = small;
     va_list copy;
     va_copy(copy, args);
-    int n = vsnprintf(line, sizeof line, fmt, copy);
+    int n = vsnprintf(small, sizeof small, fmt, copy);
     va_end(copy);
     if (n < 0) return 0;
-    size_t len = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
+    if ((size_t)n >= sizeof small && (line = malloc((size_t)n + 1))) {
+        va_copy(copy, args);
+        vsnprintf(line, (size_t)n + 1, fmt, copy);
+        va_end(copy);
+    }
+    if (!line) line = small;
+    size_t len = strlen(line);
     pthread_mutex_lock(&log_mu);
     if ((int)level <= log_echo_level) fputs(line, stderr);
     if (level != LIBBPF_DEBUG) {
@@ -41,10 +49,11 @@ static int shim_libbpf_print(enum libbpf_print_level level, const char *fmt, va_
             memmove(log_buf, log_buf + drop, log_len - drop);
             log_len -= drop;
         }
-        memcpy(log_buf + log_len, line, len);
+        memcpy(log_buf + log_len, line + (strlen(line) - len), len);
         log_len += len;
     }
     pthread_mutex_unlock(&log_mu);
+    if (line != small) free(line);
     return n;
 }
 

@@ -15,7 +15,15 @@ struct TraceCommand: ParsableCommand {
         that takes a struct sk_buff, and prints one line per packet per function: where each
         packet went and, for drops, why (kfree_skb_reason(SKB_DROP_REASON_...)).
 
+        The optional filter is a pcap-filter(7) expression, as for tcpdump. libpcap compiles
+        it twice, for Ethernet frames and for bare IP packets; fasttrace translates both to
+        eBPF and runs the Ethernet one on skbs that have a MAC header, the IP one otherwise.
+        Link-layer-only expressions (arp, ether host, vlan) never match skbs without a MAC
+        header. See docs/filters.md.
+
         Examples:
+          fasttrace 'host 10.0.0.1 and tcp port 80'          # like tcpdump
+          fasttrace --filter-track-skb 'tcp dst port 80'     # keep following through NAT
           fasttrace --limit-funcs 'ip_.*|kfree_skb.*'        # a few functions
           fasttrace --backend kprobe --output-json           # force a backend, JSON lines
           fasttrace --filter-mark 0x100/0xff00 --duration 10
@@ -23,8 +31,14 @@ struct TraceCommand: ParsableCommand {
         with event and loss counts is printed, and the exit status is 0.
         """)
 
-    @Argument(help: ArgumentHelp("pcap-filter(7) expression (not supported yet: use the --filter-* options).", valueName: "pcap filter"))
+    @Argument(help: ArgumentHelp("pcap-filter(7) expression, e.g. 'tcp and dst port 8080' (words are joined, as tcpdump does).", valueName: "pcap filter"))
     var filter: [String] = []
+
+    @Flag(name: .customLong("filter-track-skb"), help: "Once an skb matches, keep reporting it (by address, clones included) until it is freed, even after NAT or a tc program rewrites it.")
+    var filterTrackSkb = false
+
+    @Option(name: .customLong("filter-track-max"), help: ArgumentHelp("How many skbs --filter-track-skb can follow at once; matches beyond it are counted and reported.", valueName: "n"))
+    var filterTrackMax = 16384
 
     @Option(help: ArgumentHelp("auto, kprobe-multi, kprobe, fentry or tracepoint. auto tries them in that order and says why each was passed over.", valueName: "backend"))
     var backend: String = "auto"
@@ -42,7 +56,7 @@ struct TraceCommand: ParsableCommand {
     @Option(name: .customLong("filter-mark"), help: ArgumentHelp("Only packets with this mark (MARK or MARK/MASK, hex or decimal).", valueName: "mark[/mask]"))
     var filterMark: String?
 
-    @Option(name: .customLong("filter-ifname"), help: ArgumentHelp("Only packets on this interface (resolved in fasttrace's network namespace).", valueName: "name"))
+    @Option(name: .customLong("filter-ifname"), help: ArgumentHelp("Only packets on this interface, resolved in the --filter-netns namespace (default: fasttrace's own).", valueName: "name"))
     var filterIfname: String?
 
     @Option(name: .customLong("filter-netns"), help: ArgumentHelp("Only packets in this network namespace: /proc/PID/ns/net, /run/netns/NAME or inode:N.", valueName: "netns"))
@@ -72,11 +86,18 @@ struct TraceCommand: ParsableCommand {
     var ringSize: Int = 4 << 20
 
     func run() throws {
-        guard filter.isEmpty else {
-            fail("pcap filter expressions ('\(filter.joined(separator: " "))') are not supported yet; use --filter-mark, --filter-ifname or --filter-netns", status: 2)
-        }
-        guard KernelInfo.isRoot else { fail("tracing needs root (CAP_BPF and CAP_PERFMON): run with sudo") }
         var config = TraceConfig()
+        if !filter.isEmpty {
+            let expression = filter.joined(separator: " ")
+            do { config.filter = try PacketFilter(expression) } catch { fail("pcap filter '\(expression)': \(error.description)", status: 2) }
+            if let why = config.filter?.l3Unavailable {
+                note("note: '\(expression)' has no form for packets without a MAC header (libpcap: \(why)); those never match")
+            }
+        }
+        guard filterTrackMax > 0 else { fail("--filter-track-max: must be at least 1", status: 2) }
+        config.trackSkb = filterTrackSkb
+        config.trackCapacity = filterTrackMax
+        guard KernelInfo.isRoot else { fail("tracing needs root (CAP_BPF and CAP_PERFMON): run with sudo") }
         if backend != "auto" {
             guard let b = Backend(rawValue: backend) else {
                 fail("--backend: '\(backend)' is not one of auto, \(Backend.allCases.map(\.rawValue).joined(separator: ", "))", status: 2)
@@ -92,12 +113,16 @@ struct TraceCommand: ParsableCommand {
         config.outputCaller = outputCaller
         config.ringBytesPerCPU = ringSize
         if let filterMark { (config.filterMark, config.filterMarkMask) = parseMark(filterMark) }
+        if let filterNetns { config.filterNetns = parseNetns(filterNetns) }
         if let filterIfname {
-            let idx = if_nametoindex(filterIfname)
-            guard idx != 0 else { fail("--filter-ifname: no interface '\(filterIfname)' in this network namespace", status: 2) }
+            // An ifindex only means something within one namespace: pin the namespace too.
+            let names = InterfaceNames()
+            if config.filterNetns == 0 { config.filterNetns = names.ownNetns }
+            guard let idx = names.index(of: filterIfname, netns: config.filterNetns) else {
+                fail("--filter-ifname: no interface '\(filterIfname)' in \(filterNetns.map { "network namespace \($0)" } ?? "fasttrace's network namespace")", status: 2)
+            }
             config.filterIfindex = idx
         }
-        if let filterNetns { config.filterNetns = parseNetns(filterNetns) }
 
         shim_stop_install()
         let tracer: Tracer
@@ -115,6 +140,7 @@ struct TraceCommand: ParsableCommand {
         progress.finish()
         let kind = tracer.backend == .tracepoint ? "tracepoints" : "functions"
         note("Attached \(tracer.attachedCount) \(kind) (\(tracer.ignored.count) ignored) via \(tracer.backend.rawValue) in \(Int(Date().timeIntervalSince(start) * 1000)) ms")
+        for n in tracer.trackingNotes { note("--filter-track-skb: \(n)") }
         if !tracer.ignored.isEmpty {
             let shown = tracer.ignored.prefix(8).map { "\($0.name) (\($0.reason))" }.joined(separator: ", ")
             note("ignored: \(shown)\(tracer.ignored.count > 8 ? ", … \(tracer.ignored.count - 8) more" : "")")
@@ -157,9 +183,13 @@ struct TraceCommand: ParsableCommand {
         while !limitReached(), tracer.poll(timeoutMs: 0, emit) > 0 {}
         out.flush()
         let lost = tracer.lost
+        let overflow = tracer.trackOverflow
         if outputJSON {
-            out.line("{\"type\":\"summary\",\"events\":\(events),\"lost\":\(lost)}")
+            out.line("{\"type\":\"summary\",\"events\":\(events),\"lost\":\(lost),\"track_overflow\":\(overflow)}")
             out.flush()
+        }
+        if overflow > 0 {
+            note("--filter-track-skb: \(overflow) matching skbs were not tracked (all \(filterTrackMax) slots busy); raise --filter-track-max")
         }
         note("\(events) events, \(lost) lost; detached and drained in \(Int(Date().timeIntervalSince(detachStart) * 1000)) ms")
     }

@@ -201,6 +201,70 @@ struct TraceE2ETests {
         #expect(json["drop_reason"] as? String == "SKB_DROP_REASON_TEST")
     }
 
+    // MARK: pcap filters and skb tracking
+
+    /// kprobe-multi where the kernel has it (the 6.12 VM), else the host's tracepoints.
+    var filterBackend: [String] { TestKernel.has("kprobe.multi") ? ["--backend", "kprobe-multi"] : [] }
+
+    func events(_ c: Capture) -> [[String: Any]] { c.lines.filter { $0["type"] as? String == "event" } }
+    func tuple(_ e: [String: Any]) -> [String: Any] { e["tuple"] as? [String: Any] ?? [:] }
+
+    /// The lab sends UDP to 7777/7778, TCP to 8080, 80 (DNAT to 8080) and 9090, and ICMP:
+    /// only TCP to 8080 may show, from the first function that sees it.
+    @Test func pcapFilterReportsOnlyMatchingPackets() throws {
+        let c = try capture(filterBackend + ["tcp and dst port 8080"], prefix: "fte6")
+        #expect(c.status == 0, "\(c.stderr)")
+        if !filterBackend.isEmpty { #expect(c.stderr.contains("via kprobe-multi"), "\(c.stderr)") }
+        let ev = events(c)
+        let wrong = ev.filter { tuple($0)["l4_proto"] as? String != "tcp" || tuple($0)["dport"] as? Int != 8080 }
+        #expect(wrong.isEmpty, "non-matching events: \(wrong.prefix(5))")
+        // Both connections to 8080: the direct one from its first transmit function, the
+        // DNAT-ed one after the rewrite.
+        let ports = Set(ev.compactMap { tuple($0)["sport"] as? Int })
+        #expect(ports.count >= 2, "\(ev.count) events, source ports \(ports)")
+        #expect(ev.contains { $0["func"] as? String == "net_dev_queue" || $0["func"] as? String == "__dev_queue_xmit" },
+                "\(Set(ev.compactMap { $0["func"] as? String }).sorted())")
+        #expect(c.lines.last?["lost"] as? Int == 0)
+    }
+
+    /// `tcp dst port 80` matches before the DNAT in b rewrites the port to 8080; only
+    /// --filter-track-skb keeps reporting the same skb afterwards.
+    @Test func trackSkbFollowsAPacketThroughDNAT() throws {
+        let tracked = try capture(filterBackend + ["--filter-track-skb", "tcp and dst port 80"], prefix: "fte7")
+        #expect(tracked.status == 0, "\(tracked.stderr)")
+        let ev = events(tracked)
+        let before = Set(ev.filter { tuple($0)["dport"] as? Int == 80 }.compactMap { $0["skb"] as? String })
+        let after = ev.filter { tuple($0)["dport"] as? Int == 8080 }
+        #expect(!before.isEmpty, "matched before the rewrite")
+        #expect(!after.isEmpty, "still reported after the rewrite: \(ev.compactMap { $0["func"] })")
+        #expect(after.allSatisfy { before.contains($0["skb"] as? String ?? "") }, "the same skbs")
+        #expect(tracked.lines.last?["track_overflow"] as? Int == 0)
+
+        let plain = try capture(filterBackend + ["tcp and dst port 80"], prefix: "fte8")
+        #expect(plain.status == 0, "\(plain.stderr)")
+        #expect(!events(plain).isEmpty)
+        #expect(!events(plain).contains { tuple($0)["dport"] as? Int == 8080 }, "without tracking, the rewritten packet no longer matches")
+    }
+
+    @Test func invalidFilterPrintsLibpcapsMessage() throws {
+        let r = try TestSupport.run(cli, ["tcp and port"])
+        #expect(r.status == 2)
+        #expect(r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
+        #expect(r.stderr.contains("syntax error"), "\(r.stderr)")
+        let rejectsAll = try TestSupport.run(cli, ["ip and not ip"])
+        #expect(rejectsAll.status == 2)
+        #expect(rejectsAll.stderr.contains("rejects all packets"), "\(rejectsAll.stderr)")
+    }
+
+    /// `arp` has no IP-only form: accepted, with a note, and IP packets never match.
+    @Test func linkLayerOnlyFilterNeverMatchesIP() throws {
+        let c = try capture(["arp"], prefix: "fte9")
+        #expect(c.status == 0, "\(c.stderr)")
+        #expect(c.stderr.contains("never match"), "\(c.stderr)")
+        #expect(!events(c).contains { ($0["tuple"] as? [String: Any])?["l4_proto"] != nil }, "no IP packet reported")
+        #expect(events(c).contains { $0["protocol"] as? Int == 0x0806 }, "the ARP exchange before the first ping")
+    }
+
     @Test func badInputIsAOneLineError() throws {
         let r = try TestSupport.run(cli, ["--backend", "warp"])
         #expect(r.status == 2)

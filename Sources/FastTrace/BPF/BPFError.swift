@@ -29,10 +29,15 @@ public struct BPFError: Error, CustomStringConvertible, Sendable, Equatable {
         shim_errno_name(err).map { String(cString: $0) } ?? "errno \(err)"
     }
 
-    /// The most telling line libbpf printed (its last non-empty one), if any.
+    /// The most telling line libbpf printed: the verifier's verdict (the last line of a
+    /// program load log) if there is one, else libbpf's last non-empty line.
     public var libbpfSummary: String? {
-        libbpfLog.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
-            .last { !$0.isEmpty && !$0.hasPrefix("--") }
+        let lines = libbpfLog.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        if let end = lines.lastIndex(where: { $0.hasSuffix("-- END PROG LOAD LOG --") }),
+           let verdict = lines[..<end].last(where: { !$0.isEmpty && !$0.hasPrefix("processed ") && !$0.hasPrefix("verification time") && !$0.hasPrefix("stack depth") }) {
+            return "verifier: \(verdict)"
+        }
+        return lines.last { !$0.isEmpty && !$0.hasPrefix("--") }
     }
 
     /// One line: operation, errno name and text, and libbpf's last word.

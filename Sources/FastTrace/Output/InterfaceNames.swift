@@ -32,6 +32,17 @@ public final class InterfaceNames {
         return name
     }
 
+    /// The ifindex of `name` in network namespace `netns` (an inode; 0 = ours).
+    public func index(of name: String, netns: UInt32) -> UInt32? {
+        if netns == 0 || netns == ownNetns {
+            let i = if_nametoindex(name)
+            return i == 0 ? nil : i
+        }
+        guard let path = nsPath(netns) else { return nil }
+        let i = shim_ifindex_in_netns(path, name)
+        return i > 0 ? UInt32(i) : nil
+    }
+
     private func nsPath(_ inode: UInt32) -> String? {
         if let p = nsPaths[inode] { return p }
         let now = Date().timeIntervalSince1970

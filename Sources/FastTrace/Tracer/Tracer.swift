@@ -34,6 +34,12 @@ public struct TraceConfig: Sendable {
     public var outputStack = false
     /// Record the caller's address (kprobe and kprobe-multi backends).
     public var outputCaller = false
+    /// A pcap-filter expression (both link-layer forms), spliced into every program.
+    public var filter: PacketFilter?
+    /// Keep reporting an skb that matched once, by address, until it is freed.
+    public var trackSkb = false
+    /// Capacity of the tracked-skb map; matches beyond it are counted (`trackOverflow`).
+    public var trackCapacity = 16384
     public init() {}
 }
 
@@ -56,12 +62,21 @@ public final class Tracer {
     let config: TraceConfig
     let discovery: Discovery
     private var objects: [TraceBPF.Loaded] = []
+    private let filterBodies: (l2: [EBPFInstruction], l3: [EBPFInstruction])?
+    /// --filter-track-skb hooks that could not be attached (function: reason), and what the
+    /// backend cannot do.
+    public private(set) var trackingNotes: [String] = []
     private var links: [BPFLink] = []
     private var rings: RingSet?
 
     /// Discovery and backend choice; nothing is attached yet.
     public init(_ config: TraceConfig) throws(TraceError) {
         self.config = config
+        do {
+            filterBodies = try config.filter?.translated()
+        } catch {
+            throw TraceError("pcap filter '\(config.filter!.expression)': \(error.description)")
+        }
         let vmlinux = try? BTF.vmlinux() // parsed once: discovery and drop-reason names
         do {
             discovery = try Discovery.run(.init(limit: config.limit, modules: config.modules, allModules: config.allModules),
@@ -131,12 +146,17 @@ public final class Tracer {
         c.outputStack = config.outputStack ? 1 : 0
         c.outputCaller = config.outputCaller ? 1 : 0
         c.wakeupEvery = config.wakeupEvery
+        c.filterPcap = filterBodies == nil ? 0 : 1
+        c.trackSkb = config.trackSkb ? 1 : 0
         opened.config = c
         if let first = objects.first {
             try opened.object.map(named: "rings").reuse(first.maps.rings)
             try opened.object.map(named: "stats").reuse(first.maps.stats.map)
             try opened.object.map(named: "stacks").reuse(first.maps.stacks)
+            try opened.object.map(named: "tracked").reuse(first.maps.tracked.map)
+            try opened.object.map(named: "clone_parents").reuse(first.maps.cloneParents.map)
         } else {
+            try opened.object.map(named: "tracked").setMaxEntries(max(1, config.trackCapacity))
             // One slot per CPU. The inner template keeps its declared size: the kernel does not
             // compare max_entries of ring-buffer inner maps, and libbpf 1.1 crashes resizing
             // an inner template (it has no owning object).
@@ -155,10 +175,13 @@ public final class Tracer {
         return loaded
     }
 
-    /// Enables only `program` (by keypath) in an opened object.
+    /// Enables only `keep` (by keypath) in an opened object, with the pcap filter spliced in.
     private func only(_ opened: borrowing TraceBPF.Opened, _ keep: [KeyPath<TraceBPF.Programs, BPFProgram>]) {
         let chosen = keep.map { opened.programs[keyPath: $0] }
-        for p in opened.programs.all { p.autoload = chosen.contains { $0 === p } }
+        for p in opened.programs.all {
+            p.autoload = chosen.contains { $0 === p }
+            if p.autoload, let f = filterBodies { p.spliceFilter(l2: f.l2, l3: f.l3) }
+        }
     }
 
     static var kmultiSkb: [KeyPath<TraceBPF.Programs, BPFProgram>] { [\.kmultiSkb1, \.kmultiSkb2, \.kmultiSkb3, \.kmultiSkb4, \.kmultiSkb5] }
@@ -192,7 +215,7 @@ public final class Tracer {
             if let p = program(for: t) { groups[p, default: []].append(id) }
         }
         let opened = try open()
-        only(opened, Array(groups.keys))
+        only(opened, Array(groups.keys) + (config.trackSkb ? [\.kmultiUntrack, \.kmultiClone, \.kmultiRetClone] : []))
         let loaded = try load(opened)
         let addresses = Dictionary(discovery.functions.map { ($0.name, $0.addresses) }, uniquingKeysWith: { a, _ in a })
         var done = 0
@@ -209,13 +232,52 @@ public final class Tracer {
             done += ids.count
             progress(done, targets.count)
         }
+        guard config.trackSkb else { return }
+        for f in Self.freeFunctions { hook("forget freed skbs at \(f)") { () throws(BPFError) in try loaded.programs.kmultiUntrack.attachKprobeMulti(symbols: [f]) } }
+        for f in Self.cloneFunctions {
+            hook("follow clones at \(f)") { () throws(BPFError) in try loaded.programs.kmultiClone.attachKprobeMulti(symbols: [f]) }
+            hook("follow clones at \(f) (return)") { () throws(BPFError) in try loaded.programs.kmultiRetClone.attachKprobeMulti(symbols: [f], retprobe: true) }
+        }
+    }
+
+    // MARK: --filter-track-skb
+
+    /// Every skb free passes one of these (kfree_skbmem for slab frees, skb_release_head_state
+    /// for the rest, including the NAPI cache and bulk frees).
+    static let freeFunctions = ["kfree_skbmem", "skb_release_head_state"]
+    /// Functions returning a new skb made from their first argument.
+    static let cloneFunctions = ["skb_clone", "skb_copy", "__pskb_copy_fclone", "skb_copy_expand"]
+    /// Tracepoint mode's only free hooks.
+    static let freeTracepoints = ["kfree_skb", "consume_skb"]
+
+    /// Attaches one tracking hook; a failure becomes a note, not an error (the trace still
+    /// works, tracking is less complete).
+    private func hook(_ what: String, _ attach: () throws(BPFError) -> BPFLink) {
+        do { links.append(try attach()) } catch { trackingNotes.append("\(what): \(error.errnoName)") }
+    }
+
+    /// fentry/fexit and tp_btf tracking hooks: one load each, maps shared.
+    private func attachTrackingPerTarget() {
+        func loadOne(_ path: KeyPath<TraceBPF.Programs, BPFProgram>, _ target: String) throws(BPFError) -> BPFLink {
+            let opened = try open()
+            only(opened, [path])
+            try opened.programs[keyPath: path].setAttachTarget(function: target)
+            return try load(opened).programs[keyPath: path].attachTrace()
+        }
+        if backend == .tracepoint {
+            for t in Self.freeTracepoints { hook("forget freed skbs at skb:\(t)") { () throws(BPFError) in try loadOne(\.tpUntrack, t) } }
+            trackingNotes.append("tracepoint backend: clones are not followed (no hook at skb_clone), and skbs are forgotten only at skb:kfree_skb and skb:consume_skb; a kprobe or fentry backend tracks exactly")
+            return
+        }
+        for f in Self.freeFunctions { hook("forget freed skbs at \(f)") { () throws(BPFError) in try loadOne(\.fentryUntrack, f) } }
+        for f in Self.cloneFunctions { hook("follow clones at \(f)") { () throws(BPFError) in try loadOne(\.fexitClone, f) } }
     }
 
     /// Legacy kprobes: one object, one perf-event link per function, attached in parallel.
     private func attachKprobes(_ progress: (Int, Int) -> Void, _ cancelled: () -> Bool) throws(BPFError) {
         let plan = targets.enumerated().compactMap { id, t in program(for: t).map { (id, t, $0) } }
         let opened = try open()
-        only(opened, Array(Set(plan.map(\.2))))
+        only(opened, Array(Set(plan.map(\.2))) + (config.trackSkb ? [\.kprobeUntrack, \.kprobeClone, \.kretprobeClone] : []))
         let loaded = try load(opened)
         let results = ParallelAttach.run(plan.count, progress: { progress($0, plan.count) }, cancelled: cancelled) { i in
             let (id, t, path) = plan[i]
@@ -229,6 +291,12 @@ public final class Tracer {
             case .failure(let e)?: ignored.append((plan[i].1.name, "\(e.errnoName)"))
             case nil: break // cancelled before this one
             }
+        }
+        guard config.trackSkb, !cancelled() else { return }
+        for f in Self.freeFunctions { hook("forget freed skbs at \(f)") { () throws(BPFError) in try loaded.programs.kprobeUntrack.attachKprobe(function: f) } }
+        for f in Self.cloneFunctions {
+            hook("follow clones at \(f)") { () throws(BPFError) in try loaded.programs.kprobeClone.attachKprobe(function: f) }
+            hook("follow clones at \(f) (return)") { () throws(BPFError) in try loaded.programs.kretprobeClone.attachKprobe(function: f, retprobe: true) }
         }
     }
 
@@ -253,6 +321,7 @@ public final class Tracer {
             }
             progress(id + 1, targets.count)
         }
+        if config.trackSkb && !cancelled() && !objects.isEmpty { attachTrackingPerTarget() }
     }
 
     // MARK: events
@@ -286,6 +355,8 @@ public final class Tracer {
     public var lost: UInt64 { stat(0) }
     /// Records submitted by the BPF side.
     public var submitted: UInt64 { stat(1) }
+    /// Matched skbs that could not be tracked because the tracked map was full.
+    public var trackOverflow: UInt64 { stat(3) }
 
     private func stat(_ slot: UInt32) -> UInt64 {
         guard let first = objects.first, let v = try? first.maps.stats.lookup(slot) else { return 0 }
