@@ -30,7 +30,7 @@ let package = Package(
         .executableTarget(
             name: "FastTraceCLI",
             dependencies: ["FastTrace", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .executableTarget(name: "FastTraceBench", dependencies: ["FastTrace"], path: "Benchmarks/FastTraceBench"),
+        .executableTarget(name: "FastTraceBench", dependencies: ["FastTrace", "CShim"], path: "Benchmarks/FastTraceBench"),
         .testTarget(
             name: "FastTraceTests", dependencies: ["FastTrace", "BPFCodegen", "CShim"],
             exclude: ["Fixtures"]),

@@ -21,10 +21,11 @@ __u32 wirelen = 0;
 static __always_inline __u32 run(struct __sk_buff *ctx, int l2)
 {
 	struct sk_buff *skb = bpf_cast_to_kern_ctx(ctx);
-	__u16 start = l2 ? BPF_CORE_READ(skb, mac_header) : BPF_CORE_READ(skb, network_header);
+	struct ft_skb_fields f = {};
 	struct ft_pcap_view v;
 
-	if (!ft_pcap_view_at(skb, start, &v))
+	ft_skb_fields(skb, &f);
+	if (!ft_pcap_view_at(&f, l2 ? f.mac : f.nh, &v))
 		return 0xdead;
 	if (override) {
 		if (v.caplen > caplen)

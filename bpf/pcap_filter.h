@@ -13,8 +13,6 @@
 
 #define FT_PCAP_L2_MAGIC 0x46544C32 /* "FTL2" */
 #define FT_PCAP_L3_MAGIC 0x46544C33 /* "FTL3" */
-#define FT_ARPHRD_ETHER 1
-#define FT_ARPHRD_LOOPBACK 772
 
 __noinline __u32 ft_pcap_l2(__u64 data, __u64 caplen, __u64 wirelen)
 {
@@ -32,6 +30,79 @@ __noinline __u32 ft_pcap_l3(__u64 data, __u64 caplen, __u64 wirelen)
 	return r;
 }
 
+/* Load-time config of the packet views:
+ *  ft_direct_skb: the skb is a BTF pointer (fentry, tp_btf, tc), so its fields are plain
+ *                 loads; otherwise (kprobes) they are copied with bpf_probe_read_kernel, in
+ *                 as few calls as the kernel's sk_buff layout allows;
+ *  ft_pcap_len:   the filter reads the packet length (len, greater, less); otherwise the
+ *                 length is never computed. */
+const volatile __u8 ft_direct_skb = 0;
+const volatile __u8 ft_pcap_len = 0;
+
+struct ft_skb_fields {
+	__u64 head;
+	__u64 data;
+	__u32 tail;		/* an offset from head on 64-bit kernels */
+	__u32 len;
+	__u16 mac;
+	__u16 nh;
+};
+
+static __always_inline void ft_skb_fields(struct sk_buff *skb, struct ft_skb_fields *f)
+{
+	__u32 nh_off = bpf_core_field_offset(struct sk_buff, network_header);
+	__u32 tail_off = bpf_core_field_offset(struct sk_buff, tail);
+
+	if (ft_direct_skb) {
+		/* head and data are read as numbers: loaded directly, the verifier would type
+		 * them as kernel memory, which a global function does not accept. */
+		f->mac = skb->mac_header;
+		f->nh = skb->network_header;
+		f->tail = skb->tail;
+		if (bpf_core_field_offset(struct sk_buff, data) == bpf_core_field_offset(struct sk_buff, head) + 8) {
+			__u64 hd[2] = {};
+
+			bpf_probe_read_kernel(hd, ft_pcap_len ? 16 : 8, (void *)skb + bpf_core_field_offset(struct sk_buff, head));
+			f->head = hd[0];
+			f->data = hd[1];
+		} else {
+			f->head = (__u64)BPF_CORE_READ(skb, head);
+			if (ft_pcap_len)
+				f->data = (__u64)BPF_CORE_READ(skb, data);
+		}
+		if (ft_pcap_len)
+			f->len = skb->len;
+		return;
+	}
+	/* Offsets are CO-RE constants: the verifier keeps one branch of each test. */
+	if (bpf_core_field_offset(struct sk_buff, mac_header) == nh_off + 2) {
+		__u16 h[2] = {};
+
+		bpf_probe_read_kernel(h, sizeof(h), (void *)skb + nh_off);
+		f->nh = h[0];
+		f->mac = h[1];
+	} else {
+		f->nh = BPF_CORE_READ(skb, network_header);
+		f->mac = BPF_CORE_READ(skb, mac_header);
+	}
+	if (bpf_core_field_offset(struct sk_buff, head) == tail_off + 8 &&
+	    bpf_core_field_offset(struct sk_buff, data) == tail_off + 16) {
+		__u64 t[3] = {};	/* tail, end, head, data */
+
+		bpf_probe_read_kernel(t, ft_pcap_len ? 24 : 16, (void *)skb + tail_off);
+		__builtin_memcpy(&f->tail, &t[0], sizeof(f->tail));
+		f->head = t[1];
+		f->data = t[2];
+	} else {
+		f->tail = BPF_CORE_READ(skb, tail);
+		f->head = (__u64)BPF_CORE_READ(skb, head);
+		if (ft_pcap_len)
+			f->data = (__u64)BPF_CORE_READ(skb, data);
+	}
+	if (ft_pcap_len)
+		f->len = BPF_CORE_READ(skb, len);
+}
+
 /* The packet as libpcap would see it, starting at `start` (an offset from skb->head):
  * caplen = linear bytes from there (what can be read), wirelen = bytes to the packet's end. */
 struct ft_pcap_view {
@@ -40,48 +111,46 @@ struct ft_pcap_view {
 	__u64 wirelen;
 };
 
-static __always_inline int ft_pcap_view_at(struct sk_buff *skb, __u16 start, struct ft_pcap_view *v)
+static __always_inline int ft_pcap_view_at(struct ft_skb_fields *f, __u16 start, struct ft_pcap_view *v)
 {
-	unsigned char *head = BPF_CORE_READ(skb, head);
-	__s64 data_off = (__s64)((__u64)BPF_CORE_READ(skb, data) - (__u64)head);
-	__s64 tail = BPF_CORE_READ(skb, tail); /* an offset on 64-bit kernels */
-	__s64 end = data_off + BPF_CORE_READ(skb, len);
-
-	if (!head || start > tail)
+	if (!f->head || start > f->tail)
 		return 0;
-	v->data = (__u64)head + start;
-	v->caplen = tail - start;
-	v->wirelen = end > start ? end - start : 0;
+	v->data = f->head + start;
+	v->caplen = f->tail - start;
+	v->wirelen = 0;
+	if (ft_pcap_len) {
+		__s64 end = (__s64)(f->data - f->head) + f->len;
+
+		v->wirelen = end > start ? end - start : 0;
+	}
 	return 1;
 }
 
-/* Which view a traced skb gets: Ethernet when it has a MAC header in front of its network
- * header on an Ethernet-like device, IP otherwise (e.g. TX before the neighbour layer has
- * built the MAC header; tun and other L3 devices). A network header offset of 0 means it was
- * never set (transport-layer TX), so there is no packet to filter yet. */
-static __always_inline int ft_pcap_is_ethernet(struct sk_buff *skb, __u16 mac, __u16 nh)
+/* Which view a traced skb gets: Ethernet when a MAC header of Ethernet size (14 bytes plus
+ * whole 4-byte tags) sits in front of the network header; IP otherwise (TX before the
+ * neighbour layer has built the MAC header; tun, WireGuard and other L3 devices). A network
+ * header offset of 0 means it was never set (transport-layer TX): nothing to filter yet. */
+static __always_inline int ft_pcap_is_ethernet(__u16 mac, __u16 nh)
 {
-	__u16 type;
+	__u16 gap = nh - mac;
 
-	if (mac == (__u16)~0U || nh <= mac)
-		return 0;
-	type = BPF_CORE_READ(skb, dev, type);
-	return type == FT_ARPHRD_ETHER || type == FT_ARPHRD_LOOPBACK || type == 0;
+	return mac != (__u16)~0U && nh > mac && gap >= 14 && gap <= 30 && (gap - 14) % 4 == 0;
 }
 
 static __always_inline __u32 ft_pcap_match(struct sk_buff *skb)
 {
-	__u16 mac = BPF_CORE_READ(skb, mac_header);
-	__u16 nh = BPF_CORE_READ(skb, network_header);
+	struct ft_skb_fields f = {};
 	struct ft_pcap_view v;
-	int l2 = ft_pcap_is_ethernet(skb, mac, nh);
+	int l2;
 
-	/* An opaque value: otherwise clang threads the branches below through the device-type
-	 * tests and leaves registers unset on paths the verifier cannot rule out. */
+	ft_skb_fields(skb, &f);
+	l2 = ft_pcap_is_ethernet(f.mac, f.nh);
+	/* An opaque value: otherwise clang threads the branches below through the tests above
+	 * and leaves registers unset on paths the verifier cannot rule out. */
 	asm volatile("" : "+r"(l2));
-	if (!l2 && nh == 0)
+	if (!l2 && f.nh == 0)
 		return 0;
-	if (!ft_pcap_view_at(skb, l2 ? mac : nh, &v))
+	if (!ft_pcap_view_at(&f, l2 ? f.mac : f.nh, &v))
 		return 0;
 	return l2 ? ft_pcap_l2(v.data, v.caplen, v.wirelen) : ft_pcap_l3(v.data, v.caplen, v.wirelen);
 }

@@ -151,7 +151,7 @@ do {
 
     // Per-hit overhead: the same loopback load without programs and with skbcount attached.
     let load_ = LoopbackLoad()
-    let datagrams = 20_000
+    let datagrams = 50_000
     _ = load_.run(2_000) // warm-up
     var base: [Double] = [], traced: [Double] = []
     let loaded = try SkbcountBPF.open().load()
@@ -161,7 +161,8 @@ do {
         traced.append(load_.run(datagrams))
         links.forEach { $0.detach() }
     }
-    let stats = try attachStats(repeats: repeats, maxAll: allFunctions) + [
+    let hitCost = try HitCost.run(repeats: repeats, datagrams: datagrams)
+    let stats = try attachStats(repeats: repeats, maxAll: allFunctions) + hitCost.stats + [
         Stat("open (skbcount)", unit: "µs", open.map { $0 / 1e3 }),
         Stat("load (verifier, 2 programs)", unit: "µs", load.map { $0 / 1e3 }),
         Stat("attach tp_btf ×2", unit: "µs", attach.map { $0 / 1e3 }),
@@ -171,7 +172,7 @@ do {
     ]
     let ratio = Stat("", unit: "", traced).median / Stat("", unit: "", base).median
     let report = Report(kernel: KernelInfo.release, backend: "tp_btf", stats: stats,
-                        ratios: ["traced/untraced per datagram": ratio])
+                        ratios: hitCost.ratios.merging(["skbcount traced/untraced per datagram": ratio]) { a, _ in a })
     if json {
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -183,7 +184,8 @@ do {
         for s in stats {
             print(String(format: "| %@ | %.1f | %.1f | %.1f | %@ |", s.name, s.median, s.min, s.max, s.unit))
         }
-        print(String(format: "\ntraced/untraced per datagram (2 hits each): %.3f×", ratio))
+        print("\nRatios (each computed within one repeat, median over \(repeats); \(hitCost.note)):")
+        for (k, v) in report.ratios.sorted(by: { $0.key < $1.key }) { print(String(format: "- %@: %.2f×", k, v)) }
     }
 } catch {
     FileHandle.standardError.write(Data("fasttrace-bench: \(error)\n".utf8))

@@ -244,3 +244,12 @@ int shim_prog_test_run(int prog_fd, const void *data, uint32_t size, uint32_t re
     if (duration_ns) *duration_ns = opts.duration;
     return 0;
 }
+
+int shim_pin_to_current_cpu(void) {
+    int cpu = sched_getcpu();
+    if (cpu < 0) return -errno;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return sched_setaffinity(0, sizeof set, &set) ? -errno : cpu;
+}

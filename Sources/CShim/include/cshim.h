@@ -130,6 +130,10 @@ int shim_register_prog_handler(const char *sec, enum bpf_prog_type type,
                                enum bpf_attach_type attach_type,
                                libbpf_prog_prepare_load_fn_t prepare);
 
+/// Pins the calling thread to the CPU it runs on (benchmarks: less migration noise).
+/// The CPU number, or -errno.
+int shim_pin_to_current_cpu(void);
+
 // ---- memory ordering on kernel-shared memory ----------------------------------------
 
 static inline uint64_t shim_load_acquire_u64(const volatile void *p) {

@@ -36,6 +36,23 @@ public final class BPFProgram {
                                     .init(magic: FilterSplicer.l3Magic, body: l3)], for: handle)
     }
 
+    /// Runs and total run time so far, counted while BPF run-time statistics are enabled
+    /// (`BPFProgram.enableRunStatistics`), plus the instructions the verifier processed.
+    public var runStatistics: (runs: UInt64, nanoseconds: UInt64, verifiedInstructions: UInt32) {
+        var info = bpf_prog_info()
+        var len = UInt32(MemoryLayout<bpf_prog_info>.size)
+        guard fd >= 0, bpf_obj_get_info_by_fd(fd, &info, &len) == 0 else { return (0, 0, 0) }
+        return (info.run_cnt, info.run_time_ns, info.verified_insns)
+    }
+
+    /// Turns on the kernel's per-program run counters (BPF_ENABLE_STATS) until the returned
+    /// descriptor is closed. They cost two clock reads per run, so time nothing else meanwhile.
+    public static func enableRunStatistics() throws(BPFError) -> Int32 {
+        let fd = bpf_enable_stats(BPF_STATS_RUN_TIME)
+        guard fd >= 0 else { throw BPFError.capture("enable BPF run-time statistics", code: fd) }
+        return fd
+    }
+
     /// Runs the loaded program once on `packet` (BPF_PROG_TEST_RUN; tc and XDP types);
     /// returns the program's return value.
     public func testRun(packet: [UInt8]) throws(BPFError) -> UInt32 {

@@ -12,9 +12,11 @@ public struct FilterError: Error, CustomStringConvertible, Sendable, Equatable {
 /// are big-endian and a load past `caplen` returns 0 (reject); division or modulo by zero
 /// returns 0; shifts by 32 or more give 0; the return value is the verdict (0 = no match).
 ///
-/// Packet bytes live in kernel memory at `data`. The prologue copies the first
-/// `windowBytes` (or `caplen`, if fewer) to the stack with one `bpf_probe_read_kernel`, so
-/// most loads are plain stack loads; loads beyond the window read the byte range on demand.
+/// Packet bytes live in kernel memory at `data`. The prologue copies a window of the first
+/// bytes (as many as the program's fixed offsets need, plus room for header-relative loads,
+/// at most `windowBytes`; fewer if fewer were captured) to the stack with one
+/// `bpf_probe_read_kernel`, so most loads are plain stack loads; loads beyond the window
+/// read their bytes on demand.
 /// Backward jumps (libpcap's `protochain` loops) are bounded by `loopLimit` iterations, which
 /// the verifier needs; a packet needing more never matches. (libpcap's own interpreter can
 /// loop forever there: an AH header naming another AH of the same length.)
@@ -32,7 +34,23 @@ public enum CBPFTranslator {
     static let rA: UInt8 = 6, rX: UInt8 = 7, rData: UInt8 = 8, rWin: UInt8 = 9, fp: UInt8 = 10
     static let wirelenSlot: Int16 = -8, bufferSlot: Int16 = -16, loopSlot: Int16 = -24, caplenSlot: Int16 = -32
     static let memBase: Int16 = -96
-    static let windowBase: Int16 = memBase - Int16(windowBytes)
+    /// Room in the window for loads relative to X (a header length: IPv4 options, TCP
+    /// data offset) past the furthest fixed offset.
+    static let indirectReach: UInt64 = 64
+
+    /// The window a program needs: up to its furthest fixed-offset load, plus
+    /// `indirectReach` if it loads at X + k; 8-byte multiple, at most `windowBytes`.
+    static func windowSize(_ live: [CBPFInstruction]) -> Int {
+        typealias C = CBPFInstruction
+        var end: UInt64 = 0, indirect = false
+        for i in live {
+            if i.instructionClass == .ld && i.mode == C.modeABS { end = max(end, UInt64(i.k) + UInt64(i.loadBytes)) }
+            if i.instructionClass == .ldx && i.mode == C.modeMSH { end = max(end, UInt64(i.k) + 1) }
+            if i.instructionClass == .ld && i.mode == C.modeIND { end = max(end, UInt64(i.k) + UInt64(i.loadBytes)); indirect = true }
+        }
+        if indirect { end += indirectReach }
+        return Int(min(UInt64(windowBytes), (end + 7) / 8 * 8))
+    }
 
     /// The body of a function that matches nothing: used when an expression has no form for
     /// a layer (e.g. `arp` on IP packets).
@@ -99,6 +117,8 @@ public enum CBPFTranslator {
     }
 
     struct Emitter {
+        var window = CBPFTranslator.windowBytes
+        var windowBase: Int16 { memBase - Int16(window) }
         var out: [EBPFInstruction] = []
         var fixups: [(at: Int, label: Label)] = []
         var labels: [Label: Int] = [:]
@@ -135,11 +155,12 @@ public enum CBPFTranslator {
             for k in memRead.sorted() where k < 16 { emit(.store(I.sizeW, fp, memBase + Int16(k) * 4, imm: 0)) }
             if loops { emit(.store(I.sizeDW, fp, loopSlot, imm: CBPFTranslator.loopLimit)) }
             guard loads else { return }
-            // rWin = min(caplen, windowBytes); copy that much of the packet to the stack.
+            window = max(8, CBPFTranslator.windowSize(live))
+            // rWin = min(caplen, window); copy that much of the packet to the stack.
             emit(.store(I.sizeDW, fp, caplenSlot, 2))
             emit(.mov64(rWin, 2))
-            emit(.init(code: I.classJMP | I.jle | I.srcK, dst: rWin, off: 1, imm: Int32(windowBytes)))
-            emit(.mov64(rWin, imm: Int32(windowBytes)))
+            emit(.init(code: I.classJMP | I.jle | I.srcK, dst: rWin, off: 1, imm: Int32(window)))
+            emit(.mov64(rWin, imm: Int32(window)))
             emit(.mov64(1, fp))
             emit(.alu64(0x00, 1, imm: Int32(windowBase)))
             emit(.mov64(2, rWin))
@@ -276,7 +297,7 @@ public enum CBPFTranslator {
         /// dst = big-endian `bytes` at packet offset k.
         mutating func loadAbsolute(k: UInt32, bytes: Int, into dst: UInt8) throws(FilterError) {
             let end = UInt64(k) + UInt64(bytes)
-            if end <= UInt64(windowBytes) {
+            if end <= UInt64(window) {
                 // Past the window length means past caplen (the window is min(caplen, size)).
                 jump(.jump(I.jlt, rWin, imm: UInt32(end), wide: true), to: .reject)
                 loadWindow(offset: windowBase + Int16(k), bytes: bytes, into: dst)
@@ -299,7 +320,7 @@ public enum CBPFTranslator {
                 emit(.alu64(0x00, 3, 4))
             }
             // Signed compare against rWin - bytes (which may be negative): on the fall-through
-            // path the verifier then knows 0 <= r3 <= windowBytes - bytes.
+            // path the verifier then knows 0 <= r3 <= window - bytes.
             let slow = newLabel(), done = newLabel()
             emit(.mov64(4, rWin))
             emit(.alu64(0x00, 4, imm: -Int32(bytes)))

@@ -44,6 +44,11 @@ public struct PcapProgram: Sendable {
         }
     }
 
+    /// Whether the program reads the packet's length (`len`, `greater`, `less`).
+    public var usesLength: Bool {
+        instructions.contains { ($0.instructionClass == .ld || $0.instructionClass == .ldx) && $0.mode == CBPFInstruction.modeLEN }
+    }
+
     /// tcpdump -d style listing.
     public var listing: String {
         instructions.enumerated().map { "(\(String(format: "%03d", $0.offset))) \($0.element)" }.joined(separator: "\n")
@@ -71,6 +76,9 @@ public struct PacketFilter: Sendable {
             l3Unavailable = error.description
         }
     }
+
+    /// Whether either program reads the packet's length.
+    public var usesLength: Bool { l2.usesLength || (l3?.usesLength ?? false) }
 
     /// The eBPF bodies spliced into the filter stubs.
     public func translated() throws(FilterError) -> (l2: [EBPFInstruction], l3: [EBPFInstruction]) {

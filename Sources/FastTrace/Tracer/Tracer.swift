@@ -147,6 +147,9 @@ public final class Tracer {
         c.outputCaller = config.outputCaller ? 1 : 0
         c.wakeupEvery = config.wakeupEvery
         c.filterPcap = filterBodies == nil ? 0 : 1
+        c.ftPcapLen = config.filter?.usesLength == true ? 1 : 0
+        // fentry and tp_btf get the skb as a BTF pointer: its fields are plain loads.
+        c.ftDirectSkb = backend == .fentry || backend == .tracepoint ? 1 : 0
         c.trackSkb = config.trackSkb ? 1 : 0
         opened.config = c
         if let first = objects.first {
@@ -349,6 +352,11 @@ public final class Tracer {
         var frames = [UInt64](repeating: 0, count: 127)
         guard bpf_map_lookup_elem(first.maps.stacks.fd, &key, &frames) == 0 else { return [] }
         return Array(frames.prefix { $0 != 0 })
+    }
+
+    /// The loaded programs (for run statistics).
+    public var loadedPrograms: [BPFProgram] {
+        objects.flatMap { $0.programs.all.filter { $0.fd >= 0 } }
     }
 
     /// Records the BPF side could not reserve (rings full), summed over CPUs.
