@@ -65,12 +65,18 @@ demo: build
 	echo "== fasttrace features: what this kernel can trace"; \
 	$$bin/fasttrace features; \
 	echo; echo "== tracing traffic between netns ftdemo-a (10.77.0.1) and ftdemo-b (10.77.0.2);"; \
-	echo "   nftables in ftdemo-b drops UDP to port 7778"; \
+	echo "   nftables in ftdemo-b drops UDP to port 7778 and DNATs TCP port 80 to 8080"; \
 	scripts/netns-lab.sh down ftdemo; scripts/netns-lab.sh up ftdemo; \
 	trap 'scripts/netns-lab.sh down ftdemo; rm -f /tmp/fasttrace-demo.ready' EXIT; \
 	rm -f /tmp/fasttrace-demo.ready; \
 	( while [ ! -e /tmp/fasttrace-demo.ready ]; do sleep 0.1; done; scripts/netns-lab.sh traffic ftdemo ) & \
 	$$bin/fasttrace --ready-file /tmp/fasttrace-demo.ready --duration 4 --output-tcp-flags | grep -E "SKB|10\.77\." ; \
+	wait; \
+	echo; echo "== the same traffic, pcap filter 'tcp dst port 80' with --filter-track-skb:"; \
+	echo "   the packet stays in the trace after the DNAT rewrites its port to 8080"; \
+	rm -f /tmp/fasttrace-demo.ready; \
+	( while [ ! -e /tmp/fasttrace-demo.ready ]; do sleep 0.1; done; scripts/netns-lab.sh traffic ftdemo ) & \
+	$$bin/fasttrace --ready-file /tmp/fasttrace-demo.ready --duration 4 --filter-track-skb 'tcp dst port 80'; \
 	wait
 
 ## bench: release build, then the benchmark runner: tracer attach/detach per backend this
