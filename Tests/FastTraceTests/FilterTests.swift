@@ -93,7 +93,11 @@ import Testing
         var p = FilterSplicer.Program(instructions: [.mov64(0, imm: FilterSplicer.l3Magic), .exitInsn])
         #expect(throws: FilterError.self) { try FilterSplicer.splice(&p, magic: FilterSplicer.l3Magic, body: CBPFTranslator.rejectAll) }
     }
+}
 
+/// The differential test: the kernel's verdict on generated packets against libpcap's.
+extension ExclusiveSuites {
+@Suite struct FilterKernelTests {
     // MARK: kernel differential test
 
     static var canTestRun: Bool {
@@ -184,4 +188,5 @@ import Testing
         #expect(matches > runs / 20, "the corpus should match a fair share of filters")
         #expect(mismatches.isEmpty, "\(mismatches.count) mismatches, first: \(mismatches.prefix(5).map(\.description).joined(separator: "\n"))")
     }
+}
 }

@@ -4,11 +4,13 @@ import Testing
 
 /// The `fasttrace` command against real traffic between two network namespaces
 /// (scripts/netns-lab.sh): tuples, interfaces, namespaces, lengths, an nftables drop.
-/// The suites that run fasttrace as a process. They must not overlap: InterruptTests checks
-/// that nothing of the tracer's is left loaded, which a concurrent capture would break.
-@Suite(.serialized) enum CaptureSuites {}
+/// Suites that must not overlap: those running fasttrace as a process (InterruptTests checks
+/// that nothing of the tracer's is left loaded, which a concurrent capture would break) and
+/// those flooding the kernel with skbs (FilterKernelTests' 750,000 test runs would fill an
+/// unfiltered capture's rings).
+@Suite(.serialized) enum ExclusiveSuites {}
 
-extension CaptureSuites {
+extension ExclusiveSuites {
 @Suite(.serialized, .enabled(if: KernelInfo.isRoot, "needs root (netns, BPF)"))
 struct TraceE2ETests {
     var cli: String { TestSupport.productsDir.appendingPathComponent("fasttrace").path }
@@ -263,11 +265,30 @@ struct TraceE2ETests {
         #expect(!after.isEmpty, "still reported after the rewrite: \(ev.compactMap { $0["func"] })")
         #expect(after.allSatisfy { before.contains($0["skb"] as? String ?? "") }, "the same skbs")
         #expect(tracked.lines.last?["track_overflow"] as? Int == 0)
+        if !filterBackend.isEmpty { // kprobe-multi or kprobe: every free and clone hook attached
+            #expect(!tracked.stderr.contains("--filter-track-skb: forget freed skbs at"), "\(tracked.stderr)")
+            #expect(!tracked.stderr.contains("--filter-track-skb: follow clones at skb_clone"), "\(tracked.stderr)")
+        }
 
         let plain = try capture(filterBackend + ["tcp and dst port 80"], prefix: "fte8")
         #expect(plain.status == 0, "\(plain.stderr)")
         #expect(!events(plain).isEmpty)
         #expect(!events(plain).contains { tuple($0)["dport"] as? Int == 8080 }, "without tracking, the rewritten packet no longer matches")
+    }
+
+    /// --filter-ifname is looked up inside the --filter-netns namespace (the lab's veth ends
+    /// exist only there), and both filters hold for every event.
+    @Test func ifnameIsResolvedInTheChosenNetns() throws {
+        let prefix = "fteA"
+        let c = try capture(["--filter-netns", "/run/netns/\(prefix)-b", "--filter-ifname", "\(prefix)-vb", "udp"], prefix: prefix)
+        #expect(c.status == 0, "\(c.stderr)")
+        let ev = events(c)
+        #expect(!ev.isEmpty)
+        #expect(ev.allSatisfy { $0["iface"] as? String == "\(prefix)-vb" && $0["netns"] as? UInt32 == c.netns["b"] },
+                "\(ev.prefix(3))")
+        let missing = try TestSupport.run(cli, ["--filter-ifname", "no-such-if0"])
+        #expect(missing.status == 2)
+        #expect(missing.stderr.contains("no interface 'no-such-if0'"), "\(missing.stderr)")
     }
 
     @Test func invalidFilterPrintsLibpcapsMessage() throws {
