@@ -11,24 +11,18 @@ struct TraceCommand: ParsableCommand {
         commandName: "trace",
         abstract: "Trace packets through the kernel (the default command).",
         discussion: """
-        Attaches to every kernel function (or, without kprobes and fentry, every tracepoint)
-        that takes a struct sk_buff, and prints one line per packet per function: where each
-        packet went and, for drops, why (kfree_skb_reason(SKB_DROP_REASON_...)).
+        Attaches to every kernel function (or, without kprobes and fentry, every tracepoint) that takes a struct sk_buff, and prints one line per packet per function: where each packet went and, for drops, why (kfree_skb_reason(SKB_DROP_REASON_...)).
 
-        The optional filter is a pcap-filter(7) expression, as for tcpdump. libpcap compiles
-        it twice, for Ethernet frames and for bare IP packets; fasttrace translates both to
-        eBPF and runs the Ethernet one on skbs that have a MAC header, the IP one otherwise.
-        Link-layer-only expressions (arp, ether host, vlan) never match skbs without a MAC
-        header. See docs/filters.md.
+        The optional filter is a pcap-filter(7) expression, as for tcpdump. libpcap compiles it for Ethernet frames and for bare IP packets; fasttrace translates both to eBPF and runs the first on skbs with a MAC header, the second otherwise. Link-layer-only expressions (arp, ether host, vlan) never match skbs without a MAC header. See docs/filters.md.
 
         Examples:
-          fasttrace 'host 10.0.0.1 and tcp port 80'          # like tcpdump
-          fasttrace --filter-track-skb 'tcp dst port 80'     # keep following through NAT
-          fasttrace --limit-funcs 'ip_.*|kfree_skb.*'        # a few functions
-          fasttrace --backend kprobe --output-json           # force a backend, JSON lines
+          fasttrace 'host 10.0.0.1 and tcp port 80'      # like tcpdump
+          fasttrace --filter-track-skb 'tcp dst port 80' # follow it through NAT
+          fasttrace --limit-funcs 'ip_.*|kfree_skb.*'    # a few functions
+          fasttrace --backend kprobe --output-json       # a backend, JSON lines
           fasttrace --filter-mark 0x100/0xff00 --duration 10
-        Stop with Ctrl-C (any time, attach included): everything is detached, a summary
-        with event and loss counts is printed, and the exit status is 0.
+
+        Stop with Ctrl-C (any time, attach included): everything is detached, a summary with event and loss counts is printed, and the exit status is 0.
         """)
 
     @Argument(help: ArgumentHelp("pcap-filter(7) expression, e.g. 'tcp and dst port 8080' (words are joined, as tcpdump does).", valueName: "pcap filter"))
