@@ -12,6 +12,7 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include <zstd.h>
 
 // ---- libbpf diagnostics -------------------------------------------------------------
 

@@ -1,0 +1,101 @@
+import Foundation
+
+/// The fasttrace capture log (docs/log-format.md): a sequence of zstd frames that any zstd
+/// decoder can read end to end (it skips skippable frames, decompresses the rest):
+///
+///     [header: skippable frame 0x184D2A50, "FTLOG\0v1" + JSON LogHeader]
+///     [events: zstd frame (checksummed), EventCodec rows] ...
+///     [trailer: skippable frame 0x184D2A51, JSON LogTrailer: seek index, losses, interfaces]
+///     [footer: skippable frame 0x184D2A52, trailer offset (u64 LE) + "FTLOGEND"]
+///
+/// Event frames are written as they close (at least once a second while events flow), so a
+/// crash loses at most the open frame; the trailer and footer only exist after a clean stop.
+public enum LogFormat {
+    public static let version = 1
+    static let headerMagic: UInt32 = 0x184D_2A50
+    static let trailerMagic: UInt32 = 0x184D_2A51
+    static let footerMagic: UInt32 = 0x184D_2A52
+    static let zstdMagic: UInt32 = 0xFD2F_B528
+    static let headerTag = Array("FTLOG\0v1".utf8)
+    static let footerTag = Array("FTLOGEND".utf8)
+
+    /// A skippable frame: magic, payload size, payload (all little-endian).
+    static func skippable(_ magic: UInt32, _ payload: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        withUnsafeBytes(of: magic.littleEndian) { out += $0 }
+        withUnsafeBytes(of: UInt32(payload.count).littleEndian) { out += $0 }
+        return out + payload
+    }
+}
+
+/// What is needed to interpret the events offline.
+public struct LogHeader: Codable, Sendable, Equatable {
+    public var formatVersion = LogFormat.version
+    public var kernelRelease: String
+    public var hostname: String
+    public var cpus: Int
+    public var backend: String
+    /// The pcap filter and the command line, as given.
+    public var filter: String?
+    public var arguments: [String]
+    /// Function table: an event's `func_id` indexes it.
+    public var targets: [TracedTarget]
+    /// First kernel address of each target (0 for tracepoints or when unknown).
+    public var targetAddresses: [UInt64]
+    /// `enum skb_drop_reason` of the capturing kernel (value → name).
+    public var dropReasons: [String: String]
+    /// CLOCK_REALTIME − CLOCK_MONOTONIC in ns at the start: event times are monotonic.
+    public var bootToWallNs: Int64
+    public var startedAt: Date
+
+    public init(kernelRelease: String, hostname: String, cpus: Int, backend: String, filter: String?,
+                arguments: [String], targets: [TracedTarget], targetAddresses: [UInt64],
+                dropReasons: DropReasons, bootToWallNs: Int64, startedAt: Date) {
+        self.kernelRelease = kernelRelease
+        self.hostname = hostname
+        self.cpus = cpus
+        self.backend = backend
+        self.filter = filter
+        self.arguments = arguments
+        self.targets = targets
+        self.targetAddresses = targetAddresses
+        self.dropReasons = Dictionary(uniqueKeysWithValues: dropReasons.names.map { (String($0.key), $0.value) })
+        self.bootToWallNs = bootToWallNs
+        self.startedAt = startedAt
+    }
+
+    public var drops: DropReasons {
+        DropReasons(names: Dictionary(dropReasons.compactMap { k, v in UInt32(k).map { ($0, v) } }, uniquingKeysWith: { a, _ in a }))
+    }
+
+    /// CLOCK_REALTIME − CLOCK_MONOTONIC now, in ns.
+    public static func currentBootToWall() -> Int64 {
+        var rt = timespec(), mono = timespec()
+        clock_gettime(CLOCK_REALTIME, &rt)
+        clock_gettime(CLOCK_MONOTONIC, &mono)
+        return (Int64(rt.tv_sec) - Int64(mono.tv_sec)) * 1_000_000_000 + Int64(rt.tv_nsec) - Int64(mono.tv_nsec)
+    }
+}
+
+/// One event frame in the seek index.
+public struct LogFrameIndex: Codable, Sendable, Equatable {
+    public var offset: UInt64
+    public var size: UInt32
+    public var events: UInt32
+    public var firstNs: UInt64
+    public var lastNs: UInt64
+}
+
+/// Written at a clean stop.
+public struct LogTrailer: Codable, Sendable, Equatable {
+    public var frames: [LogFrameIndex]
+    public var events: UInt64
+    /// Records the kernel could not reserve, per CPU.
+    public var lostPerCPU: [UInt64]
+    /// Events the writer dropped because compression fell behind.
+    public var writerDropped: UInt64
+    /// "netns:ifindex" → interface name, resolved when first seen.
+    public var interfaces: [String: String]
+    public var trackOverflow: UInt64
+    public var endedAt: Date
+}

@@ -1,0 +1,138 @@
+import Foundation
+
+/// Reads a capture log, frame by frame, in constant memory (the file is mapped; one frame is
+/// decompressed at a time). Damage does not stop it: a truncated or corrupt frame is skipped
+/// (zstd checksums catch flipped bytes), the reader resynchronises on the next frame magic,
+/// and `damage` describes what was skipped so the caller can print one warning.
+public final class LogReader {
+    public let path: String
+    public let header: LogHeader
+    /// Present when the capture stopped cleanly.
+    public private(set) var trailer: LogTrailer?
+    /// Skipped regions, e.g. "bytes 4096–5000: checksum mismatch".
+    public private(set) var damage: [String] = []
+    public private(set) var framesRead = 0
+
+    private let map: UnsafeRawBufferPointer
+    private let firstFrame: Int
+
+    public init(path: String) throws(LogError) {
+        self.path = path
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw LogError.io("cannot open \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var st = stat()
+        fstat(fd, &st)
+        let size = Int(st.st_size)
+        guard size >= 8 + LogFormat.headerTag.count else { throw LogError.notALog("\(path) is not a fasttrace log (\(size) bytes)") }
+        guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
+            throw LogError.io("cannot map \(path): \(String(cString: strerror(errno)))")
+        }
+        let m = UnsafeRawBufferPointer(start: p, count: size)
+        map = m
+        func u32(_ at: Int) -> UInt32 { UInt32(littleEndian: m.loadUnaligned(fromByteOffset: at, as: UInt32.self)) }
+        let tag = Array(m[8..<(8 + LogFormat.headerTag.count)])
+        guard u32(0) == LogFormat.headerMagic, tag == LogFormat.headerTag else {
+            munmap(p, size)
+            throw LogError.notALog("\(path) is not a fasttrace log (no fasttrace header)")
+        }
+        let length = Int(u32(4))
+        let dec = JSONDecoder()
+        dec.dateDecodingStrategy = .iso8601
+        guard 8 + length <= size,
+              let h = try? dec.decode(LogHeader.self, from: Data(m[(8 + LogFormat.headerTag.count)..<(8 + length)]))
+        else {
+            munmap(p, size)
+            throw LogError.notALog("\(path): the fasttrace header is damaged")
+        }
+        guard h.formatVersion <= LogFormat.version else {
+            munmap(p, size)
+            throw LogError.notALog("\(path): log format \(h.formatVersion) is newer than this fasttrace (\(LogFormat.version)): upgrade fasttrace")
+        }
+        header = h
+        firstFrame = 8 + length
+        trailer = readTrailer()
+        frameIndex = Dictionary((trailer?.frames ?? []).map { (Int($0.offset), $0) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    private var frameIndex: [Int: LogFrameIndex] = [:]
+
+    /// The trailer, found through the footer at the very end (a clean stop wrote both).
+    private func readTrailer() -> LogTrailer? {
+        let footerSize = 8 + 8 + LogFormat.footerTag.count
+        guard map.count >= firstFrame + footerSize else { return nil }
+        let f = map.count - footerSize
+        func u32(_ o: Int) -> UInt32 { UInt32(littleEndian: map.loadUnaligned(fromByteOffset: o, as: UInt32.self)) }
+        guard u32(f) == LogFormat.footerMagic, Array(map[(f + 16)...]) == LogFormat.footerTag else { return nil }
+        let t = Int(UInt64(littleEndian: map.loadUnaligned(fromByteOffset: f + 8, as: UInt64.self)))
+        guard t >= firstFrame, t + 8 <= f, u32(t) == LogFormat.trailerMagic, t + 8 + Int(u32(t + 4)) <= f else { return nil }
+        let dec = JSONDecoder()
+        dec.dateDecodingStrategy = .iso8601
+        return try? dec.decode(LogTrailer.self, from: Data(map[(t + 8)..<(t + 8 + Int(u32(t + 4)))]))
+    }
+
+    deinit { munmap(UnsafeMutableRawPointer(mutating: map.baseAddress), map.count) }
+
+    /// Calls `body` with every event of every intact frame, in file order; stops early when
+    /// `body` returns false. `frame` (optional) is told each frame's index entry first and may
+    /// return false to skip the frame undecoded (time-range seeks).
+    public func forEachEvent(frame: (LogFrameIndex) -> Bool = { _ in true }, _ body: (Event) -> Bool) {
+        damage = []
+        framesRead = 0
+        let zstd = Zstd.Decompressor()
+        var at = firstFrame
+        var badStart: Int?
+        func u32(_ o: Int) -> UInt32 { UInt32(littleEndian: map.loadUnaligned(fromByteOffset: o, as: UInt32.self)) }
+        func noteDamage(_ end: Int, _ why: String) {
+            if let s = badStart { damage.append("bytes \(s)–\(end): \(why)") }
+            badStart = nil
+        }
+        var why = ""
+        while at + 8 <= map.count {
+            let magic = u32(at)
+            if magic & 0xFFFF_FFF0 == 0x184D_2A50 { // skippable: trailer, footer, or not ours
+                let len = Int(u32(at + 4))
+                guard at + 8 + len <= map.count else { why = "truncated"; badStart = badStart ?? at; at += 1; continue }
+                noteDamage(at, why)
+                at += 8 + len
+                continue
+            }
+            if magic == LogFormat.zstdMagic, let size = Zstd.frameSize(UnsafeRawBufferPointer(rebasing: map[at...])) {
+                let bytes = UnsafeRawBufferPointer(rebasing: map[at..<(at + size)])
+                do {
+                    let n = try zstd.decompress(bytes)
+                    noteDamage(at, why)
+                    var keepGoing = true
+                    let entry = LogFrameIndex(offset: UInt64(at), size: UInt32(size), events: 0, firstNs: 0, lastNs: 0)
+                    if frame(frameIndex[at] ?? entry) {
+                        let payload = zstd.buffer.withUnsafeBytes { UnsafeRawBufferPointer(rebasing: $0[..<n]) }
+                        try EventCodec.decode(payload) { e in if keepGoing { keepGoing = body(e) } }
+                    }
+                    framesRead += 1
+                    at += size
+                    if !keepGoing { return }
+                    continue
+                } catch let e as Zstd.Failure {
+                    why = e.description
+                } catch {
+                    why = "\(error)"
+                }
+            } else if badStart == nil {
+                why = magic == LogFormat.zstdMagic ? "truncated frame" : "not a frame"
+            }
+            // Damaged here: resynchronise on the next frame magic.
+            badStart = badStart ?? at
+            at += 1
+        }
+        if let s = badStart { damage.append("bytes \(s)–\(map.count): \(why.isEmpty ? "truncated" : why)") }
+        else if at < map.count { damage.append("bytes \(at)–\(map.count): truncated") }
+    }
+
+    /// One warning line for everything skipped, nil when the file is intact.
+    public var damageWarning: String? {
+        var parts = damage
+        if trailer == nil { parts.append("no trailer (the capture did not stop cleanly): the last second of events may be missing") }
+        guard !parts.isEmpty else { return nil }
+        return "warning: \(path): read \(framesRead) intact frames; skipped " + parts.joined(separator: "; ")
+    }
+}

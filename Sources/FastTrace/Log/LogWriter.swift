@@ -1,0 +1,188 @@
+import Foundation
+
+/// Writes a capture log while the tracer runs. The ring consumer calls `append` (row
+/// encoding only, no compression, no I/O); a full or old frame goes through a bounded queue
+/// to a compressor thread that compresses and writes it. If the compressor falls behind and
+/// the queue is full, the frame is dropped and its events are counted (`dropped`), so the
+/// consumer never stalls and the rings keep draining.
+public final class LogWriter: @unchecked Sendable {
+    public struct Options: Sendable {
+        /// Close a frame after this many events...
+        public var frameEvents = 32_768
+        /// ...or this long after its first event (crash safety: a crash loses at most this).
+        public var frameInterval: Double = 1.0
+        /// Frames waiting for the compressor before new ones are dropped.
+        public var queueDepth = 16
+        public var zstdLevel: Int32 = 3
+        public init() {}
+    }
+
+    public let path: String
+    let options: Options
+    private let fd: Int32
+    private var encoder = EventCodec.Encoder()
+    private var frameStart: Double = 0
+    private var frameFirstNs: UInt64 = .max, frameLastNs: UInt64 = 0
+    private var appendsSinceClockCheck = 0
+
+    // Shared with the compressor thread, under `lock`.
+    private let lock = NSCondition()
+    private var queue: [(bytes: [UInt8], events: Int, first: UInt64, last: UInt64)] = []
+    private var finishing = false
+    private var index: [LogFrameIndex] = []
+    private var offset: UInt64 = 0
+    private var writeError: String?
+    private var droppedCount: UInt64 = 0
+    private var writtenEvents: UInt64 = 0
+    private let done = DispatchSemaphore(value: 0)
+
+    /// Interfaces seen ("netns:ifindex" → name), resolved on first sight.
+    private var interfaces: [String: String] = [:]
+    private var lastInterface: UInt64 = .max
+    private let names = InterfaceNames()
+
+    public init(path: String, header: LogHeader, options: Options = .init()) throws(LogError) {
+        self.path = path
+        self.options = options
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw LogError.io("cannot create \(path): \(String(cString: strerror(errno)))") }
+        let enc = JSONEncoder()
+        enc.dateEncodingStrategy = .iso8601
+        guard let json = try? enc.encode(header) else { throw LogError.io("cannot encode the log header") }
+        let frame = LogFormat.skippable(LogFormat.headerMagic, LogFormat.headerTag + Array(json))
+        guard writeAll(frame) else { throw LogError.io("cannot write \(path): \(String(cString: strerror(errno)))") }
+        offset = UInt64(frame.count)
+        let me = Unmanaged.passRetained(self)
+        Thread.detachNewThread { me.takeRetainedValue().compressLoop() }
+    }
+
+    deinit { close(fd) }
+
+    /// Events written to disk so far, and events dropped because compression fell behind.
+    public var written: UInt64 { lock.withLock { writtenEvents } }
+    public var dropped: UInt64 { lock.withLock { droppedCount } }
+
+    /// Adds one event (consumer thread).
+    public func append(_ e: Event) {
+        if encoder.count == 0 { frameStart = Self.now() }
+        encoder.append(e)
+        frameFirstNs = min(frameFirstNs, e.tsNs)
+        frameLastNs = max(frameLastNs, e.tsNs)
+        let iface = UInt64(e.meta.netns) << 32 | UInt64(e.meta.ifindex)
+        if iface != lastInterface {
+            lastInterface = iface
+            let key = "\(e.meta.netns):\(e.meta.ifindex)"
+            if e.meta.ifindex != 0, interfaces[key] == nil { interfaces[key] = names.name(netns: e.meta.netns, ifindex: e.meta.ifindex) }
+        }
+        appendsSinceClockCheck += 1
+        if encoder.count >= options.frameEvents { closeFrame() }
+        else if appendsSinceClockCheck >= 256 { tick() }
+    }
+
+    /// Closes the open frame if it is older than the frame interval (call when idle).
+    public func tick() {
+        appendsSinceClockCheck = 0
+        if encoder.count > 0, Self.now() - frameStart >= options.frameInterval { closeFrame() }
+    }
+
+    /// Hands the open frame to the compressor (or drops it, counted, if the queue is full).
+    public func closeFrame() {
+        guard encoder.count > 0 else { return }
+        let frame = (encoder.bytes, encoder.count, frameFirstNs, frameLastNs)
+        encoder = EventCodec.Encoder()
+        frameFirstNs = .max
+        frameLastNs = 0
+        lock.withLock {
+            if queue.count >= options.queueDepth {
+                droppedCount += UInt64(frame.1)
+            } else {
+                queue.append(frame)
+                lock.signal()
+            }
+        }
+    }
+
+    /// Flushes every frame, then writes the trailer (seek index, losses, interfaces) and the
+    /// footer. The file is complete and synced when this returns.
+    public func finish(lostPerCPU: [UInt64], trackOverflow: UInt64 = 0) throws(LogError) {
+        closeFrame()
+        lock.withLock {
+            finishing = true
+            lock.signal()
+        }
+        done.wait()
+        if let writeError { throw LogError.io(writeError) }
+        let trailer = LogTrailer(frames: index, events: writtenEvents, lostPerCPU: lostPerCPU, writerDropped: droppedCount,
+                                 interfaces: interfaces, trackOverflow: trackOverflow, endedAt: Date())
+        let enc = JSONEncoder()
+        enc.dateEncodingStrategy = .iso8601
+        guard let json = try? enc.encode(trailer) else { throw LogError.io("cannot encode the log trailer") }
+        var footer = [UInt8]()
+        withUnsafeBytes(of: offset.littleEndian) { footer += $0 }
+        footer += LogFormat.footerTag
+        guard writeAll(LogFormat.skippable(LogFormat.trailerMagic, Array(json)) + LogFormat.skippable(LogFormat.footerMagic, footer)),
+              fsync(fd) == 0 || errno == EINVAL
+        else { throw LogError.io("cannot write \(path): \(String(cString: strerror(errno)))") }
+    }
+
+    private func compressLoop() {
+        let zstd = Zstd.Compressor(level: options.zstdLevel)
+        while true {
+            lock.lock()
+            while queue.isEmpty && !finishing { lock.wait() }
+            if queue.isEmpty && finishing {
+                lock.unlock()
+                done.signal()
+                return
+            }
+            let f = queue.removeFirst()
+            lock.unlock()
+            do {
+                let bytes = try zstd.compress(f.bytes)
+                let ok = writeAll(bytes)
+                lock.withLock {
+                    if ok {
+                        index.append(LogFrameIndex(offset: offset, size: UInt32(bytes.count), events: UInt32(f.events), firstNs: f.first, lastNs: f.last))
+                        offset += UInt64(bytes.count)
+                        writtenEvents += UInt64(f.events)
+                    } else {
+                        writeError = writeError ?? "cannot write \(path): \(String(cString: strerror(errno)))"
+                        droppedCount += UInt64(f.events)
+                    }
+                }
+            } catch {
+                lock.withLock { writeError = writeError ?? "zstd: \(error.description)"; droppedCount += UInt64(f.events) }
+            }
+        }
+    }
+
+    private func writeAll(_ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBytes { b in
+            var done = 0
+            while done < b.count {
+                let n = write(fd, b.baseAddress! + done, b.count - done)
+                if n < 0 { if errno == EINTR { continue }; return false }
+                done += n
+            }
+            return true
+        }
+    }
+
+    static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC_COARSE, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+}
+
+/// A log that cannot be written or read; `notALog` is a usage error (exit 2).
+public enum LogError: Error, CustomStringConvertible, Equatable {
+    case io(String)
+    case notALog(String)
+
+    public var description: String {
+        switch self {
+        case .io(let s), .notALog(let s): return s
+        }
+    }
+}
