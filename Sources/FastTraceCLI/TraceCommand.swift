@@ -76,6 +76,12 @@ struct TraceCommand: ParsableCommand {
     var duration: Double?
     @Option(name: .customLong("ready-file"), help: ArgumentHelp("Create this file once attached (for scripts and tests).", valueName: "path"))
     var readyFile: String?
+    @Option(name: [.customShort("w"), .customLong("output-file")], help: ArgumentHelp("Write a compressed capture log (read it with `fasttrace read`, `fasttrace stats`). Events are not printed unless --print.", valueName: "file"))
+    var outputFile: String?
+    @Flag(name: .customLong("print"), help: "With -w, also print every event.")
+    var printEvents = false
+    @Option(name: .customLong("frame-interval"), help: ArgumentHelp("With -w, close a compressed frame at least this often while events flow: a crash loses at most this much.", valueName: "seconds"))
+    var frameInterval: Double = 1.0
     @Option(name: .customLong("ring-size"), help: ArgumentHelp("Ring buffer bytes per CPU (rounded up to a power of two).", valueName: "bytes"))
     var ringSize: Int = 4 << 20
 
@@ -89,6 +95,7 @@ struct TraceCommand: ParsableCommand {
             }
         }
         guard filterTrackMax > 0 else { fail("--filter-track-max: must be at least 1", status: 2) }
+        guard frameInterval > 0 else { fail("--frame-interval: must be more than 0 seconds", status: 2) }
         config.trackSkb = filterTrackSkb
         config.trackCapacity = filterTrackMax
         guard KernelInfo.isRoot else { fail("tracing needs root (CAP_BPF and CAP_PERFMON): run with sudo") }
@@ -154,18 +161,34 @@ struct TraceCommand: ParsableCommand {
         let context = EventContext(stack: tracer.stack, symbols: outputStack || outputCaller ? KernelSymbols() : nil)
         let formatter = EventFormatter(options: options, targets: tracer.targets, drops: tracer.dropReasons, context: context)
         let out = BufferedWriter()
-        if let h = formatter.header { out.line(h) }
+        var log: LogWriter?
+        if let outputFile {
+            var o = LogWriter.Options()
+            o.frameInterval = frameInterval
+            let header = LogHeader(kernelRelease: KernelInfo.release, hostname: ProcessInfo.processInfo.hostName,
+                                   cpus: BPFMap.possibleCPUs, backend: tracer.backend.rawValue, filter: config.filter?.expression,
+                                   arguments: CommandLine.arguments, targets: tracer.targets, targetAddresses: tracer.targetAddresses,
+                                   dropReasons: tracer.dropReasons, bootToWallNs: LogHeader.currentBootToWall(), startedAt: Date())
+            do { log = try LogWriter(path: outputFile, header: header, options: o) } catch {
+                tracer.detach()
+                fail("-w: \(error.description)")
+            }
+        }
+        let printing = log == nil || printEvents
+        if printing, let h = formatter.header { out.line(h) }
         var events = 0
         let deadline = duration.map { Date().addingTimeInterval($0) }
         func limitReached() -> Bool { outputLimitLines.map { events >= $0 } ?? false }
         let emit: (Event) -> Void = { e in
             guard !limitReached() else { return }
-            out.line(formatter.format(e))
+            log?.append(e)
+            if printing { out.line(formatter.format(e)) }
             events += 1
         }
         while !shim_stop_requested() && !limitReached() {
             if let deadline, Date() >= deadline { break }
             tracer.poll(timeoutMs: 100, emit)
+            log?.tick()
             out.flush()
         }
         // Detach first so nothing new arrives, then drain what the rings still hold: events
@@ -178,8 +201,12 @@ struct TraceCommand: ParsableCommand {
         out.flush()
         let lost = tracer.lost
         let overflow = tracer.trackOverflow
+        if let log {
+            do { try log.finish(lostPerCPU: tracer.lostPerCPU, trackOverflow: overflow) } catch { fail("-w: \(error.description)") }
+            note("\(log.written) events written to \(log.path)\(log.dropped > 0 ? ", \(log.dropped) dropped (compression fell behind)" : "")")
+        }
         if outputJSON {
-            out.line("{\"type\":\"summary\",\"events\":\(events),\"lost\":\(lost),\"track_overflow\":\(overflow)}")
+            out.line("{\"type\":\"summary\",\"events\":\(events),\"lost\":\(lost),\"track_overflow\":\(overflow),\"log_dropped\":\(log?.dropped ?? 0)}")
             out.flush()
         }
         if overflow > 0 {

@@ -291,6 +291,60 @@ struct TraceE2ETests {
         #expect(missing.stderr.contains("no interface 'no-such-if0'"), "\(missing.stderr)")
     }
 
+    // MARK: capture logs
+
+    /// -w while the lab sends traffic; then `read` and `stats` on the log.
+    @Test func logIsReadBackAndSummarised() throws {
+        let path = TestSupport.temporaryDirectory("log").appendingPathComponent("lab.ftlog").path
+        let c = try capture(["-w", path, "--print"], prefix: "fteB")
+        #expect(c.status == 0, "\(c.stderr)")
+        #expect(c.stderr.contains("written to \(path)"), "\(c.stderr)")
+        let live = events(c)
+        let read = try TestSupport.run(cli, ["read", path, "--output-json"])
+        #expect(read.status == 0, "\(read.stderr)")
+        #expect(read.stderr.isEmpty, "no warning for a clean log: \(read.stderr)")
+        let back = read.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(back.count == live.count, "read \(back.count), printed live \(live.count)")
+        #expect(back.map { $0["func"] as? String } == live.map { $0["func"] as? String })
+        #expect(back.map { $0["iface"] as? String } == live.map { $0["iface"] as? String }, "interface names from the log, not the (gone) lab")
+        let drops = try TestSupport.run(cli, ["read", path, "--drops", "--port", "7778", "--output-json"])
+        #expect(drops.stdout.contains("SKB_DROP_REASON_NETFILTER_DROP"), "\(drops.stdout)")
+        #expect(!drops.stdout.contains("\"dport\":7777"))
+        let stats = try TestSupport.run(cli, ["stats", path])
+        #expect(stats.status == 0, "\(stats.stderr)")
+        #expect(stats.stdout.contains("SKB_DROP_REASON_NETFILTER_DROP at "), "\(stats.stdout)")
+        #expect(stats.stdout.contains("10.77.0.2:7778(udp)"), "\(stats.stdout)")
+        let notALog = try TestSupport.run(cli, ["read", "/etc/hostname"])
+        #expect(notALog.status == 2)
+        #expect(notALog.stderr.split(separator: "\n").count == 1, "\(notALog.stderr)")
+    }
+
+    /// kill -9 mid-capture: every frame closed before the kill reads back, with one warning.
+    @Test func killedCaptureStillReads() throws {
+        let prefix = "fteC"
+        _ = try TestSupport.run(lab, ["down", prefix])
+        #expect(try TestSupport.run(lab, ["up", prefix]).status == 0)
+        defer { _ = try? TestSupport.run(lab, ["down", prefix]) }
+        let dir = TestSupport.temporaryDirectory("kill")
+        let path = dir.appendingPathComponent("k.ftlog").path, ready = dir.appendingPathComponent("ready").path
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: cli)
+        p.arguments = filterBackend + ["-w", path, "--frame-interval", "0.2", "--ready-file", ready, "--duration", "60"]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let start = Date()
+        while !FileManager.default.fileExists(atPath: ready) && p.isRunning && Date().timeIntervalSince(start) < 120 { usleep(50_000) }
+        _ = try TestSupport.run(lab, ["traffic", prefix])
+        usleep(1_000_000) // frames close within 0.2 s
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        let r = try TestSupport.run(cli, ["read", path, "--output-json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("10.77.0.2"), "events from before the kill")
+        #expect(r.stderr.contains("warning:") && r.stderr.contains("did not stop cleanly"), "\(r.stderr)")
+    }
+
     @Test func invalidFilterPrintsLibpcapsMessage() throws {
         let r = try TestSupport.run(cli, ["tcp and port"])
         #expect(r.status == 2)

@@ -28,7 +28,7 @@ public final class EventFormatter {
     let context: EventContext
     let targets: [TracedTarget]
     let drops: DropReasons
-    let interfaces = InterfaceNames()
+    let interfaces: InterfaceNames
     /// CLOCK_REALTIME − CLOCK_MONOTONIC: bpf_ktime_get_ns is monotonic.
     let bootToWall: Double
     private var lastSeen: [UInt64: UInt64] = [:]
@@ -38,10 +38,18 @@ public final class EventFormatter {
         self.context = context
         self.targets = targets
         self.drops = drops
-        var rt = timespec(), mono = timespec()
-        clock_gettime(CLOCK_REALTIME, &rt)
-        clock_gettime(CLOCK_MONOTONIC, &mono)
-        bootToWall = (Double(rt.tv_sec) + Double(rt.tv_nsec) / 1e9) - (Double(mono.tv_sec) + Double(mono.tv_nsec) / 1e9)
+        interfaces = InterfaceNames()
+        bootToWall = Double(LogHeader.currentBootToWall()) / 1e9
+    }
+
+    /// For events read back from a log: the capture's clock offset and interface names.
+    public init(options: OutputOptions, log header: LogHeader, interfaces: [String: String]) {
+        self.options = options
+        context = .init()
+        targets = header.targets
+        drops = header.drops
+        self.interfaces = InterfaceNames(recorded: interfaces)
+        bootToWall = Double(header.bootToWallNs) / 1e9
     }
 
     public var header: String? {

@@ -10,10 +10,22 @@ public final class InterfaceNames {
     private var lastScan: TimeInterval = 0
     public let ownNetns: UInt32
 
-    public init() { ownNetns = InterfaceNames.inode("/proc/self/ns/net") ?? 0 }
+    /// Names recorded in a capture log ("netns:ifindex" → name): offline, nothing is looked up.
+    private let recorded: [String: String]?
+
+    public init() {
+        ownNetns = InterfaceNames.inode("/proc/self/ns/net") ?? 0
+        recorded = nil
+    }
+
+    public init(recorded: [String: String]) {
+        ownNetns = 0
+        self.recorded = recorded
+    }
 
     public func name(netns: UInt32, ifindex: UInt32) -> String {
         guard ifindex != 0 else { return "" }
+        if let recorded { return recorded["\(netns):\(ifindex)"] ?? "if\(ifindex)" }
         let key = UInt64(netns) << 32 | UInt64(ifindex)
         if let n = cache[key] { return n }
         var resolved: String?

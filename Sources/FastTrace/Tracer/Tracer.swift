@@ -361,6 +361,16 @@ public final class Tracer {
 
     /// Records the BPF side could not reserve (rings full), summed over CPUs.
     public var lost: UInt64 { stat(0) }
+    /// The same, per CPU.
+    public var lostPerCPU: [UInt64] {
+        guard let first = objects.first, let v = try? first.maps.stats.lookup(0) else { return [] }
+        return v
+    }
+    /// First kernel address of each target (0 for tracepoints), for the log's function table.
+    public var targetAddresses: [UInt64] {
+        let byName = Dictionary(discovery.functions.map { ($0.name, $0.addresses.first ?? 0) }, uniquingKeysWith: { a, _ in a })
+        return targets.map { $0.kind == .function ? byName[$0.name] ?? 0 : 0 }
+    }
     /// Records submitted by the BPF side.
     public var submitted: UInt64 { stat(1) }
     /// Matched skbs that could not be tracked because the tracked map was full.
