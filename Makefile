@@ -70,8 +70,12 @@ demo: build
 	trap 'scripts/netns-lab.sh down ftdemo; rm -f /tmp/fasttrace-demo.ready' EXIT; \
 	rm -f /tmp/fasttrace-demo.ready; \
 	( while [ ! -e /tmp/fasttrace-demo.ready ]; do sleep 0.1; done; scripts/netns-lab.sh traffic ftdemo ) & \
-	$$bin/fasttrace --ready-file /tmp/fasttrace-demo.ready --duration 4 --output-tcp-flags | grep -E "SKB|10\.77\." ; \
+	$$bin/fasttrace --ready-file /tmp/fasttrace-demo.ready --duration 4 --output-tcp-flags -w /tmp/fasttrace-demo.ftlog --print | grep -E "SKB|10\.77\." ; \
 	wait; \
+	echo; echo "== fasttrace stats /tmp/fasttrace-demo.ftlog: the capture log, summarised"; \
+	$$bin/fasttrace stats /tmp/fasttrace-demo.ftlog --top 8; \
+	echo; echo "== fasttrace read /tmp/fasttrace-demo.ftlog --drops --port 7778"; \
+	$$bin/fasttrace read /tmp/fasttrace-demo.ftlog --drops --port 7778; \
 	echo; echo "== the same traffic, pcap filter 'tcp dst port 80' with --filter-track-skb:"; \
 	echo "   the packet stays in the trace after the DNAT rewrites its port to 8080"; \
 	rm -f /tmp/fasttrace-demo.ready; \

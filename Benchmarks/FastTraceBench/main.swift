@@ -162,7 +162,7 @@ do {
         links.forEach { $0.detach() }
     }
     let hitCost = try HitCost.run(repeats: repeats, datagrams: datagrams)
-    let stats = try attachStats(repeats: repeats, maxAll: allFunctions) + hitCost.stats + [
+    let stats = try attachStats(repeats: repeats, maxAll: allFunctions) + hitCost.stats + LogBench.run(repeats: repeats) + [
         Stat("open (skbcount)", unit: "µs", open.map { $0 / 1e3 }),
         Stat("load (verifier, 2 programs)", unit: "µs", load.map { $0 / 1e3 }),
         Stat("attach tp_btf ×2", unit: "µs", attach.map { $0 / 1e3 }),
