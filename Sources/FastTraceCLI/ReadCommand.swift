@@ -99,3 +99,61 @@ struct StatsCommand: ParsableCommand {
         if let w = reader.damageWarning { note(w) }
     }
 }
+
+struct JourneysCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "journeys",
+        abstract: "Each packet's path through the kernel: a log's events grouped by skb, in time order.",
+        discussion: """
+        A journey runs from the first event on an skb address to the drop or free that ends it; the address seen again afterwards is another packet. Journeys are listed by their first event, each event with its time from the journey's start. All events are held in memory (the grouping needs a sort); use `read --skb` for one packet of a huge log.
+
+        Examples:
+          fasttrace journeys cap.ftlog --drops
+          fasttrace journeys cap.ftlog --host 10.0.0.1 --port 443
+        """)
+
+    @Argument(help: "The log file.") var file: String
+    @Flag(help: "Only journeys that end in a drop.") var drops = false
+    @Option(help: ArgumentHelp("Only journeys with a packet from or to this address.", valueName: "addr")) var host: String?
+    @Option(help: ArgumentHelp("Only journeys with a packet from or to this port.", valueName: "port")) var port: UInt16?
+    @Flag(name: .customLong("output-json"), help: "One JSON object per journey: {type, skb, events: [...]}.") var outputJSON = false
+
+    func run() throws {
+        var q = EventQuery()
+        if let host {
+            guard let a = EventQuery.address(host) else { fail("--host: '\(host)' is not an IPv4 or IPv6 address", status: 2) }
+            q.host = a
+        }
+        q.port = port
+        let reader = openLog(file)
+        var options = OutputOptions()
+        options.json = outputJSON
+        let formatter = EventFormatter(options: options, log: reader.header, interfaces: reader.trailer?.interfaces ?? [:])
+        var all: [Event] = []
+        reader.forEachEvent { all.append($0); return true }
+        let targets = reader.header.targets
+        let journeys = Journeys.build(all) { Int($0) < targets.count ? targets[Int($0)].name : "func#\($0)" }
+        let out = BufferedWriter()
+        for j in journeys {
+            if drops && j.drop == nil { continue }
+            if q.host != nil || q.port != nil, !j.events.contains(where: { q.matches($0, header: reader.header, functionName: formatter.funcName) }) { continue }
+            if outputJSON {
+                out.line("{\"type\":\"journey\",\"skb\":\"0x\(String(j.skb, radix: 16))\",\"events\":[" + j.events.map(formatter.format).joined(separator: ",") + "]}")
+                continue
+            }
+            var title = "skb 0x\(String(j.skb, radix: 16))"
+            if let t = j.tuple { title += " \(EventFormatter.tuple(t))" }
+            title += String(format: " — %d events, %.1f µs", j.events.count, Double(j.durationNs) / 1000)
+            if let d = j.drop { title += ", dropped: \(formatter.funcName(d))" }
+            out.line(title)
+            let start = j.events[0].tsNs
+            for e in j.events {
+                let iface = formatter.ifname(e)
+                out.line(String(format: "  %+10.3f µs  ", Double(e.tsNs &- start) / 1000) + formatter.funcName(e)
+                         + (iface.isEmpty ? "" : "  \(iface)") + "  len \(e.meta.len)")
+            }
+        }
+        out.flush()
+        if let w = reader.damageWarning { note(w) }
+    }
+}

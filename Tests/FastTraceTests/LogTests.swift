@@ -155,6 +155,31 @@ import Testing
         }
     }
 
+    /// One skb address, three packets: a NAT-ed one (tuple changes within microseconds: one
+    /// journey), ended by a drop; a reuse right after; a reuse by another flow 5 ms later
+    /// with no free seen in between.
+    @Test func journeysSplitOnFreesAndReuseButNotOnNAT() {
+        func ev(_ ts: UInt64, _ f: UInt32, dport: UInt16, drop: Bool = false) -> Event {
+            var e = Event()
+            e.skb = 0xffff_8881_0000_1000
+            e.tsNs = ts
+            e.funcId = f
+            e.tuple.l3Proto = 0x0800
+            e.tuple.dport = dport
+            if drop { e.kind = .drop; e.dropReason = 3 }
+            return e
+        }
+        let names = ["ip_rcv", "nf_hook_slow", "tcp_v4_rcv", "kfree_skb_reason"]
+        let events = [ev(1000, 0, dport: 80), ev(2000, 1, dport: 80), ev(3000, 2, dport: 8080), ev(4000, 3, dport: 8080, drop: true),
+                      ev(5000, 0, dport: 443), ev(6000, 2, dport: 443),
+                      ev(5_006_000, 0, dport: 22)].shuffled()
+        let j = Journeys.build(events) { names[Int($0)] }
+        #expect(j.map(\.events.count) == [4, 2, 1])
+        #expect(j[0].drop?.dropReason == 3)
+        #expect(j[0].tuple?.dport == 80)
+        #expect(j[1].drop == nil)
+    }
+
     @Test func otherFilesAreRefused() throws {
         let dir = TestSupport.temporaryDirectory("log")
         for (name, bytes) in [("empty", [UInt8]()), ("text", Array("hello, this is not a log at all\n".utf8)),

@@ -314,6 +314,10 @@ struct TraceE2ETests {
         #expect(stats.status == 0, "\(stats.stderr)")
         #expect(stats.stdout.contains("SKB_DROP_REASON_NETFILTER_DROP at "), "\(stats.stdout)")
         #expect(stats.stdout.contains("10.77.0.2:7778(udp)"), "\(stats.stdout)")
+        let journeys = try TestSupport.run(cli, ["journeys", path, "--drops", "--port", "7778"])
+        #expect(journeys.status == 0, "\(journeys.stderr)")
+        #expect(journeys.stdout.contains("10.77.0.1:") && journeys.stdout.contains("dropped: ") && journeys.stdout.contains("NETFILTER_DROP"),
+                "\(journeys.stdout)")
         let notALog = try TestSupport.run(cli, ["read", "/etc/hostname"])
         #expect(notALog.status == 2)
         #expect(notALog.stderr.split(separator: "\n").count == 1, "\(notALog.stderr)")
