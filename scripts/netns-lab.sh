@@ -38,7 +38,8 @@ traffic)
     ip netns exec "$a" bash -c 'echo hello > /dev/udp/10.77.0.2/7777' || true
     ip netns exec "$a" bash -c 'echo dropped > /dev/udp/10.77.0.2/7778' || true
     for port in 8080 80 9090; do
-        ip netns exec "$a" timeout 2 bash -c "exec 3<>/dev/tcp/10.77.0.2/$port" 2>/dev/null || true
+        # SIGKILL: a caller may hand us a blocked SIGTERM, and a dropped SYN retries for minutes.
+        ip netns exec "$a" timeout -s KILL 2 bash -c "exec 3<>/dev/tcp/10.77.0.2/$port" 2>/dev/null || true
     done
     sleep 0.3
     ;;

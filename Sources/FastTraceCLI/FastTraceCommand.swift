@@ -16,6 +16,6 @@ struct FastTraceCommand: ParsableCommand {
         `fasttrace funcs` what would be attached.
         """,
         version: FastTraceVersion.string,
-        subcommands: [TraceCommand.self, ReadCommand.self, StatsCommand.self, JourneysCommand.self, FeaturesCommand.self, FuncsCommand.self],
+        subcommands: [TraceCommand.self, ReadCommand.self, StatsCommand.self, JourneysCommand.self, DiffCommand.self, FeaturesCommand.self, FuncsCommand.self],
         defaultSubcommand: TraceCommand.self)
 }

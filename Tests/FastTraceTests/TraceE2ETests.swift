@@ -349,6 +349,61 @@ struct TraceE2ETests {
         #expect(r.stderr.contains("warning:") && r.stderr.contains("did not stop cleanly"), "\(r.stderr)")
     }
 
+    /// Runs fasttrace with -w while `traffic` runs; SIGINT; returns stderr.
+    func captureLog(_ path: String, _ args: [String], traffic: () throws -> Void) throws -> String {
+        let ready = TestSupport.temporaryDirectory("ready").appendingPathComponent("ready").path
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: cli)
+        p.arguments = filterBackend + args + ["-w", path, "--ready-file", ready, "--duration", "60"]
+        let err = Pipe()
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = err
+        try p.run()
+        let start = Date()
+        while !FileManager.default.fileExists(atPath: ready) && p.isRunning && Date().timeIntervalSince(start) < 120 { usleep(50_000) }
+        try traffic()
+        usleep(300_000)
+        p.interrupt()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return String(decoding: e, as: UTF8.self)
+    }
+
+    /// The same TCP connection attempt, once accepted and once dropped by an nftables rule:
+    /// diff names the drop reason and where the two paths part.
+    @Test func diffNamesTheDropAndWhereThePathsSplit() throws {
+        let prefix = "fteD"
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") else { return }
+        _ = try TestSupport.run(lab, ["down", prefix])
+        #expect(try TestSupport.run(lab, ["up", prefix]).status == 0)
+        defer { _ = try? TestSupport.run(lab, ["down", prefix]) }
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+        server.arguments = ["netns", "exec", "\(prefix)-b", "/usr/bin/python3", "-c",
+                            "import socket,time\ns=socket.socket()\ns.bind(('0.0.0.0',8081))\ns.listen()\ntime.sleep(120)"]
+        try server.run()
+        defer { server.terminate() }
+        usleep(500_000)
+        let connect = { () throws in
+            // SIGKILL: the test runner hands children a blocked SIGTERM, and a dropped SYN
+            // would otherwise keep connect() retrying for two minutes.
+            _ = try TestSupport.run("/usr/sbin/ip", ["netns", "exec", "\(prefix)-a", "timeout", "-s", "KILL", "2", "bash", "-c", "exec 3<>/dev/tcp/10.77.0.2/8081"])
+        }
+        let dir = TestSupport.temporaryDirectory("diff")
+        let ok = dir.appendingPathComponent("ok.ftlog").path, bad = dir.appendingPathComponent("bad.ftlog").path
+        let e1 = try captureLog(ok, ["tcp port 8081"], traffic: connect)
+        #expect(e1.contains("written to"), "\(e1)")
+        let rule = try TestSupport.run("/usr/sbin/ip", ["netns", "exec", "\(prefix)-b", "nft", "add", "rule", "inet", "ftlab", "input", "tcp", "dport", "8081", "drop"])
+        #expect(rule.status == 0, "\(rule.stderr)")
+        let e2 = try captureLog(bad, ["tcp port 8081"], traffic: connect)
+        #expect(e2.contains("written to"), "\(e2)")
+        let d = try TestSupport.run(cli, ["diff", ok, bad])
+        #expect(d.status == 0, "\(d.stderr)")
+        #expect(d.stdout.contains("flow to 10.77.0.2:8081(tcp): journey 1 diverges after"), "\(d.stdout)")
+        #expect(d.stdout.contains("B drops: ") && d.stdout.contains("SKB_DROP_REASON_NETFILTER_DROP"), "\(d.stdout)")
+        #expect(d.stdout.contains("common path ends at: "), "\(d.stdout)")
+    }
+
     @Test func invalidFilterPrintsLibpcapsMessage() throws {
         let r = try TestSupport.run(cli, ["tcp and port"])
         #expect(r.status == 2)
