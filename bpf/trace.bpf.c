@@ -323,34 +323,18 @@ int tp_kfree_skb(__u64 *ctx)
 /* On kfree_skbmem and skb_release_head_state (every free path passes one of them): the
  * address may next hold another packet. Attached after the event programs, so a traced
  * free function still reports the skb before it is forgotten. */
-SEC("ft.kprobe")
-int kprobe_untrack(struct pt_regs *ctx)
-{
-	untrack(PT_REGS_PARM1(ctx));
-	return 0;
-}
+/* One body, attached both ways: legacy kprobe and kprobe.multi (same context type). */
+#define KPROBES(kprobe_name, kmulti_name, body)                                    \
+	SEC("ft.kprobe") int kprobe_name(struct pt_regs *ctx) { body; return 0; } \
+	SEC("ft.kprobe.multi") int kmulti_name(struct pt_regs *ctx) { body; return 0; }
+/* One body for BTF-typed contexts: fentry on free functions, tp_btf on the free
+ * tracepoints (skb:kfree_skb, skb:consume_skb: tracepoint mode's only free hooks). */
+#define BTF_HOOKS(fentry_name, tp_name, body)                                     \
+	SEC("ft.fentry") int fentry_name(__u64 *ctx) { body; return 0; }           \
+	SEC("ft.tp_btf") int tp_name(__u64 *ctx) { body; return 0; }
 
-SEC("ft.kprobe.multi")
-int kmulti_untrack(struct pt_regs *ctx)
-{
-	untrack(PT_REGS_PARM1(ctx));
-	return 0;
-}
-
-SEC("ft.fentry")
-int fentry_untrack(__u64 *ctx)
-{
-	untrack(ctx[0]);
-	return 0;
-}
-
-/* Tracepoint mode: skb:kfree_skb and skb:consume_skb are the only free hooks. */
-SEC("ft.tp_btf")
-int tp_untrack(__u64 *ctx)
-{
-	untrack(ctx[0]);
-	return 0;
-}
+KPROBES(kprobe_untrack, kmulti_untrack, untrack(PT_REGS_PARM1(ctx)))
+BTF_HOOKS(fentry_untrack, tp_untrack, untrack(ctx[0]))
 
 /* skb_clone(skb, ...) and copies: the new skb inherits tracking. kprobe modes pair an entry
  * probe (remember the tracked parent) with a return probe (track the result). */
@@ -373,33 +357,8 @@ static __always_inline void clone_return(__u64 child)
 		track(child);
 }
 
-SEC("ft.kprobe")
-int kprobe_clone(struct pt_regs *ctx)
-{
-	clone_entry(PT_REGS_PARM1(ctx));
-	return 0;
-}
-
-SEC("ft.kprobe")
-int kretprobe_clone(struct pt_regs *ctx)
-{
-	clone_return(PT_REGS_RC(ctx));
-	return 0;
-}
-
-SEC("ft.kprobe.multi")
-int kmulti_clone(struct pt_regs *ctx)
-{
-	clone_entry(PT_REGS_PARM1(ctx));
-	return 0;
-}
-
-SEC("ft.kprobe.multi")
-int kmulti_ret_clone(struct pt_regs *ctx)
-{
-	clone_return(PT_REGS_RC(ctx));
-	return 0;
-}
+KPROBES(kprobe_clone, kmulti_clone, clone_entry(PT_REGS_PARM1(ctx)))
+KPROBES(kretprobe_clone, kmulti_ret_clone, clone_return(PT_REGS_RC(ctx)))
 
 SEC("ft.fexit")
 int fexit_clone(__u64 *ctx)

@@ -20,9 +20,6 @@ import Foundation
 enum HitCost {
     static let filterExpression = "udp dst port 9"
 
-    /// Something attached for one mode; released (detached) after the timed run.
-    typealias Session = AnyObject
-
     final class Empty {
         var objects: [BenchBPF.Loaded] = []
         var links: [BPFLink] = []

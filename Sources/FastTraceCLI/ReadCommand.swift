@@ -2,6 +2,13 @@ import ArgumentParser
 import FastTrace
 import Foundation
 
+/// --host: an IPv4/IPv6 address in the tuple's 16-byte form, or exit 2.
+func parseHost(_ host: String?) -> [UInt8]? {
+    guard let host else { return nil }
+    guard let a = EventQuery.address(host) else { fail("--host: '\(host)' is not an IPv4 or IPv6 address", status: 2) }
+    return a
+}
+
 /// Opens a log or exits: 2 for a file that is not a fasttrace log, 1 for I/O errors.
 func openLog(_ path: String) -> LogReader {
     do { return try LogReader(path: path) } catch {
@@ -47,10 +54,7 @@ struct ReadCommand: ParsableCommand {
             guard let v = UInt64(hex, radix: 16) else { fail("--skb: '\(skb)' is not a hex address", status: 2) }
             q.skb = v
         }
-        if let host {
-            guard let a = EventQuery.address(host) else { fail("--host: '\(host)' is not an IPv4 or IPv6 address", status: 2) }
-            q.host = a
-        }
+        q.host = parseHost(host)
         q.port = port
         q.since = since
         q.until = until
@@ -60,21 +64,18 @@ struct ReadCommand: ParsableCommand {
         options.json = outputJSON
         options.tcpFlags = outputTCPFlags
         options.timestamp = timestamp
-        let formatter = EventFormatter(options: options, log: reader.header, interfaces: reader.trailer?.interfaces ?? [:])
+        let formatter = EventFormatter(options: options, log: reader)
         let out = BufferedWriter()
         if let h = formatter.header { out.line(h) }
-        var shown = 0
         reader.forEachEvent(frame: { f in
             // With the seek index, skip frames outside the time window undecoded.
             guard f.events > 0 else { return true }
-            let start = (Double(reader.header.bootToWallNs) / 1e9) - reader.header.startedAt.timeIntervalSince1970
-            if let s = q.since, Double(f.lastNs) / 1e9 + start < s { return false }
-            if let u = q.until, Double(f.firstNs) / 1e9 + start > u { return false }
+            if let s = q.since, reader.header.secondsSinceStart(f.lastNs) < s { return false }
+            if let u = q.until, reader.header.secondsSinceStart(f.firstNs) > u { return false }
             return true
         }) { e in
             if q.matches(e, header: reader.header, functionName: { formatter.funcName($0) }) {
                 out.line(formatter.format(e))
-                shown += 1
             }
             return true
         }
@@ -120,19 +121,13 @@ struct JourneysCommand: ParsableCommand {
 
     func run() throws {
         var q = EventQuery()
-        if let host {
-            guard let a = EventQuery.address(host) else { fail("--host: '\(host)' is not an IPv4 or IPv6 address", status: 2) }
-            q.host = a
-        }
+        q.host = parseHost(host)
         q.port = port
         let reader = openLog(file)
         var options = OutputOptions()
         options.json = outputJSON
-        let formatter = EventFormatter(options: options, log: reader.header, interfaces: reader.trailer?.interfaces ?? [:])
-        var all: [Event] = []
-        reader.forEachEvent { all.append($0); return true }
-        let targets = reader.header.targets
-        let journeys = Journeys.build(all) { Int($0) < targets.count ? targets[Int($0)].name : "func#\($0)" }
+        let formatter = EventFormatter(options: options, log: reader)
+        let journeys = reader.journeys()
         let out = BufferedWriter()
         for j in journeys {
             if drops && j.drop == nil { continue }
@@ -178,12 +173,10 @@ struct DiffCommand: ParsableCommand {
     func run() throws {
         func load(_ path: String) -> ([Journey], (Event) -> String) {
             let reader = openLog(path)
-            let formatter = EventFormatter(options: OutputOptions(), log: reader.header, interfaces: reader.trailer?.interfaces ?? [:])
-            var all: [Event] = []
-            reader.forEachEvent { all.append($0); return true }
+            let formatter = EventFormatter(options: OutputOptions(), log: reader)
+            let journeys = reader.journeys()
             if let w = reader.damageWarning { note(w) }
-            let targets = reader.header.targets
-            return (Journeys.build(all) { Int($0) < targets.count ? targets[Int($0)].name : "func#\($0)" }, formatter.funcName)
+            return (journeys, formatter.funcName)
         }
         let (ja, na) = load(a), (jb, nb) = load(b)
         let keep: (Journey) -> Bool = { j in port.map { j.tuple?.dport == $0 } ?? true }

@@ -40,8 +40,7 @@ public enum FilterSplicer {
     }
 
     /// The stub holding `magic`: from its entry (a call target) to its first exit.
-    static func stubRange(_ insns: [EBPFInstruction], magic: Int32) throws(FilterError) -> ClosedRange<Int>? {
-        let starts = instructionStarts(insns)
+    static func stubRange(_ insns: [EBPFInstruction], starts: [Int], magic: Int32) throws(FilterError) -> ClosedRange<Int>? {
         let markers = starts.filter {
             let i = insns[$0]
             return (i.code == EBPFInstruction.classALU64 | EBPFInstruction.mov || i.code == EBPFInstruction.classALU | EBPFInstruction.mov)
@@ -66,11 +65,12 @@ public enum FilterSplicer {
     /// stub (it never calls it).
     @discardableResult
     public static func splice(_ p: inout Program, magic: Int32, body: [EBPFInstruction]) throws(FilterError) -> Bool {
-        guard let stub = try stubRange(p.instructions, magic: magic) else { return false }
+        let starts = instructionStarts(p.instructions)
+        guard let stub = try stubRange(p.instructions, starts: starts, magic: magic) else { return false }
         let delta = body.count - stub.count
         func moved(_ x: Int) -> Int { x > stub.upperBound ? x + delta : x }
         var insns = p.instructions
-        for i in instructionStarts(insns) where !stub.contains(i) {
+        for i in starts where !stub.contains(i) {
             var insn = insns[i]
             let usesImm = insn.isPseudoCall || insn.isPseudoFunc || insn.isLongJump
             guard insn.isJump || insn.isPseudoCall || insn.isPseudoFunc else { continue }

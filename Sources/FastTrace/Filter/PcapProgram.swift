@@ -48,11 +48,6 @@ public struct PcapProgram: Sendable {
     public var usesLength: Bool {
         instructions.contains { ($0.instructionClass == .ld || $0.instructionClass == .ldx) && $0.mode == CBPFInstruction.modeLEN }
     }
-
-    /// tcpdump -d style listing.
-    public var listing: String {
-        instructions.enumerated().map { "(\(String(format: "%03d", $0.offset))) \($0.element)" }.joined(separator: "\n")
-    }
 }
 
 /// A pcap-filter expression ready for the tracer: one program for skbs with a MAC header

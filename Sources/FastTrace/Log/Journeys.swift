@@ -31,6 +31,7 @@ public enum Journeys {
         let sorted = events.sorted { $0.tsNs < $1.tsNs }
         var open: [UInt64: Int] = [:] // skb → index in `out`
         var out: [Journey] = []
+        var freeing: [UInt32: Bool] = [:] // by function id: names are compared once, not per event
         for e in sorted {
             if let i = open[e.skb], let last = out[i].events.last {
                 let gap = e.tsNs &- last.tsNs
@@ -45,7 +46,12 @@ public enum Journeys {
                 open[e.skb] = out.count
                 out.append(Journey(events: [e]))
             }
-            if e.kind == .drop || frees(functionName(e.funcId)) { open[e.skb] = nil }
+            let ends = freeing[e.funcId] ?? {
+                let f = frees(functionName(e.funcId))
+                freeing[e.funcId] = f
+                return f
+            }()
+            if e.kind == .drop || ends { open[e.skb] = nil }
         }
         return out
     }

@@ -19,6 +19,19 @@ public enum LogFormat {
     static let headerTag = Array("FTLOG\0v1".utf8)
     static let footerTag = Array("FTLOGEND".utf8)
 
+    /// Header and trailer JSON (dates as ISO 8601).
+    static func encode<T: Encodable>(_ value: T) -> [UInt8]? {
+        let enc = JSONEncoder()
+        enc.dateEncodingStrategy = .iso8601
+        return (try? enc.encode(value)).map { Array($0) }
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ bytes: UnsafeRawBufferPointer.SubSequence) -> T? {
+        let dec = JSONDecoder()
+        dec.dateDecodingStrategy = .iso8601
+        return try? dec.decode(type, from: Data(bytes))
+    }
+
     /// A skippable frame: magic, payload size, payload (all little-endian).
     static func skippable(_ magic: UInt32, _ payload: [UInt8]) -> [UInt8] {
         var out: [UInt8] = []
@@ -66,6 +79,11 @@ public struct LogHeader: Codable, Sendable, Equatable {
 
     public var drops: DropReasons {
         DropReasons(names: Dictionary(dropReasons.compactMap { k, v in UInt32(k).map { ($0, v) } }, uniquingKeysWith: { a, _ in a }))
+    }
+
+    /// An event time (monotonic ns) as seconds since the capture started.
+    public func secondsSinceStart(_ ns: UInt64) -> Double {
+        (Double(ns) + Double(bootToWallNs)) / 1e9 - startedAt.timeIntervalSince1970
     }
 
     /// CLOCK_REALTIME − CLOCK_MONOTONIC now, in ns.

@@ -27,7 +27,7 @@ public struct EventQuery: Sendable {
         if dropsOnly && e.kind != .drop { return false }
         if let skb, e.skb != skb { return false }
         if since != nil || until != nil {
-            let t = (Double(e.tsNs) + Double(header.bootToWallNs)) / 1e9 - header.startedAt.timeIntervalSince1970
+            let t = header.secondsSinceStart(e.tsNs)
             if let since, t < since { return false }
             if let until, t > until { return false }
         }
@@ -111,8 +111,7 @@ public struct LogStats {
         lines.append("drops (reason, where, flows):")
         if drops.isEmpty { lines.append("  none") }
         for (site, d) in drops.sorted(by: { $0.value.count > $1.value.count }).prefix(top) {
-            let fn = Int(site.function) < header.targets.count ? header.targets[Int(site.function)].name : "func#\(site.function)"
-            lines.append("  \(d.count)\t\(header.drops.name(site.reason)) at \(fn)")
+            lines.append("  \(d.count)\t\(header.drops.name(site.reason)) at \(header.targets.name(of: site.function))")
             for (_, f) in d.flows.sorted(by: { $0.value.count > $1.value.count }).prefix(5) {
                 lines.append("      \(f.count)\t\(EventFormatter.tuple(f.example.tuple))")
             }
@@ -120,8 +119,7 @@ public struct LogStats {
         lines.append("")
         lines.append("events per function (top \(top)):")
         for (id, n) in perFunction.sorted(by: { $0.value > $1.value }).prefix(top) {
-            let fn = Int(id) < header.targets.count ? header.targets[Int(id)].name : "func#\(id)"
-            lines.append("  \(n)\t\(fn)")
+            lines.append("  \(n)\t\(header.targets.name(of: id))")
         }
         lines.append("")
         lines.append("events per CPU: " + perCPU.sorted { $0.key < $1.key }.map { "cpu\($0.key) \($0.value)" }.joined(separator: ", "))

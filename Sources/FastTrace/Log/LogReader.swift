@@ -37,10 +37,7 @@ public final class LogReader {
             throw LogError.notALog("\(path) is not a fasttrace log (no fasttrace header)")
         }
         let length = Int(u32(4))
-        let dec = JSONDecoder()
-        dec.dateDecodingStrategy = .iso8601
-        guard 8 + length <= size,
-              let h = try? dec.decode(LogHeader.self, from: Data(m[(8 + LogFormat.headerTag.count)..<(8 + length)]))
+        guard 8 + length <= size, let h = LogFormat.decode(LogHeader.self, m[(8 + LogFormat.headerTag.count)..<(8 + length)])
         else {
             munmap(p, size)
             throw LogError.notALog("\(path): the fasttrace header is damaged")
@@ -66,9 +63,7 @@ public final class LogReader {
         guard u32(f) == LogFormat.footerMagic, Array(map[(f + 16)...]) == LogFormat.footerTag else { return nil }
         let t = Int(UInt64(littleEndian: map.loadUnaligned(fromByteOffset: f + 8, as: UInt64.self)))
         guard t >= firstFrame, t + 8 <= f, u32(t) == LogFormat.trailerMagic, t + 8 + Int(u32(t + 4)) <= f else { return nil }
-        let dec = JSONDecoder()
-        dec.dateDecodingStrategy = .iso8601
-        return try? dec.decode(LogTrailer.self, from: Data(map[(t + 8)..<(t + 8 + Int(u32(t + 4)))]))
+        return LogFormat.decode(LogTrailer.self, map[(t + 8)..<(t + 8 + Int(u32(t + 4)))])
     }
 
     deinit { munmap(UnsafeMutableRawPointer(mutating: map.baseAddress), map.count) }
@@ -126,6 +121,14 @@ public final class LogReader {
         }
         if let s = badStart { damage.append("bytes \(s)–\(map.count): \(why.isEmpty ? "truncated" : why)") }
         else if at < map.count { damage.append("bytes \(at)–\(map.count): truncated") }
+    }
+
+    /// Every event grouped into packet journeys (all events in memory: see `Journeys`).
+    public func journeys() -> [Journey] {
+        var all: [Event] = []
+        forEachEvent { all.append($0); return true }
+        let targets = header.targets
+        return Journeys.build(all) { targets.name(of: $0) }
     }
 
     /// One warning line for everything skipped, nil when the file is intact.

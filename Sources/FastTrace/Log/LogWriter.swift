@@ -46,10 +46,8 @@ public final class LogWriter: @unchecked Sendable {
         self.options = options
         fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw LogError.io("cannot create \(path): \(String(cString: strerror(errno)))") }
-        let enc = JSONEncoder()
-        enc.dateEncodingStrategy = .iso8601
-        guard let json = try? enc.encode(header) else { throw LogError.io("cannot encode the log header") }
-        let frame = LogFormat.skippable(LogFormat.headerMagic, LogFormat.headerTag + Array(json))
+        guard let json = LogFormat.encode(header) else { throw LogError.io("cannot encode the log header") }
+        let frame = LogFormat.skippable(LogFormat.headerMagic, LogFormat.headerTag + json)
         guard writeAll(frame) else { throw LogError.io("cannot write \(path): \(String(cString: strerror(errno)))") }
         offset = UInt64(frame.count)
         let me = Unmanaged.passRetained(self)
@@ -114,13 +112,11 @@ public final class LogWriter: @unchecked Sendable {
         if let writeError { throw LogError.io(writeError) }
         let trailer = LogTrailer(frames: index, events: writtenEvents, lostPerCPU: lostPerCPU, writerDropped: droppedCount,
                                  interfaces: interfaces, trackOverflow: trackOverflow, endedAt: Date())
-        let enc = JSONEncoder()
-        enc.dateEncodingStrategy = .iso8601
-        guard let json = try? enc.encode(trailer) else { throw LogError.io("cannot encode the log trailer") }
+        guard let json = LogFormat.encode(trailer) else { throw LogError.io("cannot encode the log trailer") }
         var footer = [UInt8]()
         withUnsafeBytes(of: offset.littleEndian) { footer += $0 }
         footer += LogFormat.footerTag
-        guard writeAll(LogFormat.skippable(LogFormat.trailerMagic, Array(json)) + LogFormat.skippable(LogFormat.footerMagic, footer)),
+        guard writeAll(LogFormat.skippable(LogFormat.trailerMagic, json) + LogFormat.skippable(LogFormat.footerMagic, footer)),
               fsync(fd) == 0 || errno == EINVAL
         else { throw LogError.io("cannot write \(path): \(String(cString: strerror(errno)))") }
     }

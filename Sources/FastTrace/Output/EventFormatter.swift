@@ -42,14 +42,15 @@ public final class EventFormatter {
         bootToWall = Double(LogHeader.currentBootToWall()) / 1e9
     }
 
-    /// For events read back from a log: the capture's clock offset and interface names.
-    public init(options: OutputOptions, log header: LogHeader, interfaces: [String: String]) {
+    /// For events read back from a log: the capture's function table, drop-reason names,
+    /// clock offset and interface names.
+    public init(options: OutputOptions, log: LogReader) {
         self.options = options
         context = .init()
-        targets = header.targets
-        drops = header.drops
-        self.interfaces = InterfaceNames(recorded: interfaces)
-        bootToWall = Double(header.bootToWallNs) / 1e9
+        targets = log.header.targets
+        drops = log.header.drops
+        interfaces = InterfaceNames(recorded: log.trailer?.interfaces ?? [:])
+        bootToWall = Double(log.header.bootToWallNs) / 1e9
     }
 
     public var header: String? {
@@ -64,7 +65,7 @@ public final class EventFormatter {
     }
 
     public func funcName(_ e: Event) -> String {
-        let base = Int(e.funcId) < targets.count ? targets[Int(e.funcId)].name : "func#\(e.funcId)"
+        let base = targets.name(of: e.funcId)
         return e.kind == .drop ? "\(base)(\(drops.name(e.dropReason)))" : base
     }
 

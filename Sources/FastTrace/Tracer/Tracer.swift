@@ -18,6 +18,11 @@ public struct TracedTarget: Codable, Sendable, Equatable {
     }
 }
 
+extension Array where Element == TracedTarget {
+    /// The function (or tracepoint) an event's `func_id` names; `func#N` outside the table.
+    public func name(of id: UInt32) -> String { Int(id) < count ? self[Int(id)].name : "func#\(id)" }
+}
+
 /// What to trace and how.
 public struct TraceConfig: Sendable {
     public var backend: Backend?              // nil: auto, best first
@@ -236,10 +241,9 @@ public final class Tracer {
             progress(done, targets.count)
         }
         guard config.trackSkb else { return }
-        for f in Self.freeFunctions { hook("forget freed skbs at \(f)") { () throws(BPFError) in try loaded.programs.kmultiUntrack.attachKprobeMulti(symbols: [f]) } }
-        for f in Self.cloneFunctions {
-            hook("follow clones at \(f)") { () throws(BPFError) in try loaded.programs.kmultiClone.attachKprobeMulti(symbols: [f]) }
-            hook("follow clones at \(f) (return)") { () throws(BPFError) in try loaded.programs.kmultiRetClone.attachKprobeMulti(symbols: [f], retprobe: true) }
+        let p = loaded.programs
+        attachTrackingProbes(untrack: p.kmultiUntrack, clone: p.kmultiClone, cloneReturn: p.kmultiRetClone) { prog, f, ret throws(BPFError) in
+            try prog.attachKprobeMulti(symbols: [f], retprobe: ret)
         }
     }
 
@@ -257,6 +261,16 @@ public final class Tracer {
     /// works, tracking is less complete).
     private func hook(_ what: String, _ attach: () throws(BPFError) -> BPFLink) {
         do { links.append(try attach()) } catch { trackingNotes.append("\(what): \(error.errnoName)") }
+    }
+
+    /// The kprobe backends' tracking hooks: `attach(program, function, as return probe)`.
+    private func attachTrackingProbes(untrack: BPFProgram, clone: BPFProgram, cloneReturn: BPFProgram,
+                                      _ attach: (BPFProgram, String, Bool) throws(BPFError) -> BPFLink) {
+        for f in Self.freeFunctions { hook("forget freed skbs at \(f)") { () throws(BPFError) in try attach(untrack, f, false) } }
+        for f in Self.cloneFunctions {
+            hook("follow clones at \(f)") { () throws(BPFError) in try attach(clone, f, false) }
+            hook("follow clones at \(f) (return)") { () throws(BPFError) in try attach(cloneReturn, f, true) }
+        }
     }
 
     /// fentry/fexit and tp_btf tracking hooks: one load each, maps shared.
@@ -296,10 +310,9 @@ public final class Tracer {
             }
         }
         guard config.trackSkb, !cancelled() else { return }
-        for f in Self.freeFunctions { hook("forget freed skbs at \(f)") { () throws(BPFError) in try loaded.programs.kprobeUntrack.attachKprobe(function: f) } }
-        for f in Self.cloneFunctions {
-            hook("follow clones at \(f)") { () throws(BPFError) in try loaded.programs.kprobeClone.attachKprobe(function: f) }
-            hook("follow clones at \(f) (return)") { () throws(BPFError) in try loaded.programs.kretprobeClone.attachKprobe(function: f, retprobe: true) }
+        let p = loaded.programs
+        attachTrackingProbes(untrack: p.kprobeUntrack, clone: p.kprobeClone, cloneReturn: p.kretprobeClone) { prog, f, ret throws(BPFError) in
+            try prog.attachKprobe(function: f, retprobe: ret)
         }
     }
 
@@ -362,10 +375,7 @@ public final class Tracer {
     /// Records the BPF side could not reserve (rings full), summed over CPUs.
     public var lost: UInt64 { stat(0) }
     /// The same, per CPU.
-    public var lostPerCPU: [UInt64] {
-        guard let first = objects.first, let v = try? first.maps.stats.lookup(0) else { return [] }
-        return v
-    }
+    public var lostPerCPU: [UInt64] { perCPU(0) }
     /// First kernel address of each target (0 for tracepoints), for the log's function table.
     public var targetAddresses: [UInt64] {
         let byName = Dictionary(discovery.functions.map { ($0.name, $0.addresses.first ?? 0) }, uniquingKeysWith: { a, _ in a })
@@ -376,10 +386,12 @@ public final class Tracer {
     /// Matched skbs that could not be tracked because the tracked map was full.
     public var trackOverflow: UInt64 { stat(3) }
 
-    private func stat(_ slot: UInt32) -> UInt64 {
-        guard let first = objects.first, let v = try? first.maps.stats.lookup(slot) else { return 0 }
-        return v.reduce(0, +)
+    private func perCPU(_ slot: UInt32) -> [UInt64] {
+        guard let first = objects.first, let v = try? first.maps.stats.lookup(slot) else { return [] }
+        return v
     }
+
+    private func stat(_ slot: UInt32) -> UInt64 { perCPU(slot).reduce(0, +) }
 
     /// Detaches everything (links in parallel: legacy kprobe detach waits for RCU per probe).
     public func detach(progress: (Int, Int) -> Void = { _, _ in }) {
