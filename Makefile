@@ -6,6 +6,8 @@ MULTIARCH := $(shell uname -m)-linux-gnu
 # Build and run: libbpf, libpcap, libelf, libzstd, zlib; clang for BPF; tools used by tests.
 DEB_PACKAGES := libbpf-dev libpcap-dev libelf-dev libzstd-dev zlib1g-dev clang bpftool \
                 pkg-config iproute2 linux-libc-dev nftables iputils-ping
+# Tests only: tshark reads fasttrace's pcapng exports.
+TEST_PACKAGES := tshark
 # The VM harness (scripts/vm): QEMU, a static busybox initramfs, kernel unpacking tools.
 VM_PACKAGES := qemu-system-x86 qemu-system-data busybox-static cpio xz-utils zstd kmod python3
 
@@ -13,7 +15,7 @@ VM_PACKAGES := qemu-system-x86 qemu-system-data busybox-static cpio xz-utils zst
 KERNELS ?= 6.12 6.1
 TEST_KERNELS ?= 6.12
 
-.PHONY: all deps vm-deps bpf-sources build build-tests test vmtest vm demo bench vmlinux clean
+.PHONY: all deps vm-deps test-deps bpf-sources build build-tests test vmtest vm demo bench vmlinux clean
 
 all: build
 
@@ -22,6 +24,9 @@ deps:
 
 vm-deps:
 	@scripts/install-deps.sh $(VM_PACKAGES)
+
+test-deps:
+	@scripts/install-deps.sh $(TEST_PACKAGES)
 
 build: deps bpf-sources
 	$(SWIFT) build
@@ -39,7 +44,7 @@ build-tests: deps bpf-sources
 ## test: every host test (unit, codegen, real BPF on this kernel), then the harness
 ## self-check and the kernel suites in the TEST_KERNELS VMs. Tests needing a feature this
 ## kernel lacks are reported as skipped with the reason, and run for real in the VMs.
-test: build-tests vm-deps
+test: build-tests vm-deps test-deps
 	$(SWIFT) test
 	scripts/vm/selftest.sh
 	scripts/vm/vmtest.sh $(TEST_KERNELS)
@@ -48,7 +53,7 @@ test: build-tests vm-deps
 ## kprobe and fentry e2e tests attaching every function (~15 min per kernel under emulation;
 ## ALL_FUNCS=0 for the focused set that make test uses).
 ALL_FUNCS ?= 1
-vmtest: build-tests vm-deps
+vmtest: build-tests vm-deps test-deps
 	scripts/vm/selftest.sh
 	FASTTRACE_E2E_ALL_FUNCS=$(ALL_FUNCS) FASTTRACE_VM_TIMEOUT=2400 scripts/vm/vmtest.sh $(KERNELS)
 
@@ -70,12 +75,19 @@ demo: build
 	trap 'scripts/netns-lab.sh down ftdemo; rm -f /tmp/fasttrace-demo.ready' EXIT; \
 	rm -f /tmp/fasttrace-demo.ready; \
 	( while [ ! -e /tmp/fasttrace-demo.ready ]; do sleep 0.1; done; scripts/netns-lab.sh traffic ftdemo ) & \
-	$$bin/fasttrace --ready-file /tmp/fasttrace-demo.ready --duration 4 --output-tcp-flags -w /tmp/fasttrace-demo.ftlog --print | grep -E "SKB|10\.77\." ; \
+	$$bin/fasttrace --ready-file /tmp/fasttrace-demo.ready --duration 4 --output-tcp-flags -w /tmp/fasttrace-demo.ftlog --snaplen 128 --print | grep -E "SKB|10\.77\." ; \
 	wait; \
 	echo; echo "== fasttrace stats /tmp/fasttrace-demo.ftlog: the capture log, summarised"; \
 	$$bin/fasttrace stats /tmp/fasttrace-demo.ftlog --top 8; \
 	echo; echo "== fasttrace read /tmp/fasttrace-demo.ftlog --drops --port 7778"; \
 	$$bin/fasttrace read /tmp/fasttrace-demo.ftlog --drops --port 7778; \
+	echo; echo "== fasttrace journeys /tmp/fasttrace-demo.ftlog --drops --port 7778: the dropped packets' paths"; \
+	$$bin/fasttrace journeys /tmp/fasttrace-demo.ftlog --drops --port 7778 | head -40; \
+	echo; echo "== fasttrace export /tmp/fasttrace-demo.ftlog --port 8080 -o /tmp/fasttrace-demo.pcapng (captured with --snaplen 128)"; \
+	$$bin/fasttrace export /tmp/fasttrace-demo.ftlog --port 8080 --changed-only -o /tmp/fasttrace-demo.pcapng; \
+	if command -v tshark >/dev/null; then \
+	  tshark -r /tmp/fasttrace-demo.pcapng -T fields -e frame.interface_name -e ip.src -e tcp.srcport -e ip.dst -e tcp.dstport -e frame.comment 2>/dev/null | head -12; \
+	else echo "   (install tshark to list it: apt-get install tshark)"; fi; \
 	echo; echo "== the same traffic, pcap filter 'tcp dst port 80' with --filter-track-skb:"; \
 	echo "   the packet stays in the trace after the DNAT rewrites its port to 8080"; \
 	rm -f /tmp/fasttrace-demo.ready; \
@@ -83,12 +95,12 @@ demo: build
 	$$bin/fasttrace --ready-file /tmp/fasttrace-demo.ready --duration 4 --filter-track-skb 'tcp dst port 80'; \
 	wait
 
-## bench: release build, then the benchmark runner: tracer attach/detach per backend this
-## kernel offers for 10/100/all targets, skeleton lifecycle, per-hit overhead (markdown;
-## BENCH_ARGS="--json" or "--all-functions" for legacy kprobe/fentry on every function).
-bench: deps
-	$(SWIFT) build -c release --product fasttrace-bench
-	$$($(SWIFT) build -c release --show-bin-path)/fasttrace-bench $(BENCH_ARGS)
+## bench: release build, then `fasttrace bench` (attach/detach per backend and target count,
+## per-hit cost, capture throughput, legacy detach) on this kernel and in the 6.1 and 6.12 VMs,
+## plus log codec and skeleton figures; prints the tables and updates docs/benchmarks.md
+## (scripts/bench.sh: BENCH_KERNELS, BENCH_ARGS, BENCH_VM_ARGS, BENCH_DOC).
+bench: deps vm-deps
+	scripts/bench.sh
 
 ## vmlinux: regenerate bpf/vmlinux.h from this kernel's BTF (roots in bpf/vmlinux.types).
 vmlinux: deps

@@ -59,6 +59,23 @@ struct ft_event {
 	struct ft_tuple tuple;
 };
 
+/* --snaplen: what follows an ft_event in its ring record when packet bytes are captured
+ * (then `snaplen` bytes, of which the first cap_len are the packet's). */
+enum ft_link {
+	FT_LINK_NONE = 0,	/* no bytes: the skb has no network header yet (early TX) */
+	FT_LINK_ETHERNET = 1,	/* from the MAC header (an Ethernet-sized one is in front) */
+	FT_LINK_RAW = 2,	/* from the network header (IPv4/IPv6, no link layer) */
+};
+
+struct ft_snap {
+	__u32 orig_len;		/* bytes from the first captured byte to the packet's end */
+	__u16 cap_len;		/* bytes captured: the linear part, at most snaplen */
+	__u8 link;		/* enum ft_link */
+	__u8 pad;
+};
+
+#define FT_SNAPLEN_MAX 4096
+
 /* Per-CPU packet counters of skbcount.bpf.c. */
 struct ft_skb_counters {
 	__u64 rx_packets;

@@ -37,6 +37,9 @@ const volatile __u8 filter_pcap = 0;		/* ft_pcap_l2/l3 hold a spliced filter */
 const volatile __u8 track_skb = 0;		/* --filter-track-skb */
 const volatile __u8 output_stack = 0;
 const volatile __u8 output_caller = 0;
+/* --snaplen: copy up to this many packet bytes after each event (0 = none). A read-only
+ * constant, so the ring reservation below keeps the constant size the verifier requires. */
+const volatile __u32 snaplen = 0;
 /* Wake the consumer once per this many records per CPU (power of two; 0 = every record). */
 const volatile __u32 wakeup_every = 0;
 
@@ -88,7 +91,7 @@ struct {
 	__type(value, __u64);
 } clone_parents SEC(".maps");
 
-FT_EXPORT_TYPES(struct ft_event *event)
+FT_EXPORT_TYPES(struct ft_event *event, struct ft_snap *snap, enum ft_link link)
 
 static __always_inline __u64 bump(__u32 slot)
 {
@@ -181,6 +184,41 @@ static __always_inline void fill_tuple(struct ft_tuple *t, struct sk_buff *skb, 
 	}
 }
 
+/* --snaplen: the packet from the view the pcap filter uses (Ethernet when an Ethernet-sized
+ * MAC header is in front of the network header, else from the network header), linear part
+ * only: paged data would need bpf_skb_load_bytes, which tracing programs cannot call. */
+static __always_inline void fill_snap(struct ft_snap *s, void *bytes, struct sk_buff *skb)
+{
+	__u64 head = (__u64)BPF_CORE_READ(skb, head);
+	__u64 data = (__u64)BPF_CORE_READ(skb, data);
+	__u32 tail = BPF_CORE_READ(skb, tail);	/* an offset from head on 64-bit kernels */
+	__u32 len = BPF_CORE_READ(skb, len);
+	__u16 mac = BPF_CORE_READ(skb, mac_header);
+	__u16 nh = BPF_CORE_READ(skb, network_header);
+	int l2 = ft_pcap_is_ethernet(mac, nh);
+	__u32 start = l2 ? mac : nh;
+	__u32 n;
+	__s64 end;
+
+	s->orig_len = 0;
+	s->cap_len = 0;
+	s->link = FT_LINK_NONE;
+	s->pad = 0;
+	if (!head || (!l2 && nh == 0) || start > tail)
+		return;
+	n = tail - start;
+	if (n > snaplen)
+		n = snaplen;
+	if (bpf_probe_read_kernel(bytes, n, (void *)(head + start)))
+		return;
+	end = (__s64)(data - head) + len;
+	s->orig_len = end > start ? end - start : n;
+	if (s->orig_len < n)
+		s->orig_len = n;
+	s->cap_len = n;
+	s->link = l2 ? FT_LINK_ETHERNET : FT_LINK_RAW;
+}
+
 static __always_inline void emit(void *ctx, struct sk_buff *skb, __u32 id, __u32 reason, __u32 kind,
 				 __u64 caller)
 {
@@ -197,7 +235,7 @@ static __always_inline void emit(void *ctx, struct sk_buff *skb, __u32 id, __u32
 		bump(0);
 		return;
 	}
-	e = bpf_ringbuf_reserve(ring, sizeof(*e), 0);
+	e = bpf_ringbuf_reserve(ring, sizeof(*e) + (snaplen ? sizeof(struct ft_snap) + snaplen : 0), 0);
 	if (!e) {
 		bump(0);
 		return;
@@ -227,6 +265,8 @@ static __always_inline void emit(void *ctx, struct sk_buff *skb, __u32 id, __u32
 	e->meta.pad = 0;
 	__builtin_memset(&e->tuple, 0, sizeof(e->tuple));
 	fill_tuple(&e->tuple, skb, e->meta.protocol);
+	if (snaplen)
+		fill_snap((struct ft_snap *)(e + 1), (struct ft_snap *)(e + 1) + 1, skb);
 
 	if (wakeup_every && (bump(2) & (wakeup_every - 1)))
 		flags = BPF_RB_NO_WAKEUP;

@@ -17,20 +17,8 @@ func openLog(_ path: String) -> LogReader {
     }
 }
 
-struct ReadCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "read",
-        abstract: "Print the events of a capture log (fasttrace -w FILE), optionally filtered.",
-        discussion: """
-        The output is the same as a live capture's, text or JSON lines. The log is read frame by frame in constant memory. A damaged or truncated log gives every intact frame and one warning on stderr.
-
-        Examples:
-          fasttrace read cap.ftlog --drops
-          fasttrace read cap.ftlog --func 'ip_.*' --host 10.0.0.1 --port 80
-          fasttrace read cap.ftlog --skb 0xffff88810a2b3c00 --timestamp relative
-        """)
-
-    @Argument(help: "The log file.") var file: String
+/// The event filters of `read` and `export`.
+struct EventFilterOptions: ParsableArguments {
     @Option(name: .customLong("func"), help: ArgumentHelp("Only functions whose whole name matches this POSIX extended regex.", valueName: "regex"))
     var function: String?
     @Option(help: ArgumentHelp("Only this sk_buff (address, hex).", valueName: "addr")) var skb: String?
@@ -39,12 +27,9 @@ struct ReadCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Only packets from or to this IPv4/IPv6 address.", valueName: "addr")) var host: String?
     @Option(help: ArgumentHelp("Only packets from or to this port.", valueName: "port")) var port: UInt16?
     @Flag(help: "Only drops.") var drops = false
-    @Flag(name: .customLong("output-json"), help: "One JSON object per line (fields: docs/output.md).") var outputJSON = false
-    @Flag(name: .customLong("output-tcp-flags"), help: "Append TCP flags to the tuple.") var outputTCPFlags = false
-    @Option(help: ArgumentHelp("none, relative, absolute or current (the capture's wall clock).", valueName: "mode"))
-    var timestamp: OutputOptions.Timestamp = .none
 
-    func run() throws {
+    /// The query, or exit 2 naming the bad option.
+    func query() -> EventQuery {
         var q = EventQuery()
         if let function {
             do { q.functions = try NameFilter(function) } catch { fail("--func: \(error.description)", status: 2) }
@@ -59,6 +44,46 @@ struct ReadCommand: ParsableCommand {
         q.since = since
         q.until = until
         q.dropsOnly = drops
+        return q
+    }
+
+    /// Every event of `reader` that matches `q`, with its packet bytes; frames outside the
+    /// time window are skipped undecoded (seek index).
+    func forEachMatch(_ q: EventQuery, in reader: LogReader, formatter: EventFormatter, _ body: (Event, PacketBytes) -> Void) {
+        reader.forEachEvent(frame: { f in
+            guard f.events > 0 else { return true }
+            if let s = q.since, reader.header.secondsSinceStart(f.lastNs) < s { return false }
+            if let u = q.until, reader.header.secondsSinceStart(f.firstNs) > u { return false }
+            return true
+        }, packets: { e, p in
+            if q.matches(e, header: reader.header, functionName: { formatter.funcName($0) }) { body(e, p) }
+            return true
+        })
+    }
+}
+
+struct ReadCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "read",
+        abstract: "Print the events of a capture log (fasttrace -w FILE), optionally filtered.",
+        discussion: """
+        The output is the same as a live capture's, text or JSON lines. The log is read frame by frame in constant memory. A damaged or truncated log gives every intact frame and one warning on stderr.
+
+        Examples:
+          fasttrace read cap.ftlog --drops
+          fasttrace read cap.ftlog --func 'ip_.*' --host 10.0.0.1 --port 80
+          fasttrace read cap.ftlog --skb 0xffff88810a2b3c00 --timestamp relative
+        """)
+
+    @Argument(help: "The log file.") var file: String
+    @OptionGroup(title: "Event filters") var filters: EventFilterOptions
+    @Flag(name: .customLong("output-json"), help: "One JSON object per line (fields: docs/output.md).") var outputJSON = false
+    @Flag(name: .customLong("output-tcp-flags"), help: "Append TCP flags to the tuple.") var outputTCPFlags = false
+    @Option(help: ArgumentHelp("none, relative, absolute or current (the capture's wall clock).", valueName: "mode"))
+    var timestamp: OutputOptions.Timestamp = .none
+
+    func run() throws {
+        let q = filters.query()
         let reader = openLog(file)
         var options = OutputOptions()
         options.json = outputJSON
@@ -67,18 +92,7 @@ struct ReadCommand: ParsableCommand {
         let formatter = EventFormatter(options: options, log: reader)
         let out = BufferedWriter()
         if let h = formatter.header { out.line(h) }
-        reader.forEachEvent(frame: { f in
-            // With the seek index, skip frames outside the time window undecoded.
-            guard f.events > 0 else { return true }
-            if let s = q.since, reader.header.secondsSinceStart(f.lastNs) < s { return false }
-            if let u = q.until, reader.header.secondsSinceStart(f.firstNs) > u { return false }
-            return true
-        }) { e in
-            if q.matches(e, header: reader.header, functionName: { formatter.funcName($0) }) {
-                out.line(formatter.format(e))
-            }
-            return true
-        }
+        filters.forEachMatch(q, in: reader, formatter: formatter) { e, p in out.line(formatter.format(e, packet: p)) }
         out.flush()
         if let w = reader.damageWarning { note(w) }
     }
@@ -133,7 +147,7 @@ struct JourneysCommand: ParsableCommand {
             if drops && j.drop == nil { continue }
             if q.host != nil || q.port != nil, !j.events.contains(where: { q.matches($0, header: reader.header, functionName: formatter.funcName) }) { continue }
             if outputJSON {
-                out.line("{\"type\":\"journey\",\"skb\":\"0x\(String(j.skb, radix: 16))\",\"events\":[" + j.events.map(formatter.format).joined(separator: ",") + "]}")
+                out.line("{\"type\":\"journey\",\"skb\":\"0x\(String(j.skb, radix: 16))\",\"events\":[" + j.events.map { formatter.format($0) }.joined(separator: ",") + "]}")
                 continue
             }
             var title = "skb 0x\(String(j.skb, radix: 16))"

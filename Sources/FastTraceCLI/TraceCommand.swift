@@ -82,6 +82,8 @@ struct TraceCommand: ParsableCommand {
     var printEvents = false
     @Option(name: .customLong("frame-interval"), help: ArgumentHelp("With -w, close a compressed frame at least this often while events flow: a crash loses at most this much.", valueName: "seconds"))
     var frameInterval: Double = 1.0
+    @Option(help: ArgumentHelp("Copy up to this many bytes of each packet with its events (0 = none, at most \(TraceConfig.maxSnapLength)): the linear part, from the MAC header or, before there is one, the network header. For `fasttrace export` to pcapng and for JSON (a \"packet\" object). Each event's ring record grows by this much.", valueName: "bytes"))
+    var snaplen = 0
     @Option(name: .customLong("ring-size"), help: ArgumentHelp("Ring buffer bytes per CPU (rounded up to a power of two).", valueName: "bytes"))
     var ringSize: Int = 4 << 20
 
@@ -96,6 +98,8 @@ struct TraceCommand: ParsableCommand {
         }
         guard filterTrackMax > 0 else { fail("--filter-track-max: must be at least 1", status: 2) }
         guard frameInterval > 0 else { fail("--frame-interval: must be more than 0 seconds", status: 2) }
+        guard (0...TraceConfig.maxSnapLength).contains(snaplen) else { fail("--snaplen: \(snaplen) is not between 0 and \(TraceConfig.maxSnapLength)", status: 2) }
+        config.snapLength = snaplen
         config.trackSkb = filterTrackSkb
         config.trackCapacity = filterTrackMax
         guard KernelInfo.isRoot else { fail("tracing needs root (CAP_BPF and CAP_PERFMON): run with sudo") }
@@ -165,10 +169,11 @@ struct TraceCommand: ParsableCommand {
         if let outputFile {
             var o = LogWriter.Options()
             o.frameInterval = frameInterval
-            let header = LogHeader(kernelRelease: KernelInfo.release, hostname: ProcessInfo.processInfo.hostName,
+            var header = LogHeader(kernelRelease: KernelInfo.release, hostname: ProcessInfo.processInfo.hostName,
                                    cpus: BPFMap.possibleCPUs, backend: tracer.backend.rawValue, filter: config.filter?.expression,
                                    arguments: CommandLine.arguments, targets: tracer.targets, targetAddresses: tracer.targetAddresses,
                                    dropReasons: tracer.dropReasons, bootToWallNs: LogHeader.currentBootToWall(), startedAt: Date())
+            header.snapLength = snaplen
             do { log = try LogWriter(path: outputFile, header: header, options: o) } catch {
                 tracer.detach()
                 fail("-w: \(error.description)")
@@ -179,10 +184,10 @@ struct TraceCommand: ParsableCommand {
         var events = 0
         let deadline = duration.map { Date().addingTimeInterval($0) }
         func limitReached() -> Bool { outputLimitLines.map { events >= $0 } ?? false }
-        let emit: (Event) -> Void = { e in
+        let emit: (Event, PacketBytes) -> Void = { e, p in
             guard !limitReached() else { return }
-            log?.append(e)
-            if printing { out.line(formatter.format(e)) }
+            log?.append(e, packet: p)
+            if printing { out.line(formatter.format(e, packet: p)) }
             events += 1
         }
         while !shim_stop_requested() && !limitReached() {

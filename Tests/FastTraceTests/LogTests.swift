@@ -64,7 +64,7 @@ import Testing
         o.frameEvents = frameEvents
         o.queueDepth = 1 << 20 // never drop in tests
         let w = try LogWriter(path: path, header: header(), options: o)
-        events.forEach(w.append)
+        for e in events { w.append(e) }
         try w.finish(lostPerCPU: [0, 3, 0, 0, 0, 0, 0, 0])
         return try #require(LogReader(path: path).trailer)
     }

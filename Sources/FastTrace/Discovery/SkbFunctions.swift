@@ -84,6 +84,14 @@ public struct Discovery: Codable, Sendable {
                          functions: functions, tracepoints: tracepoints)
     }
 
+    /// Only the functions and tracepoints named in `names` (benchmarks: one discovery, many
+    /// attach sizes).
+    public func restricted(to names: Set<String>) -> Discovery {
+        Discovery(kernelRelease: kernelRelease, source: source, candidates: candidates,
+                  functions: functions.filter { names.contains($0.name) },
+                  tracepoints: tracepoints.filter { names.contains($0.name) })
+    }
+
     static func moduleNames(_ options: Options, btfDir: String) throws(Failure) -> [String] {
         if options.allModules {
             let all = (try? FileManager.default.contentsOfDirectory(atPath: btfDir)) ?? []

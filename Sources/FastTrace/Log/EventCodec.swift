@@ -8,7 +8,7 @@
 public enum EventCodec {
     enum Flag {
         static let newSkb: UInt8 = 0x01, meta: UInt8 = 0x02, tuple: UInt8 = 0x04, task: UInt8 = 0x08
-        static let kind: UInt8 = 0x10, stack: UInt8 = 0x20, caller: UInt8 = 0x40
+        static let kind: UInt8 = 0x10, stack: UInt8 = 0x20, caller: UInt8 = 0x40, packet: UInt8 = 0x80
     }
 
     public struct Encoder {
@@ -21,7 +21,7 @@ public enum EventCodec {
 
         public init() { bytes.reserveCapacity(1 << 20) }
 
-        public mutating func append(_ e: Event) {
+        public mutating func append(_ e: Event, packet: PacketBytes = .none) {
             var flags: UInt8 = 0
             let known = skbIndex[e.skb]
             let ref = known.map { lastOfSkb[$0] } ?? previous
@@ -32,6 +32,7 @@ public enum EventCodec {
             if e.kind.rawValue != 0 || e.dropReason != 0 { flags |= Flag.kind }
             if e.stackId != -1 { flags |= Flag.stack }
             if e.caller != 0 { flags |= Flag.caller }
+            if !packet.isEmpty { flags |= Flag.packet }
             bytes.append(flags)
             putZigzag(Int64(bitPattern: e.tsNs &- lastTs))
             lastTs = e.tsNs
@@ -76,6 +77,12 @@ public enum EventCodec {
             }
             if flags & Flag.stack != 0 { putZigzag(Int64(e.stackId)) }
             if flags & Flag.caller != 0 { putFixed(e.caller) }
+            if flags & Flag.packet != 0 {
+                bytes.append(UInt8(truncatingIfNeeded: packet.link.rawValue))
+                putVarint(UInt64(packet.wireLength))
+                putVarint(UInt64(packet.bytes.count))
+                bytes += packet.bytes
+            }
             previous = e
             count += 1
         }
@@ -96,8 +103,9 @@ public enum EventCodec {
         public let description: String
     }
 
-    /// Decodes a whole frame payload; `body` sees each event in order.
-    public static func decode(_ data: UnsafeRawBufferPointer, _ body: (Event) -> Void) throws(DecodeError) {
+    /// Decodes a whole frame payload; `body` sees each event in order, with its packet bytes
+    /// (borrowed from `data`).
+    public static func decode(_ data: UnsafeRawBufferPointer, _ body: (Event, PacketBytes) -> Void) throws(DecodeError) {
         var r = Reader(data: data)
         var lastTs: UInt64 = 0
         var previous = Event()
@@ -163,9 +171,17 @@ public enum EventCodec {
             }
             e.stackId = flags & Flag.stack != 0 ? Int32(truncatingIfNeeded: try r.zigzag()) : -1
             e.caller = flags & Flag.caller != 0 ? try r.fixed() : 0
+            var packet = PacketBytes.none
+            if flags & Flag.packet != 0 {
+                let link = try r.byte()
+                let wire = try r.varint()
+                let n = Int(try r.varint())
+                guard link != 0, n <= 1 << 16, wire <= UInt32.max else { throw DecodeError(description: "packet bytes: link \(link), \(n) of \(wire) bytes") }
+                packet = PacketBytes(link: Link(rawValue: UInt32(link)), wireLength: UInt32(wire), bytes: try r.bytes(n))
+            }
             lastOfSkb[slot] = e
             previous = e
-            body(e)
+            body(e, packet)
         }
     }
 

@@ -11,7 +11,8 @@ import Foundation
 /// Event frames are written as they close (at least once a second while events flow), so a
 /// crash loses at most the open frame; the trailer and footer only exist after a clean stop.
 public enum LogFormat {
-    public static let version = 1
+    /// 2: rows may carry packet bytes (--snaplen). Readers read every version up to theirs.
+    public static let version = 2
     static let headerMagic: UInt32 = 0x184D_2A50
     static let trailerMagic: UInt32 = 0x184D_2A51
     static let footerMagic: UInt32 = 0x184D_2A52
@@ -60,6 +61,8 @@ public struct LogHeader: Codable, Sendable, Equatable {
     /// CLOCK_REALTIME − CLOCK_MONOTONIC in ns at the start: event times are monotonic.
     public var bootToWallNs: Int64
     public var startedAt: Date
+    /// --snaplen: packet bytes captured per event (nil or 0: none).
+    public var snapLength: Int?
 
     public init(kernelRelease: String, hostname: String, cpus: Int, backend: String, filter: String?,
                 arguments: [String], targets: [TracedTarget], targetAddresses: [UInt64],

@@ -72,6 +72,11 @@ public final class LogReader {
     /// `body` returns false. `frame` (optional) is told each frame's index entry first and may
     /// return false to skip the frame undecoded (time-range seeks).
     public func forEachEvent(frame: (LogFrameIndex) -> Bool = { _ in true }, _ body: (Event) -> Bool) {
+        forEachEvent(frame: frame, packets: { e, _ in body(e) })
+    }
+
+    /// `forEachEvent` with each event's packet bytes (`--snaplen`; borrowed, valid during the call).
+    public func forEachEvent(frame: (LogFrameIndex) -> Bool = { _ in true }, packets body: (Event, PacketBytes) -> Bool) {
         damage = []
         framesRead = 0
         let zstd = Zstd.Decompressor()
@@ -101,7 +106,7 @@ public final class LogReader {
                     let entry = LogFrameIndex(offset: UInt64(at), size: UInt32(size), events: 0, firstNs: 0, lastNs: 0)
                     if frame(frameIndex[at] ?? entry) {
                         let payload = zstd.buffer.withUnsafeBytes { UnsafeRawBufferPointer(rebasing: $0[..<n]) }
-                        try EventCodec.decode(payload) { e in if keepGoing { keepGoing = body(e) } }
+                        try EventCodec.decode(payload) { e, p in if keepGoing { keepGoing = body(e, p) } }
                     }
                     framesRead += 1
                     at += size

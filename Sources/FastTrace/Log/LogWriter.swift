@@ -61,9 +61,9 @@ public final class LogWriter: @unchecked Sendable {
     public var dropped: UInt64 { lock.withLock { droppedCount } }
 
     /// Adds one event (consumer thread).
-    public func append(_ e: Event) {
+    public func append(_ e: Event, packet: PacketBytes = .none) {
         if encoder.count == 0 { frameStart = Self.now() }
-        encoder.append(e)
+        encoder.append(e, packet: packet)
         frameFirstNs = min(frameFirstNs, e.tsNs)
         frameLastNs = max(frameLastNs, e.tsNs)
         let iface = UInt64(e.meta.netns) << 32 | UInt64(e.meta.ifindex)

@@ -20,11 +20,20 @@ public final class BufferedWriter {
         if buffer.count >= capacity { flush() }
     }
 
+    public func bytes(_ b: [UInt8]) {
+        buffer += b
+        if buffer.count >= capacity { flush() }
+    }
+
+    /// The first write error (strerror), if any: output after it is discarded.
+    public private(set) var failure: String?
+
     public func flush() {
         var off = 0
-        while off < buffer.count {
+        while off < buffer.count, failure == nil {
             let n = buffer[off...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if n <= 0 { if errno == EINTR { continue }; break }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { failure = String(cString: strerror(n < 0 ? errno : EIO)); break }
             off += n
         }
         buffer.removeAll(keepingCapacity: true)

@@ -90,9 +90,9 @@ public final class EventFormatter {
         }
     }
 
-    /// One line, without the newline.
-    public func format(_ e: Event) -> String {
-        options.json ? json(e) : text(e)
+    /// One line, without the newline. Packet bytes (`--snaplen`) appear in JSON only.
+    public func format(_ e: Event, packet: PacketBytes = .none) -> String {
+        options.json ? json(e, packet: packet) : text(e)
     }
 
     func text(_ e: Event) -> String {
@@ -144,7 +144,7 @@ public final class EventFormatter {
         return set.isEmpty ? "-" : set.joined(separator: "|")
     }
 
-    func json(_ e: Event) -> String {
+    func json(_ e: Event, packet: PacketBytes = .none) -> String {
         var o: [String: Any] = [
             "type": "event", "skb": "0x" + String(e.skb, radix: 16), "cpu": e.cpu, "pid": e.pid, "tgid": e.tgid,
             "process": e.commString, "time_ns": e.tsNs, "func": funcName(e),
@@ -168,12 +168,26 @@ public final class EventFormatter {
             if options.stack { o["stack"] = context.stack(e.stackId).map(symbol) }
         }
         if options.caller, e.caller != 0 { o["caller"] = symbol(e.caller) }
+        if !packet.isEmpty {
+            o["packet"] = ["link": packet.link == .ethernet ? "ethernet" : "raw", "wire_len": packet.wireLength,
+                           "hex": Self.hex(packet.bytes)] as [String: Any]
+        }
         let data = (try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys])) ?? Data()
         return String(decoding: data, as: UTF8.self)
     }
 }
 
 extension EventFormatter {
+    static func hex(_ bytes: UnsafeRawBufferPointer) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8](repeating: 0, count: bytes.count * 2)
+        for (i, b) in bytes.enumerated() {
+            out[2 * i] = digits[Int(b >> 4)]
+            out[2 * i + 1] = digits[Int(b & 15)]
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
     func symbol(_ address: UInt64) -> String {
         context.symbols?.describe(address) ?? "0x" + String(address, radix: 16)
     }

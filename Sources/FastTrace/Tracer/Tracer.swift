@@ -45,6 +45,13 @@ public struct TraceConfig: Sendable {
     public var trackSkb = false
     /// Capacity of the tracked-skb map; matches beyond it are counted (`trackOverflow`).
     public var trackCapacity = 16384
+    /// Copy up to this many packet bytes with each event (0: none; at most `maxSnapLength`).
+    public var snapLength = 0
+    public static let maxSnapLength = 4096
+    /// A discovery made earlier (benchmarks attach many times): used as is, `limit` and
+    /// `modules` ignored; with `dropReasons`, the kernel's BTF is not parsed again.
+    public var discovery: Discovery?
+    public var dropReasons: DropReasons?
     public init() {}
 }
 
@@ -82,12 +89,17 @@ public final class Tracer {
         } catch {
             throw TraceError("pcap filter '\(config.filter!.expression)': \(error.description)")
         }
-        let vmlinux = try? BTF.vmlinux() // parsed once: discovery and drop-reason names
-        do {
-            discovery = try Discovery.run(.init(limit: config.limit, modules: config.modules, allModules: config.allModules),
-                                          vmlinux: vmlinux)
-        } catch {
-            throw TraceError(error.description)
+        // Parsed once: discovery and drop-reason names (skipped when both are given).
+        let vmlinux = config.discovery != nil && config.dropReasons != nil ? nil : try? BTF.vmlinux()
+        if let given = config.discovery {
+            discovery = given
+        } else {
+            do {
+                discovery = try Discovery.run(.init(limit: config.limit, modules: config.modules, allModules: config.allModules),
+                                              vmlinux: vmlinux)
+            } catch {
+                throw TraceError(error.description)
+            }
         }
         if let b = config.backend {
             let f = FeatureProbe.probe(b.feature)
@@ -108,7 +120,7 @@ public final class Tracer {
         default:
             targets = discovery.functions.map { TracedTarget(name: $0.name, kind: .function, position: $0.position, module: $0.module) }
         }
-        dropReasons = DropReasons.current(btf: vmlinux)
+        dropReasons = config.dropReasons ?? DropReasons.current(btf: vmlinux)
         guard !targets.isEmpty else {
             throw TraceError("nothing to attach: no \(backend == .tracepoint ? "sk_buff tracepoint" : "sk_buff function") matches" + (config.limit.map { " --limit-funcs '\($0.pattern)'" } ?? ""))
         }
@@ -156,6 +168,7 @@ public final class Tracer {
         // fentry and tp_btf get the skb as a BTF pointer: its fields are plain loads.
         c.ftDirectSkb = backend == .fentry || backend == .tracepoint ? 1 : 0
         c.trackSkb = config.trackSkb ? 1 : 0
+        c.snaplen = UInt32(min(max(config.snapLength, 0), TraceConfig.maxSnapLength))
         opened.config = c
         if let first = objects.first {
             try opened.object.map(named: "rings").reuse(first.maps.rings)
@@ -343,12 +356,13 @@ public final class Tracer {
     // MARK: events
 
     /// Drains every ring into `body`; waits up to `timeoutMs` first when nothing is pending.
+    /// The packet bytes (`--snaplen`) are borrowed from the ring: valid during the call only.
     @discardableResult
-    public func poll(timeoutMs: Int32, _ body: (Event) -> Void) -> Int {
+    public func poll(timeoutMs: Int32, _ body: (Event, PacketBytes) -> Void) -> Int {
         guard let rings else { return 0 }
         let decode: (UnsafeRawBufferPointer) -> Void = { raw in
             guard raw.count >= MemoryLayout<Event>.size else { return }
-            body(raw.loadUnaligned(as: Event.self))
+            body(raw.loadUnaligned(as: Event.self), PacketBytes.parse(record: raw))
         }
         var n = rings.drain(decode)
         if n == 0 {
@@ -393,10 +407,18 @@ public final class Tracer {
 
     private func stat(_ slot: UInt32) -> UInt64 { perCPU(slot).reduce(0, +) }
 
-    /// Detaches everything (links in parallel: legacy kprobe detach waits for RCU per probe).
-    public func detach(progress: (Int, Int) -> Void = { _, _ in }) {
+    /// Detaches everything (links in parallel: legacy kprobe detach waits for RCU per probe;
+    /// `parallel: false` is for benchmarks).
+    public func detach(parallel: Bool = true, progress: (Int, Int) -> Void = { _, _ in }) {
         let all = links
         links = []
+        if !parallel {
+            for (i, l) in all.enumerated() {
+                l.detach()
+                progress(i + 1, all.count)
+            }
+            return
+        }
         _ = ParallelAttach.run(all.count, progress: { progress($0, all.count) }, cancelled: { false }) { i in
             all[i].detach()
             return Result<Void, BPFError>.success(())

@@ -1,0 +1,222 @@
+import CShim
+import Foundation
+
+/// Kernel cost per traced hit, four ways on the same hooks and the same workload (UDP
+/// datagrams over loopback), interleaved within each repeat so drift hits all modes alike:
+///
+/// - **none**: no program attached;
+/// - **empty**: an empty program (bpf/bench.bpf.c) on every hook the tracer uses;
+/// - **filtered out**: the tracer with a pcap filter no datagram matches (`udp dst port 9`),
+///   so every hit runs the full filter and stops there;
+/// - **recorded**: the tracer without a filter, every hit written to the rings and drained
+///   by a consumer thread.
+///
+/// Hits per datagram are counted (the tracer's own submit counter in the recorded mode);
+/// cost per hit = (time per datagram − untraced time) / hits, paired within one repeat.
+/// A second pass reads the kernel's per-program run statistics: the programs' own cost
+/// without the hook (plus the two clock reads the statistics add to every run, which the
+/// empty program shows).
+public enum HitBench {
+    public static let filterExpression = "udp dst port 9"
+
+    /// Functions a loopback UDP datagram goes through (those this kernel has are hooked).
+    public static let loopbackPath = [
+        "__dev_queue_xmit", "dev_hard_start_xmit", "loopback_xmit", "__netif_rx", "netif_rx_internal",
+        "__netif_receive_skb_core", "ip_rcv", "ip_rcv_core", "ip_rcv_finish", "ip_local_deliver",
+        "ip_local_deliver_finish", "__udp4_lib_rcv", "udp_queue_rcv_skb", "ip_finish_output2",
+        "ip_output", "udp_send_skb",
+    ]
+
+    public struct Result: Codable, Sendable {
+        public var backend: String
+        public var hooks: Int
+        public var datagramsPerRun: Int
+        public var hitsPerDatagram: BenchStat
+        public var untracedNsPerDatagram: BenchStat
+        public var emptyNsPerHit: BenchStat
+        public var filteredNsPerHit: BenchStat
+        public var recordedNsPerHit: BenchStat
+        public var programOnlyEmptyNs: BenchStat
+        public var programOnlyFilteredNs: BenchStat
+        public var programOnlyRecordedNs: BenchStat
+        /// Within-repeat ratios, median over repeats.
+        public var filteredOverEmpty: BenchStat
+        public var recordedOverEmpty: BenchStat
+        public var datagramRecordedOverUntraced: BenchStat
+    }
+
+    /// The hooks: every sk_buff tracepoint, or the loopback path's functions.
+    public static func hooks(_ backend: Backend, _ discovery: Discovery) -> Discovery {
+        backend == .tracepoint ? discovery : discovery.restricted(to: Set(loopbackPath))
+    }
+
+    final class Empty {
+        var objects: [BenchBPF.Loaded] = []
+        var links: [BPFLink] = []
+
+        init(backend: Backend, discovery: Discovery) throws {
+            switch backend {
+            case .tracepoint, .fentry:
+                let names = backend == .tracepoint ? discovery.tracepoints.map(\.name) : discovery.functions.map(\.name)
+                for name in names {
+                    let opened = try BenchBPF.open()
+                    let path: KeyPath<BenchBPF.Programs, BPFProgram> = backend == .tracepoint ? \.emptyTp : \.emptyFentry
+                    for p in opened.programs.all { p.autoload = p === opened.programs[keyPath: path] }
+                    try opened.programs[keyPath: path].setAttachTarget(function: name)
+                    guard let loaded = try? opened.load() else { continue } // the tracer skips these too
+                    objects.append(loaded)
+                    if let l = try? loaded.programs[keyPath: path].attachTrace() { links.append(l) }
+                }
+            case .kprobeMulti, .kprobe:
+                let opened = try BenchBPF.open()
+                let path: KeyPath<BenchBPF.Programs, BPFProgram> = backend == .kprobeMulti ? \.emptyKmulti : \.emptyKprobe
+                for p in opened.programs.all { p.autoload = p === opened.programs[keyPath: path] }
+                let loaded = try opened.load()
+                objects.append(loaded)
+                if backend == .kprobeMulti {
+                    let addrs = discovery.functions.flatMap(\.addresses).map { UInt($0) }
+                    links.append(try loaded.programs.emptyKmulti.attachKprobeMulti(addresses: addrs))
+                } else {
+                    for f in discovery.functions { if let l = try? loaded.programs.emptyKprobe.attachKprobe(function: f.name) { links.append(l) } }
+                }
+            }
+        }
+
+        deinit { links.forEach { $0.detach() } }
+    }
+
+    /// A tracer attached, with a consumer thread draining its rings (into `sink`, if given).
+    final class Traced {
+        let tracer: Tracer
+        private let stop = Stop()
+        private let done = DispatchSemaphore(value: 0)
+        final class Stop: @unchecked Sendable {
+            private let lock = NSLock()
+            private var _flag = false, _cpuNs: Double = 0
+            var flag: Bool { get { lock.withLock { _flag } } set { lock.withLock { _flag = newValue } } }
+            var cpuNs: Double { get { lock.withLock { _cpuNs } } set { lock.withLock { _cpuNs = newValue } } }
+        }
+        final class Box: @unchecked Sendable {
+            let t: Tracer, sink: LogWriter?
+            init(_ t: Tracer, _ s: LogWriter?) { self.t = t; sink = s }
+        }
+
+        init(_ config: TraceConfig, sink: LogWriter? = nil) throws {
+            tracer = try Tracer(config)
+            try tracer.attach()
+            let box = Box(tracer, sink), stop = stop, done = done
+            Thread.detachNewThread {
+                let cpu0 = threadCPUTime()
+                while !stop.flag {
+                    box.t.poll(timeoutMs: 20) { e, p in box.sink?.append(e, packet: p) }
+                    box.sink?.tick()
+                    stop.cpuNs = threadCPUTime() - cpu0
+                }
+                while box.t.poll(timeoutMs: 0, { e, p in box.sink?.append(e, packet: p) }) > 0 {}
+                stop.cpuNs = threadCPUTime() - cpu0
+                done.signal()
+            }
+        }
+
+        /// The consumer thread's CPU time so far, in ns (updated every poll).
+        func consumerCPU() -> Double { stop.cpuNs }
+
+        /// Stops the consumer (after draining) and returns its CPU time in ns.
+        func finish() -> Double {
+            if !stop.flag {
+                stop.flag = true
+                done.wait()
+                tracer.detach()
+            }
+            return stop.cpuNs
+        }
+
+        deinit { _ = finish() }
+    }
+
+    public static func run(backend: Backend, discovery all: Discovery, drops: DropReasons, repeats: Int,
+                           secondsPerSample: Double = 0.05) throws -> Result {
+        let discovery = hooks(backend, all)
+        var base = TraceConfig()
+        base.backend = backend
+        base.discovery = discovery
+        base.dropReasons = drops
+        var filtered = base
+        filtered.filter = try PacketFilter(filterExpression)
+        _ = shim_pin_to_current_cpu() // loopback delivery runs on the sender's CPU
+        let load = LoopbackLoad()
+        let datagrams = load.calibrate(seconds: secondsPerSample)
+        _ = load.run(datagrams) // warm-up
+
+        // Pass 1: whole hits (hook + program), from the workload's time per datagram. Each
+        // sample is the fastest of several short runs: interference only adds time, so the
+        // minimum is the steadiest estimate on a shared machine.
+        let slices = 5
+        func sample() -> Double { (0..<slices).map { _ in load.run(datagrams) }.min()! }
+        var none: [Double] = [], empty: [Double] = [], out: [Double] = [], rec: [Double] = [], hits: [Double] = []
+        var hookCount = 0
+        for _ in 0..<repeats {
+            none.append(sample())
+            do {
+                let e = try Empty(backend: backend, discovery: discovery)
+                empty.append(sample())
+                hookCount = e.links.count
+                withExtendedLifetime(e) {}
+            }
+            do {
+                let f = try Traced(filtered)
+                out.append(sample())
+                _ = f.finish()
+            }
+            do {
+                let r = try Traced(base)
+                let before = r.tracer.submitted + r.tracer.lost
+                let t = sample()
+                rec.append(t)
+                hits.append(Double(r.tracer.submitted + r.tracer.lost - before) / Double(datagrams * slices))
+                _ = r.finish()
+            }
+        }
+        let h = BenchStat(hits).median
+        func perHit(_ xs: [Double]) -> [Double] { zip(xs, none).map { ($0 - $1) / Swift.max(h, 1e-9) } }
+        let emptyHit = perHit(empty), outHit = perHit(out), recHit = perHit(rec)
+
+        // Pass 2: the programs alone, from the kernel's run-time statistics (which add two
+        // clock reads per run, hence a separate pass).
+        var progEmpty: [Double] = [], progOut: [Double] = [], progRec: [Double] = []
+        let statsFD = try BPFProgram.enableRunStatistics()
+        defer { close(statsFD) }
+        func perRun(_ programs: [BPFProgram]) -> Double {
+            let s = programs.map(\.runStatistics)
+            let runs = s.reduce(0) { $0 + $1.runs }, ns = s.reduce(0) { $0 + $1.nanoseconds }
+            return runs == 0 ? 0 : Double(ns) / Double(runs)
+        }
+        for _ in 0..<repeats {
+            do {
+                let e = try Empty(backend: backend, discovery: discovery)
+                _ = load.run(datagrams)
+                progEmpty.append(perRun(e.objects.flatMap { $0.programs.all.filter { $0.fd >= 0 } }))
+            }
+            do {
+                let f = try Traced(filtered)
+                _ = load.run(datagrams)
+                progOut.append(perRun(f.tracer.loadedPrograms))
+                _ = f.finish()
+            }
+            do {
+                let r = try Traced(base)
+                _ = load.run(datagrams)
+                progRec.append(perRun(r.tracer.loadedPrograms))
+                _ = r.finish()
+            }
+        }
+        func ratios(_ a: [Double], _ b: [Double]) -> BenchStat { BenchStat(zip(a, b).map { $0 / Swift.max($1, 1e-9) }) }
+        return Result(backend: backend.rawValue, hooks: hookCount, datagramsPerRun: datagrams,
+                      hitsPerDatagram: BenchStat(hits), untracedNsPerDatagram: BenchStat(none),
+                      emptyNsPerHit: BenchStat(emptyHit), filteredNsPerHit: BenchStat(outHit), recordedNsPerHit: BenchStat(recHit),
+                      programOnlyEmptyNs: BenchStat(progEmpty), programOnlyFilteredNs: BenchStat(progOut),
+                      programOnlyRecordedNs: BenchStat(progRec),
+                      filteredOverEmpty: ratios(outHit, emptyHit), recordedOverEmpty: ratios(recHit, emptyHit),
+                      datagramRecordedOverUntraced: ratios(rec, none))
+    }
+}
