@@ -84,6 +84,8 @@ struct TraceCommand: ParsableCommand {
     var frameInterval: Double = 1.0
     @Option(help: ArgumentHelp("Copy up to this many bytes of each packet with its events (0 = none, at most \(TraceConfig.maxSnapLength)): the linear part, from the MAC header or, before there is one, the network header. For `fasttrace export` to pcapng and for JSON (a \"packet\" object). Each event's ring record grows by this much.", valueName: "bytes"))
     var snaplen = 0
+    @Flag(name: .customLong("no-expedite-detach"), help: "With legacy kprobes, do not set /sys/kernel/rcu_expedited while detaching (it is restored afterwards; it makes detach 2-3x faster, see docs/benchmarks.md).")
+    var noExpediteDetach = false
     @Option(name: .customLong("ring-size"), help: ArgumentHelp("Ring buffer bytes per CPU (rounded up to a power of two).", valueName: "bytes"))
     var ringSize: Int = 4 << 20
 
@@ -100,6 +102,7 @@ struct TraceCommand: ParsableCommand {
         guard frameInterval > 0 else { fail("--frame-interval: must be more than 0 seconds", status: 2) }
         guard (0...TraceConfig.maxSnapLength).contains(snaplen) else { fail("--snaplen: \(snaplen) is not between 0 and \(TraceConfig.maxSnapLength)", status: 2) }
         config.snapLength = snaplen
+        config.expediteDetach = !noExpediteDetach
         config.trackSkb = filterTrackSkb
         config.trackCapacity = filterTrackMax
         guard KernelInfo.isRoot else { fail("tracing needs root (CAP_BPF and CAP_PERFMON): run with sudo") }

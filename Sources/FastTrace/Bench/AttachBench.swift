@@ -11,6 +11,14 @@ public enum AttachBench {
         public var size: String
         public var attachMs: BenchStat
         public var detachMs: BenchStat
+
+        public init(backend: String, functions: Int, size: String, attachMs: BenchStat, detachMs: BenchStat) {
+            self.backend = backend
+            self.functions = functions
+            self.size = size
+            self.attachMs = attachMs
+            self.detachMs = detachMs
+        }
     }
 
     public struct Options: Sendable {
@@ -34,18 +42,28 @@ public enum AttachBench {
             }
             let pool = backend == .tracepoint ? discovery.tracepoints.map(\.name) : discovery.functions.map(\.name)
             let spent = benchNow()
-            var perTarget: Double? // seconds per target per repeat (attach + detach), last size
+            // Wall seconds per repeat (tracer set-up, attach, detach) by size: the next size's
+            // cost is extrapolated on the line through the last two (one: proportionally).
+            var measured: [(n: Int, seconds: Double)] = []
+            func predict(_ n: Int) -> Double? {
+                guard let last = measured.last else { return nil }
+                guard measured.count >= 2 else { return last.seconds * Double(n) / Double(last.n) }
+                let prev = measured[measured.count - 2]
+                let slope = Swift.max(0, (last.seconds - prev.seconds) / Double(last.n - prev.n))
+                return last.seconds + slope * Double(n - last.n)
+            }
             var done = Set<Int>()
             for size in o.sizes {
                 let n = Swift.min(size ?? pool.count, pool.count)
                 let label = size.map(String.init) ?? "all"
                 guard n > 0, !done.contains(n) else { continue }
                 let left = o.budget - (benchNow() - spent) / 1e9
-                if let per = perTarget, per * Double(n * o.repeats) > left {
+                if let per = predict(n), per * Double(o.repeats) > left {
                     skipped.append(String(format: "%@ %@ (%d targets): ~%.0f s for %d repeats, over the %.0f s budget left",
-                                          backend.rawValue, label, n, per * Double(n * o.repeats), o.repeats, Swift.max(left, 0)))
+                                          backend.rawValue, label, n, per * Double(o.repeats), o.repeats, Swift.max(left, 0)))
                     continue
                 }
+                let sizeStart = benchNow()
                 var config = TraceConfig()
                 config.backend = backend
                 config.discovery = discovery.restricted(to: Set(pool.prefix(n)))
@@ -69,7 +87,7 @@ public enum AttachBench {
                 guard attach.count == o.repeats else { continue }
                 done.insert(n)
                 let a = BenchStat(attach), d = BenchStat(detach)
-                perTarget = (a.median + d.median) / 1e3 / Double(n)
+                measured.append((n, (benchNow() - sizeStart) / 1e9 / Double(o.repeats)))
                 results.append(Result(backend: backend.rawValue, functions: n, size: label, attachMs: a, detachMs: d))
             }
         }

@@ -10,6 +10,12 @@ public enum DetachBench {
         public var mode: String
         public var probes: Int
         public var detachMs: BenchStat
+
+        public init(mode: String, probes: Int, detachMs: BenchStat) {
+            self.mode = mode
+            self.probes = probes
+            self.detachMs = detachMs
+        }
     }
 
     public static func run(discovery: Discovery, drops: DropReasons, probes: Int, repeats: Int,
@@ -19,6 +25,7 @@ public enum DetachBench {
         config.backend = .kprobe
         config.discovery = discovery.restricted(to: Set(discovery.functions.prefix(probes).map(\.name)))
         config.dropReasons = drops
+        config.expediteDetach = false // the bench sets the knob itself
         let knob = RCUExpedited()
         var results: [Result] = [], skipped: [String] = []
         let modes: [(String, Bool, Bool)] = [("sequential", false, false), ("parallel", true, false),
@@ -46,26 +53,5 @@ public enum DetachBench {
         }
         if knob == nil { skipped.append("rcu_expedited: /sys/kernel/rcu_expedited is not writable here") }
         return (results, skipped)
-    }
-}
-
-/// `/sys/kernel/rcu_expedited`: set for a short operation, then put back as it was.
-public final class RCUExpedited {
-    static let path = "/sys/kernel/rcu_expedited"
-    private let original: String
-
-    public init?() {
-        guard let v = try? String(contentsOfFile: Self.path, encoding: .utf8), access(Self.path, W_OK) == 0 else { return nil }
-        original = v.trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
-    public func set(_ on: Bool) { write(on ? "1" : "0") }
-    public func restore() { write(original) }
-
-    private func write(_ v: String) {
-        let fd = open(Self.path, O_WRONLY)
-        guard fd >= 0 else { return }
-        _ = v.withCString { Foundation.write(fd, $0, strlen($0)) }
-        close(fd)
     }
 }

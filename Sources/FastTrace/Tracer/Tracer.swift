@@ -52,6 +52,9 @@ public struct TraceConfig: Sendable {
     /// `modules` ignored; with `dropReasons`, the kernel's BTF is not parsed again.
     public var discovery: Discovery?
     public var dropReasons: DropReasons?
+    /// Legacy kprobe detach with /sys/kernel/rcu_expedited set (restored afterwards): one
+    /// grace period per probe, expedited. docs/benchmarks.md has the numbers.
+    public var expediteDetach = true
     public init() {}
 }
 
@@ -412,6 +415,9 @@ public final class Tracer {
     public func detach(parallel: Bool = true, progress: (Int, Int) -> Void = { _, _ in }) {
         let all = links
         links = []
+        let knob = backend == .kprobe && config.expediteDetach && all.count > 8 ? RCUExpedited() : nil
+        knob?.set(true)
+        defer { knob?.restore() }
         if !parallel {
             for (i, l) in all.enumerated() {
                 l.detach()

@@ -1,0 +1,62 @@
+import FastTrace
+import Foundation
+import Testing
+
+@Suite struct BenchStatTests {
+    @Test func medianMinMax() {
+        let odd = BenchStat([5, 1, 3])
+        #expect(odd.median == 3 && odd.min == 1 && odd.max == 5 && odd.repeats == 3)
+        let even = BenchStat([4, 1, 3, 10])
+        #expect(even.median == 3.5 && even.min == 1 && even.max == 10)
+        #expect(BenchStat([]).text() == "—")
+        #expect(BenchStat([2, 1, 4]).text(1) == "2.0 [1.0–4.0]")
+    }
+
+    @Test func tablesNameWhatWasNotMeasured() {
+        var r = BenchReport(kernel: "6.1.0-test", cpus: 2, repeats: 5, date: Date(timeIntervalSince1970: 0))
+        r.attach = [AttachBench.Result(backend: "kprobe", functions: 10, size: "10",
+                                       attachMs: BenchStat([10, 12, 11, 13, 9]), detachMs: BenchStat([300, 310, 290, 305, 295]))]
+        r.detach = [DetachBench.Result(mode: "sequential", probes: 30, detachMs: BenchStat([900, 1000, 950, 980, 920])),
+                    DetachBench.Result(mode: "parallel", probes: 30, detachMs: BenchStat([95, 100, 90, 98, 92]))]
+        r.skipped = ["fentry all (1630 targets): ~3000 s for 5 repeats, over the 45 s budget left"]
+        let md = BenchReport.renderMarkdown([r])
+        #expect(md.contains("| 6.1.0-test | kprobe | 10 | 11.0 [9.0–13.0] | 300.0 [290.0–310.0] | 1.10 |"), "\(md)")
+        #expect(md.contains("| 6.1.0-test | 30 | parallel | 95 [90–100] | 3.2 | 0.10× |"), "\(md)")
+        #expect(md.contains("- 6.1.0-test: fentry all (1630 targets)"), "\(md)")
+    }
+}
+
+extension ExclusiveSuites {
+    /// `fasttrace bench` for real on this kernel (attach part, smallest size): a report with
+    /// every available backend measured five times, the others named as not measured.
+    @Suite(.enabled(if: KernelInfo.isRoot, "needs root (BPF)"))
+    struct BenchCommandTests {
+        var cli: String { TestSupport.productsDir.appendingPathComponent("fasttrace").path }
+
+        @Test func attachReportForThisKernel() throws {
+            let json = TestSupport.temporaryDirectory("bench").appendingPathComponent("b.json").path
+            let r = try TestSupport.run(cli, ["bench", "--only", "attach", "--sizes", "10", "--json", json])
+            #expect(r.status == 0, "\(r.stderr)")
+            let d = JSONDecoder()
+            d.dateDecodingStrategy = .iso8601
+            let report = try d.decode(BenchReport.self, from: Data(contentsOf: URL(fileURLWithPath: json)))
+            let available = Backend.allCases.filter { FeatureProbe.probe($0.feature).ok }.map(\.rawValue)
+            #expect(Set(report.attach.map(\.backend)) == Set(available))
+            for a in report.attach {
+                #expect(a.functions == 10 && a.attachMs.repeats == 5 && a.attachMs.min > 0 && a.attachMs.min <= a.attachMs.median)
+            }
+            for b in Backend.allCases where !available.contains(b.rawValue) {
+                #expect(report.skipped.contains { $0.hasPrefix("\(b.rawValue): not on this kernel") }, "\(report.skipped)")
+            }
+            #expect(r.stdout.contains("### Attach and detach (ms)"))
+        }
+
+        @Test func badArgumentsAreOneLineErrors() throws {
+            for args in [["--repeats", "3"], ["--only", "speed"], ["--sizes", "ten"], ["--backends", "uprobe"]] {
+                let r = try TestSupport.run(cli, ["bench"] + args)
+                #expect(r.status == 2, "\(args): \(r.stderr)")
+                #expect(r.stderr.split(separator: "\n").count == 1, "\(args): \(r.stderr)")
+            }
+        }
+    }
+}
