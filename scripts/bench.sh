@@ -6,10 +6,11 @@
 #   BENCH_ARGS     extra `fasttrace bench` arguments for the host
 #   BENCH_VM_ARGS  extra arguments in the VMs (default: a smaller budget; emulation is slow)
 #   BENCH_DOC      the document to update (default docs/benchmarks.md; empty: none)
+#   BENCH_OUT      where the JSON reports go (default docs/bench)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kernels=${BENCH_KERNELS-6.1 6.12}
-vm_args=${BENCH_VM_ARGS---budget 45 --detach-probes 30}
+vm_args=${BENCH_VM_ARGS---budget 75 --detach-probes 30}
 doc=${BENCH_DOC-docs/benchmarks.md}
 start=$(date +%s)
 say() { echo "== [$(( $(date +%s) - start )) s] $*" >&2; }
@@ -18,8 +19,11 @@ say "release build"
 swift build -c release --product fasttrace >&2
 swift build -c release --product fasttrace-bench >&2
 bin=$(swift build -c release --show-bin-path)
-out=$(mktemp -d /tmp/fasttrace-bench.XXXXXX)
-trap 'rm -rf "$out"' EXIT
+# The JSON reports are kept next to the document, so the tables can be re-rendered
+# (`fasttrace-bench merge`) and compared later.
+out=${BENCH_OUT:-docs/bench}
+mkdir -p "$out"
+rm -f "$out"/*.json
 
 say "host $(uname -r): fasttrace bench"
 # shellcheck disable=SC2086
