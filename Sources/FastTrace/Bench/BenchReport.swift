@@ -70,16 +70,17 @@ public struct BenchReport: Codable, Sendable {
         return r
     }
 
+    /// A ratio with fewer usable repeats than asked is not shown: every figure in the tables
+    /// is a median over all repeats.
     static func ratioText(_ s: BenchStat, _ repeats: Int) -> String {
-        guard s.repeats > 0 else { return "— (noise)" }
-        return s.text(2) + "×" + (s.repeats < repeats ? " (\(s.repeats) of \(repeats))" : "")
+        s.repeats < repeats ? "— (noise: \(s.repeats) of \(repeats) repeats usable)" : s.text(2) + "×"
     }
 
     /// Markdown tables for several kernels (one report each). Figures: median [min–max].
     public static func renderMarkdown(_ reports: [BenchReport]) -> String {
         var out: [String] = []
         func row(_ cells: [String]) { out.append("| " + cells.joined(separator: " | ") + " |") }
-        out.append("Figures are the median [min–max] of the repeats; ratios are computed within each repeat (per-hit ratios leave out repeats whose empty-program cost came out under 1 ns: emulator noise; \"(n of 5)\" then says how many remained).")
+        out.append("Figures are the median [min–max] of the repeats; ratios are computed within each repeat. A whole-hit ratio is not shown (—) when in some repeat the empty program's cost came out under 1 ns, i.e. below the emulator's noise; the program-only ratios below it are then the ones to read.")
         out.append("")
         out.append("### Machines")
         out.append("")
