@@ -24,8 +24,8 @@ static __always_inline __u32 run(struct __sk_buff *ctx, int l2)
 	struct ft_skb_fields f = {};
 	struct ft_pcap_view v;
 
-	ft_skb_fields(skb, &f);
-	if (!ft_pcap_view_at(&f, l2 ? f.mac : f.nh, &v))
+	ft_skb_fields(skb, &f, ft_pcap_len);
+	if (!ft_pcap_view_at(&f, l2 ? f.mac : f.nh, &v, ft_pcap_len))
 		return 0xdead;
 	if (override) {
 		if (v.caplen > caplen)

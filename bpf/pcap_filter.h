@@ -48,7 +48,8 @@ struct ft_skb_fields {
 	__u16 nh;
 };
 
-static __always_inline void ft_skb_fields(struct sk_buff *skb, struct ft_skb_fields *f)
+/* with_len: also read skb->data and skb->len (the packet's end), for the wire length. */
+static __always_inline void ft_skb_fields(struct sk_buff *skb, struct ft_skb_fields *f, int with_len)
 {
 	__u32 nh_off = bpf_core_field_offset(struct sk_buff, network_header);
 	__u32 tail_off = bpf_core_field_offset(struct sk_buff, tail);
@@ -62,15 +63,15 @@ static __always_inline void ft_skb_fields(struct sk_buff *skb, struct ft_skb_fie
 		if (bpf_core_field_offset(struct sk_buff, data) == bpf_core_field_offset(struct sk_buff, head) + 8) {
 			__u64 hd[2] = {};
 
-			bpf_probe_read_kernel(hd, ft_pcap_len ? 16 : 8, (void *)skb + bpf_core_field_offset(struct sk_buff, head));
+			bpf_probe_read_kernel(hd, with_len ? 16 : 8, (void *)skb + bpf_core_field_offset(struct sk_buff, head));
 			f->head = hd[0];
 			f->data = hd[1];
 		} else {
 			f->head = (__u64)BPF_CORE_READ(skb, head);
-			if (ft_pcap_len)
+			if (with_len)
 				f->data = (__u64)BPF_CORE_READ(skb, data);
 		}
-		if (ft_pcap_len)
+		if (with_len)
 			f->len = skb->len;
 		return;
 	}
@@ -89,17 +90,17 @@ static __always_inline void ft_skb_fields(struct sk_buff *skb, struct ft_skb_fie
 	    bpf_core_field_offset(struct sk_buff, data) == tail_off + 16) {
 		__u64 t[3] = {};	/* tail, end, head, data */
 
-		bpf_probe_read_kernel(t, ft_pcap_len ? 24 : 16, (void *)skb + tail_off);
+		bpf_probe_read_kernel(t, with_len ? 24 : 16, (void *)skb + tail_off);
 		__builtin_memcpy(&f->tail, &t[0], sizeof(f->tail));
 		f->head = t[1];
 		f->data = t[2];
 	} else {
 		f->tail = BPF_CORE_READ(skb, tail);
 		f->head = (__u64)BPF_CORE_READ(skb, head);
-		if (ft_pcap_len)
+		if (with_len)
 			f->data = (__u64)BPF_CORE_READ(skb, data);
 	}
-	if (ft_pcap_len)
+	if (with_len)
 		f->len = BPF_CORE_READ(skb, len);
 }
 
@@ -111,14 +112,14 @@ struct ft_pcap_view {
 	__u64 wirelen;
 };
 
-static __always_inline int ft_pcap_view_at(struct ft_skb_fields *f, __u16 start, struct ft_pcap_view *v)
+static __always_inline int ft_pcap_view_at(struct ft_skb_fields *f, __u16 start, struct ft_pcap_view *v, int with_len)
 {
 	if (!f->head || start > f->tail)
 		return 0;
 	v->data = f->head + start;
 	v->caplen = f->tail - start;
 	v->wirelen = 0;
-	if (ft_pcap_len) {
+	if (with_len) {
 		__s64 end = (__s64)(f->data - f->head) + f->len;
 
 		v->wirelen = end > start ? end - start : 0;
@@ -137,20 +138,31 @@ static __always_inline int ft_pcap_is_ethernet(__u16 mac, __u16 nh)
 	return mac != (__u16)~0U && nh > mac && gap >= 14 && gap <= 30 && (gap - 14) % 4 == 0;
 }
 
-static __always_inline __u32 ft_pcap_match(struct sk_buff *skb)
+/* The packet view of an skb (shared by the filter and --snaplen): -1 when there is none
+ * yet, else 1 for the Ethernet view, 0 for the IP view, with `v` filled in. */
+static __always_inline int ft_packet_view(struct sk_buff *skb, struct ft_pcap_view *v, int with_len)
 {
 	struct ft_skb_fields f = {};
-	struct ft_pcap_view v;
 	int l2;
 
-	ft_skb_fields(skb, &f);
+	ft_skb_fields(skb, &f, with_len);
 	l2 = ft_pcap_is_ethernet(f.mac, f.nh);
 	/* An opaque value: otherwise clang threads the branches below through the tests above
 	 * and leaves registers unset on paths the verifier cannot rule out. */
 	asm volatile("" : "+r"(l2));
 	if (!l2 && f.nh == 0)
-		return 0;
-	if (!ft_pcap_view_at(&f, l2 ? f.mac : f.nh, &v))
+		return -1;
+	if (!ft_pcap_view_at(&f, l2 ? f.mac : f.nh, v, with_len))
+		return -1;
+	return l2;
+}
+
+static __always_inline __u32 ft_pcap_match(struct sk_buff *skb)
+{
+	struct ft_pcap_view v;
+	int l2 = ft_packet_view(skb, &v, ft_pcap_len);
+
+	if (l2 < 0)
 		return 0;
 	return l2 ? ft_pcap_l2(v.data, v.caplen, v.wirelen) : ft_pcap_l3(v.data, v.caplen, v.wirelen);
 }

@@ -189,32 +189,22 @@ static __always_inline void fill_tuple(struct ft_tuple *t, struct sk_buff *skb, 
  * only: paged data would need bpf_skb_load_bytes, which tracing programs cannot call. */
 static __always_inline void fill_snap(struct ft_snap *s, void *bytes, struct sk_buff *skb)
 {
-	__u64 head = (__u64)BPF_CORE_READ(skb, head);
-	__u64 data = (__u64)BPF_CORE_READ(skb, data);
-	__u32 tail = BPF_CORE_READ(skb, tail);	/* an offset from head on 64-bit kernels */
-	__u32 len = BPF_CORE_READ(skb, len);
-	__u16 mac = BPF_CORE_READ(skb, mac_header);
-	__u16 nh = BPF_CORE_READ(skb, network_header);
-	int l2 = ft_pcap_is_ethernet(mac, nh);
-	__u32 start = l2 ? mac : nh;
+	struct ft_pcap_view v;
+	int l2 = ft_packet_view(skb, &v, 1);
 	__u32 n;
-	__s64 end;
 
 	s->orig_len = 0;
 	s->cap_len = 0;
 	s->link = FT_LINK_NONE;
 	s->pad = 0;
-	if (!head || (!l2 && nh == 0) || start > tail)
+	if (l2 < 0)
 		return;
-	n = tail - start;
+	n = v.caplen;
 	if (n > snaplen)
 		n = snaplen;
-	if (bpf_probe_read_kernel(bytes, n, (void *)(head + start)))
+	if (bpf_probe_read_kernel(bytes, n, (void *)v.data))
 		return;
-	end = (__s64)(data - head) + len;
-	s->orig_len = end > start ? end - start : n;
-	if (s->orig_len < n)
-		s->orig_len = n;
+	s->orig_len = v.wirelen > n ? v.wirelen : n;
 	s->cap_len = n;
 	s->link = l2 ? FT_LINK_ETHERNET : FT_LINK_RAW;
 }

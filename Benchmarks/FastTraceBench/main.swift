@@ -25,8 +25,6 @@ struct Extras: Codable {
     let stats: [Stat]
 }
 
-func now() -> Double { benchNow() }
-
 func die(_ s: String, _ status: Int32 = 1) -> Never {
     FileHandle.standardError.write(Data("fasttrace-bench: \(s)\n".utf8))
     exit(status)
@@ -36,18 +34,18 @@ func die(_ s: String, _ status: Int32 = 1) -> Never {
 func skeletonStats(repeats: Int) throws -> [Stat] {
     var open: [Double] = [], load: [Double] = [], attach: [Double] = [], detach: [Double] = []
     for _ in 0..<repeats {
-        var t = now()
+        var t = benchNow()
         let opened = try SkbcountBPF.open()
-        open.append(now() - t)
-        t = now()
+        open.append(benchNow() - t)
+        t = benchNow()
         let loaded = try opened.load()
-        load.append(now() - t)
-        t = now()
+        load.append(benchNow() - t)
+        t = benchNow()
         let links = try loaded.attach()
-        attach.append(now() - t)
-        t = now()
+        attach.append(benchNow() - t)
+        t = benchNow()
         links.forEach { $0.detach() }
-        detach.append(now() - t)
+        detach.append(benchNow() - t)
     }
     return [
         Stat("skeleton: open (skbcount)", unit: "µs", open.map { $0 / 1e3 }),

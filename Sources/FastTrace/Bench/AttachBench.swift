@@ -22,6 +22,7 @@ public enum AttachBench {
     }
 
     public struct Options: Sendable {
+        /// Backends to measure (BenchReport passes those this kernel offers).
         public var backends: [Backend] = Backend.allCases
         /// Target counts; nil = every discovered target.
         public var sizes: [Int?] = [10, 100, 1000, nil]
@@ -34,12 +35,7 @@ public enum AttachBench {
     public static func run(_ o: Options, discovery: Discovery, drops: DropReasons, note: (String) -> Void)
         -> (results: [Result], skipped: [String]) {
         var results: [Result] = [], skipped: [String] = []
-        for backend in o.backends {
-            let f = FeatureProbe.probe(backend.feature)
-            guard f.ok else {
-                skipped.append("\(backend.rawValue): not on this kernel (\(f.errno ?? "?"))")
-                continue
-            }
+        for backend in o.backends { // the caller picks available ones; others fail in Tracer.init, listed
             let pool = backend == .tracepoint ? discovery.tracepoints.map(\.name) : discovery.functions.map(\.name)
             let spent = benchNow()
             // Wall seconds per repeat (tracer set-up, attach, detach) by size: the next size's

@@ -22,10 +22,7 @@ public enum CaptureBench {
 
     public static func run(backend: Backend, discovery all: Discovery, drops: DropReasons, repeats: Int,
                            stepSeconds: Double = 0.5, directory: String = NSTemporaryDirectory()) throws -> Result {
-        var config = TraceConfig()
-        config.backend = backend
-        config.discovery = HitBench.hooks(backend, all)
-        config.dropReasons = drops
+        let config = HitBench.config(backend, all, drops)
         let load = LoopbackLoad()
         var best: [Double] = [], lossAbove: [Double] = [], cpu: [Double] = [], bytes: [Double] = []
         var bound = 0, hooks = 0

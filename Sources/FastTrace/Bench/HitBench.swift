@@ -58,6 +58,15 @@ public enum HitBench {
         discovery.restricted(to: Set(backend == .tracepoint ? loopbackTracepoints : loopbackPath))
     }
 
+    /// The tracer on those hooks, discovery and drop names reused.
+    static func config(_ backend: Backend, _ all: Discovery, _ drops: DropReasons) -> TraceConfig {
+        var c = TraceConfig()
+        c.backend = backend
+        c.discovery = hooks(backend, all)
+        c.dropReasons = drops
+        return c
+    }
+
     final class Empty {
         var objects: [BenchBPF.Loaded] = []
         var links: [BPFLink] = []
@@ -144,11 +153,8 @@ public enum HitBench {
 
     public static func run(backend: Backend, discovery all: Discovery, drops: DropReasons, repeats: Int,
                            secondsPerSample: Double = 0.03) throws -> Result {
-        let discovery = hooks(backend, all)
-        var base = TraceConfig()
-        base.backend = backend
-        base.discovery = discovery
-        base.dropReasons = drops
+        let base = config(backend, all, drops)
+        let discovery = base.discovery!
         var filtered = base
         filtered.filter = try PacketFilter(filterExpression)
         _ = shim_pin_to_current_cpu() // loopback delivery runs on the sender's CPU
