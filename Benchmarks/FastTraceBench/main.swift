@@ -3,7 +3,9 @@
 // into one set of tables (docs/benchmarks.md). `make bench` (scripts/bench.sh) runs it all;
 // the kernel measurements themselves live in Sources/FastTrace/Bench.
 //
-//   fasttrace-bench extras [--repeats N] [--json FILE]
+//   fasttrace-bench extras [--repeats N] [--json FILE]   (includes `offline`)
+//   fasttrace-bench offline [--repeats N] [--sizes N,N]   read/journeys on generated logs
+//   fasttrace-bench genlog N FILE                         a synthetic N-event log
 //   fasttrace-bench merge [--doc FILE] [--extras FILE] REPORT.json...
 import FastTrace
 import Foundation
@@ -74,6 +76,12 @@ func writeJSON<T: Encodable>(_ v: T, _ path: String) throws {
     try enc.encode(v).write(to: URL(fileURLWithPath: path))
 }
 
+/// The `fasttrace` built next to this program.
+func siblingFasttrace() -> String {
+    let me = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+    return me.deletingLastPathComponent().appendingPathComponent("fasttrace").path
+}
+
 /// Replaces what lies between the generated-table markers of `doc` with `body`.
 func updateDoc(_ doc: String, _ body: String) throws {
     let begin = "<!-- BEGIN GENERATED: make bench -->", end = "<!-- END GENERATED -->"
@@ -99,9 +107,18 @@ do {
         let repeats = max(5, Int(option("--repeats") ?? "") ?? 5)
         let json = option("--json")
         guard KernelInfo.isRoot else { die("needs root (CAP_BPF, CAP_PERFMON)") }
-        let e = Extras(kernel: KernelInfo.release, stats: try LogBench.run(repeats: repeats) + skeletonStats(repeats: repeats))
+        let offline = try OfflineBench.stats(fasttrace: siblingFasttrace(), repeats: repeats, sizes: [1_000_000, 10_000_000])
+        let e = Extras(kernel: KernelInfo.release, stats: try LogBench.run(repeats: repeats) + skeletonStats(repeats: repeats) + offline)
         if let json { try writeJSON(e, json) }
         print(extrasMarkdown(e))
+    case "offline":
+        let repeats = max(1, Int(option("--repeats") ?? "") ?? 5)
+        let sizes = (option("--sizes") ?? "1000000,10000000").split(separator: ",").compactMap { Int($0) }
+        let e = Extras(kernel: KernelInfo.release, stats: try OfflineBench.stats(fasttrace: siblingFasttrace(), repeats: repeats, sizes: sizes))
+        print(extrasMarkdown(e))
+    case "genlog":
+        guard args.count == 2, let n = Int(args[0]), n > 0 else { die("genlog N FILE", 2) }
+        try OfflineBench.generate(n, to: args[1])
     case "merge":
         let doc = option("--doc")
         let extras = try option("--extras").map { try decoder().decode(Extras.self, from: Data(contentsOf: URL(fileURLWithPath: $0))) }
@@ -117,7 +134,9 @@ do {
         if let doc { try updateDoc(doc, body) }
     default:
         print("""
-        usage: fasttrace-bench extras [--repeats N] [--json FILE]      log codec and skeleton lifecycle (root)
+        usage: fasttrace-bench extras [--repeats N] [--json FILE]      log codec, skeleton lifecycle, offline (root)
+               fasttrace-bench offline [--repeats N] [--sizes N,N]    fasttrace read/journeys on generated logs
+               fasttrace-bench genlog N FILE                          a synthetic N-event capture log
                fasttrace-bench merge [--doc FILE] [--extras FILE] REPORT.json...
         The kernel measurements are `fasttrace bench`; `make bench` runs everything.
         """)

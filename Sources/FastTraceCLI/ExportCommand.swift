@@ -48,7 +48,8 @@ struct ExportCommand: ParsableCommand {
         case .json:
             var n = 0
             filters.forEachMatch(q, in: reader, formatter: formatter) { e, p in
-                out.line(formatter.format(e, packet: p))
+                formatter.render(e, packet: p, to: out.buffer)
+                out.flushIfFull()
                 n += 1
             }
             summary = "\(n) events"

@@ -92,7 +92,10 @@ struct ReadCommand: ParsableCommand {
         let formatter = EventFormatter(options: options, log: reader)
         let out = BufferedWriter()
         if let h = formatter.header { out.line(h) }
-        filters.forEachMatch(q, in: reader, formatter: formatter) { e, p in out.line(formatter.format(e, packet: p)) }
+        filters.forEachMatch(q, in: reader, formatter: formatter) { e, p in
+            formatter.render(e, packet: p, to: out.buffer)
+            out.flushIfFull()
+        }
         out.flush()
         if let w = reader.damageWarning { note(w) }
     }

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Turns events into pwru-style text columns or JSON lines.
+/// What the text and JSON output show.
 public struct OutputOptions: Sendable {
     public enum Timestamp: String, CaseIterable, Sendable { case none, relative, absolute, current }
     public var tuple = true
@@ -23,15 +23,39 @@ public struct EventContext {
     }
 }
 
+/// Renders events as pwru-style text columns or JSON lines, as bytes into a `ByteBuffer`.
+/// The one renderer of live capture, `read`, `journeys` and `export`.
+///
+/// Speed: every name an event only carries as a number (function, drop reason, process,
+/// interface) is rendered once into a cache, already padded for its column and escaped for
+/// JSON; numbers, hex and addresses are written in place. docs/output.md gives the JSON key
+/// order, which is fixed.
 public final class EventFormatter {
     let options: OutputOptions
     let context: EventContext
     let targets: [TracedTarget]
     let drops: DropReasons
     let interfaces: InterfaceNames
+    /// Live: an interface that could not be named is looked up again after this many events
+    /// (it may have just been created); a log's recorded names never change.
+    private let retryUnnamedAfter: Int
     /// CLOCK_REALTIME − CLOCK_MONOTONIC: bpf_ktime_get_ns is monotonic.
     let bootToWall: Double
     private var lastSeen: [UInt64: UInt64] = [:]
+    private let scratch = ByteBuffer(capacity: 1024)
+    private var rendered = 0
+
+    /// Rendered names live in `arena`; caches hold their places. The last key of each cache
+    /// is remembered, since consecutive events mostly share process and interface.
+    private let arena = ByteBuffer(capacity: 1 << 14)
+    private var functionCells: [Cells?]
+    private var dropCells: [UInt64: Cells] = [:]
+    private var processCells: [ProcessKey: Cells] = [:]
+    private var lastProcess: (key: ProcessKey, cells: Cells)?
+    private var interfaceCells: [UInt64: (cells: Cells, retryAt: Int)] = [:]
+    private var lastInterface: (key: UInt64, cells: Cells)?
+    private var clockSecond: Int = .min
+    private var clockPrefix: [UInt8] = []
 
     public init(options: OutputOptions, targets: [TracedTarget], drops: DropReasons, context: EventContext = .init()) {
         self.options = options
@@ -39,7 +63,9 @@ public final class EventFormatter {
         self.targets = targets
         self.drops = drops
         interfaces = InterfaceNames()
+        retryUnnamedAfter = 100_000
         bootToWall = Double(LogHeader.currentBootToWall()) / 1e9
+        functionCells = Array(repeating: nil, count: targets.count)
     }
 
     /// For events read back from a log: the capture's function table, drop-reason names,
@@ -50,7 +76,9 @@ public final class EventFormatter {
         targets = log.header.targets
         drops = log.header.drops
         interfaces = InterfaceNames(recorded: log.trailer?.interfaces ?? [:])
+        retryUnnamedAfter = .max
         bootToWall = Double(log.header.bootToWallNs) / 1e9
+        functionCells = Array(repeating: nil, count: targets.count)
     }
 
     public var header: String? {
@@ -73,123 +101,353 @@ public final class EventFormatter {
         e.meta.ifindex == 0 ? "" : interfaces.name(netns: e.meta.netns, ifindex: e.meta.ifindex)
     }
 
-    func timestamp(_ e: Event) -> String {
-        switch options.timestamp {
-        case .none: return ""
-        case .absolute: return String(e.tsNs)
-        case .relative:
-            let prev = lastSeen[e.skb]
-            lastSeen[e.skb] = e.tsNs
-            return String(prev.map { e.tsNs &- $0 } ?? 0)
-        case .current:
-            let t = bootToWall + Double(e.tsNs) / 1e9
-            var tt = time_t(t)
-            var tmv = tm()
-            localtime_r(&tt, &tmv)
-            return String(format: "%02d:%02d:%02d.%06d", tmv.tm_hour, tmv.tm_min, tmv.tm_sec, Int((t - Double(Int(t))) * 1e6))
-        }
-    }
-
-    /// One line, without the newline. Packet bytes (`--snaplen`) appear in JSON only.
+    /// One line, without the newline (tests and one-off callers; output paths use `render`).
     public func format(_ e: Event, packet: PacketBytes = .none) -> String {
-        options.json ? json(e, packet: packet) : text(e)
+        scratch.removeAll()
+        write(e, packet: packet, to: scratch)
+        return scratch.string
     }
 
-    func text(_ e: Event) -> String {
-        var cols = [pad("0x" + String(e.skb, radix: 16), 18), pad(String(e.cpu), 3),
-                    pad("[\(e.commString)(\(e.tgid))]", 20)]
-        if options.timestamp != .none { cols.insert(pad(timestamp(e), 16), at: 0) }
+    /// Appends one event and a newline. Packet bytes (`--snaplen`) appear in JSON only.
+    public func render(_ e: Event, packet: PacketBytes = .none, to out: ByteBuffer) {
+        write(e, packet: packet, to: out)
+        out.byte(0x0a)
+    }
+
+    /// Appends one event, without the newline.
+    public func write(_ e: Event, packet: PacketBytes = .none, to out: ByteBuffer) {
+        rendered &+= 1
+        if options.json { json(e, packet: packet, out) } else { text(e, out) }
+    }
+
+    // MARK: text
+
+    func text(_ e: Event, _ out: ByteBuffer) {
+        if options.timestamp != .none {
+            let s = out.count
+            timestamp(e, out)
+            out.pad(from: s, to: 16)
+            out.byte(0x20)
+        }
+        var s = out.count
+        out.ascii("0x")
+        out.hex(e.skb)
+        out.pad(from: s, to: 18)
+        out.byte(0x20)
+        s = out.count
+        out.decimal(e.cpu)
+        out.pad(from: s, to: 3)
+        out.byte(0x20)
+        put(process(e).text, out)
         if options.meta {
             let m = e.meta
-            cols += [pad(String(m.netns), 10), pad("0x" + String(m.mark, radix: 16), 10),
-                     pad(e.meta.ifindex == 0 ? "" : "\(ifname(e)):\(m.ifindex)", 14),
-                     pad(String(format: "0x%04x", m.protocol), 6), pad(String(m.mtu), 5), pad(String(m.len), 5)]
+            out.byte(0x20)
+            s = out.count
+            out.decimal(m.netns)
+            out.pad(from: s, to: 10)
+            out.byte(0x20)
+            s = out.count
+            out.ascii("0x")
+            out.hex(UInt64(m.mark))
+            out.pad(from: s, to: 10)
+            out.byte(0x20)
+            put(interface(e).text, out)
+            out.byte(0x20)
+            s = out.count
+            out.ascii("0x")
+            out.hex(UInt64(m.protocol), minDigits: 4)
+            out.pad(from: s, to: 6)
+            out.byte(0x20)
+            s = out.count
+            out.decimal(m.mtu)
+            out.pad(from: s, to: 5)
+            out.byte(0x20)
+            s = out.count
+            out.decimal(m.len)
+            out.pad(from: s, to: 5)
         }
-        if options.tuple { cols.append(pad(Self.tuple(e.tuple, flags: options.tcpFlags), 44)) }
-        cols.append(funcName(e))
-        if options.caller { cols.append(e.caller == 0 ? "-" : symbol(e.caller)) }
-        var line = cols.joined(separator: " ")
+        if options.tuple {
+            out.byte(0x20)
+            s = out.count
+            Self.tuple(e.tuple, flags: options.tcpFlags, to: out)
+            out.pad(from: s, to: 44)
+        }
+        out.byte(0x20)
+        put(function(e).text, out)
+        if options.caller {
+            out.byte(0x20)
+            if e.caller == 0 { out.byte(0x2d) } else { out.append(symbol(e.caller)) }
+        }
         if options.stack {
-            for frame in context.stack(e.stackId) { line += "\n    " + symbol(frame) }
+            for frame in context.stack(e.stackId) {
+                out.ascii("\n    ")
+                out.append(symbol(frame))
+            }
         }
-        return line
     }
+
+    func timestamp(_ e: Event, _ out: ByteBuffer) {
+        switch options.timestamp {
+        case .none: return
+        case .absolute: out.decimal(e.tsNs)
+        case .relative:
+            let prev = lastSeen.updateValue(e.tsNs, forKey: e.skb)
+            out.decimal(prev.map { e.tsNs &- $0 } ?? 0)
+        case .current:
+            let t = bootToWall + Double(e.tsNs) / 1e9
+            let second = Int(t)
+            if second != clockSecond {
+                var tt = time_t(t)
+                var tmv = tm()
+                localtime_r(&tt, &tmv)
+                clockPrefix = Array(String(format: "%02d:%02d:%02d.", tmv.tm_hour, tmv.tm_min, tmv.tm_sec).utf8)
+                clockSecond = second
+            }
+            out.append(clockPrefix)
+            out.decimal(UInt64(Int((t - Double(Int(t))) * 1e6)), zeroPadTo: 6)
+        }
+    }
+
+    // MARK: JSON (key order documented in docs/output.md)
+
+    func json(_ e: Event, packet: PacketBytes, _ out: ByteBuffer) {
+        out.ascii("{\"type\":\"event\",\"time_ns\":")
+        out.decimal(e.tsNs)
+        out.ascii(",\"skb\":\"0x")
+        out.hex(e.skb)
+        out.ascii("\",\"cpu\":")
+        out.decimal(e.cpu)
+        out.ascii(",\"pid\":")
+        out.decimal(e.pid)
+        out.ascii(",\"tgid\":")
+        out.decimal(e.tgid)
+        out.ascii(",\"process\":")
+        put(process(e).json, out)
+        out.ascii(",\"func\":")
+        put(function(e).json, out)
+        out.ascii(",\"func_kind\":\"")
+        if Int(e.funcId) < targets.count { out.ascii(targets[Int(e.funcId)].kind == .function ? "function" : "tracepoint") }
+        else { out.ascii("unknown") }
+        out.byte(0x22)
+        if e.kind == .drop {
+            out.ascii(",\"drop_reason\":")
+            out.jsonString(drops.name(e.dropReason))
+            out.ascii(",\"drop_reason_value\":")
+            out.decimal(e.dropReason)
+        }
+        let m = e.meta
+        out.ascii(",\"netns\":")
+        out.decimal(m.netns)
+        out.ascii(",\"mark\":")
+        out.decimal(m.mark)
+        out.ascii(",\"ifindex\":")
+        out.decimal(m.ifindex)
+        out.ascii(",\"iface\":")
+        if m.ifindex == 0 { out.ascii("\"\"") } else { put(interface(e).json, out) }
+        out.ascii(",\"protocol\":")
+        out.decimal(m.protocol)
+        out.ascii(",\"mtu\":")
+        out.decimal(m.mtu)
+        out.ascii(",\"len\":")
+        out.decimal(m.len)
+        let t = e.tuple
+        if t.l3Proto == 0x0800 || t.l3Proto == 0x86DD {
+            let v6 = t.l3Proto == 0x86DD
+            out.ascii(",\"tuple\":{\"saddr\":\"")
+            Self.address(t.saddr, v6: v6, to: out)
+            out.ascii("\",\"sport\":")
+            out.decimal(t.sport)
+            out.ascii(",\"daddr\":\"")
+            Self.address(t.daddr, v6: v6, to: out)
+            out.ascii("\",\"dport\":")
+            out.decimal(t.dport)
+            out.ascii(",\"l4_proto\":\"")
+            out.append(Self.l4Bytes[Int(t.l4Proto)])
+            out.ascii("\",\"tcp_flags\":\"")
+            out.append(Self.flagBytes[Int(t.tcpFlags)])
+            out.ascii("\"}")
+        }
+        if e.stackId >= 0 {
+            out.ascii(",\"stack_id\":")
+            out.decimal(e.stackId)
+            if options.stack {
+                out.ascii(",\"stack\":[")
+                for (i, frame) in context.stack(e.stackId).enumerated() {
+                    if i > 0 { out.byte(0x2c) }
+                    out.jsonString(symbol(frame))
+                }
+                out.byte(0x5d)
+            }
+        }
+        if options.caller, e.caller != 0 {
+            out.ascii(",\"caller\":")
+            out.jsonString(symbol(e.caller))
+        }
+        if !packet.isEmpty {
+            out.ascii(",\"packet\":{\"link\":\"")
+            out.ascii(packet.link == .ethernet ? "ethernet" : "raw")
+            out.ascii("\",\"wire_len\":")
+            out.decimal(packet.wireLength)
+            out.ascii(",\"hex\":\"")
+            out.hexBytes(packet.bytes)
+            out.ascii("\"}")
+        }
+        out.byte(0x7d)
+    }
+
+    // MARK: cached cells
+
+    /// A name rendered for the text column (padded) and as a JSON string, in `arena`.
+    struct Cells {
+        let text: Range<Int>
+        let json: Range<Int>
+    }
+
+    private func store(text: String, json: String) -> Cells {
+        let t = arena.count
+        arena.append(text)
+        let j = arena.count
+        arena.jsonString(json)
+        return Cells(text: t..<j, json: j..<arena.count)
+    }
+
+    @inline(__always) private func put(_ r: Range<Int>, _ out: ByteBuffer) {
+        out.append(UnsafeRawBufferPointer(rebasing: arena.bytes[r]))
+    }
+
+    struct ProcessKey: Hashable {
+        let tgid: UInt32
+        let comm0: UInt64, comm1: UInt64
+    }
+
+    /// `[comm(tgid)]` padded to 20 characters, and `comm` as a JSON string.
+    private func process(_ e: Event) -> Cells {
+        let words = withUnsafeBytes(of: e.comm) { ($0.loadUnaligned(as: UInt64.self), $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self)) }
+        let key = ProcessKey(tgid: e.tgid, comm0: words.0, comm1: words.1)
+        if let l = lastProcess, l.key == key { return l.cells }
+        let cells: Cells
+        if let c = processCells[key] {
+            cells = c
+        } else {
+            if processCells.count >= 1 << 16 { resetArena() }
+            let comm = e.commString
+            cells = store(text: pad("[\(comm)(\(e.tgid))]", 20), json: comm)
+            processCells[key] = cells
+        }
+        lastProcess = (key, cells)
+        return cells
+    }
+
+    /// `name:ifindex` padded to 14 characters (empty for no device), and the name as JSON.
+    private func interface(_ e: Event) -> Cells {
+        let key = UInt64(e.meta.netns) << 32 | UInt64(e.meta.ifindex)
+        if let l = lastInterface, l.key == key { return l.cells }
+        if let c = interfaceCells[key], c.retryAt > rendered {
+            lastInterface = (key, c.cells)
+            return c.cells
+        }
+        if interfaceCells.count >= 1 << 16 { resetArena() }
+        let name = ifname(e)
+        let cells = store(text: pad(e.meta.ifindex == 0 ? "" : "\(name):\(e.meta.ifindex)", 14), json: name)
+        // Live, an interface not found yet may appear: look again after a while.
+        let unnamed = e.meta.ifindex != 0 && name == "if\(e.meta.ifindex)"
+        let retry = unnamed && retryUnnamedAfter < .max ? rendered + retryUnnamedAfter : .max
+        interfaceCells[key] = (cells, retry)
+        lastInterface = retry == .max ? (key, cells) : nil
+        return cells
+    }
+
+    /// The function, with `(REASON)` for drops.
+    private func function(_ e: Event) -> Cells {
+        let id = Int(e.funcId)
+        if e.kind != .drop, id < functionCells.count, let c = functionCells[id] { return c }
+        let key = UInt64(e.dropReason) << 32 | UInt64(e.funcId) | (e.kind == .drop ? 1 << 63 : 0)
+        if let c = dropCells[key] { return c }
+        if dropCells.count >= 1 << 16 { resetArena() }
+        let name = funcName(e)
+        let c = store(text: name, json: name)
+        if e.kind != .drop, id < functionCells.count { functionCells[id] = c } else { dropCells[key] = c }
+        return c
+    }
+
+    /// Bounds the caches (a stream of ever new processes or interfaces).
+    private func resetArena() {
+        arena.removeAll()
+        functionCells = Array(repeating: nil, count: targets.count)
+        dropCells.removeAll()
+        processCells.removeAll()
+        interfaceCells.removeAll()
+        lastProcess = nil
+        lastInterface = nil
+    }
+
+    func symbol(_ address: UInt64) -> String {
+        context.symbols?.describe(address) ?? "0x" + String(address, radix: 16)
+    }
+
+    // MARK: tuples
 
     static let l4Names: [UInt8: String] = [1: "icmp", 6: "tcp", 17: "udp", 58: "icmp6", 132: "sctp"]
+    static let l4Bytes: [[UInt8]] = (0...255).map { Array((l4Names[UInt8($0)] ?? String($0)).utf8) }
+    static let flagBytes: [[UInt8]] = (0...255).map { Array(tcpFlagNames(UInt8($0)).utf8) }
 
-    static func address(_ bytes: InlineArray<16, UInt8>, v6: Bool) -> String {
+    static func address(_ bytes: InlineArray<16, UInt8>, v6: Bool, to out: ByteBuffer) {
+        if !v6 {
+            for i in 0..<4 {
+                if i > 0 { out.byte(0x2e) }
+                out.decimal(bytes[i])
+            }
+            return
+        }
         withUnsafeBytes(of: bytes) { raw in
-            var buf = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
-            _ = inet_ntop(v6 ? AF_INET6 : AF_INET, raw.baseAddress, &buf, socklen_t(buf.count))
-            return String(decoding: buf.prefix { $0 != 0 }.map(UInt8.init), as: UTF8.self)
+            var buf = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0)) // ≥ INET6_ADDRSTRLEN
+            withUnsafeMutableBytes(of: &buf) { b in
+                let p = b.baseAddress!.assumingMemoryBound(to: CChar.self)
+                guard inet_ntop(AF_INET6, raw.baseAddress, p, socklen_t(b.count)) != nil else { return }
+                out.append(UnsafeRawBufferPointer(start: p, count: strlen(p)))
+            }
         }
     }
 
-    /// `saddr:sport->daddr:dport(proto)`, IPv6 in brackets, as pwru prints it.
-    public static func tuple(_ t: Tuple, flags: Bool = false) -> String {
-        guard t.l3Proto == 0x0800 || t.l3Proto == 0x86DD else { return "" }
+    static func address(_ bytes: InlineArray<16, UInt8>, v6: Bool) -> String {
+        let b = ByteBuffer(capacity: 64)
+        address(bytes, v6: v6, to: b)
+        return b.string
+    }
+
+    /// `saddr:sport->daddr:dport(proto)`, IPv6 in brackets, as pwru prints it; nothing for
+    /// packets that are neither IPv4 nor IPv6.
+    static func tuple(_ t: Tuple, flags: Bool, to out: ByteBuffer) {
+        guard t.l3Proto == 0x0800 || t.l3Proto == 0x86DD else { return }
         let v6 = t.l3Proto == 0x86DD
-        let s = address(t.saddr, v6: v6), d = address(t.daddr, v6: v6)
-        let proto = l4Names[t.l4Proto] ?? String(t.l4Proto)
-        let src = v6 ? "[\(s)]:\(t.sport)" : "\(s):\(t.sport)"
-        let dst = v6 ? "[\(d)]:\(t.dport)" : "\(d):\(t.dport)"
-        var out = "\(src)->\(dst)(\(proto))"
-        if flags, t.l4Proto == 6 { out += ":" + tcpFlagNames(t.tcpFlags) }
-        return out
+        if v6 { out.byte(0x5b) }
+        address(t.saddr, v6: v6, to: out)
+        out.ascii(v6 ? "]:" : ":")
+        out.decimal(t.sport)
+        out.ascii("->")
+        if v6 { out.byte(0x5b) }
+        address(t.daddr, v6: v6, to: out)
+        out.ascii(v6 ? "]:" : ":")
+        out.decimal(t.dport)
+        out.byte(0x28)
+        out.append(l4Bytes[Int(t.l4Proto)])
+        out.byte(0x29)
+        if flags, t.l4Proto == 6 {
+            out.byte(0x3a)
+            out.append(flagBytes[Int(t.tcpFlags)])
+        }
+    }
+
+    public static func tuple(_ t: Tuple, flags: Bool = false) -> String {
+        let b = ByteBuffer(capacity: 128)
+        tuple(t, flags: flags, to: b)
+        return b.string
     }
 
     public static func tcpFlagNames(_ f: UInt8) -> String {
         let names = ["FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR"]
         let set = names.indices.filter { f & (1 << $0) != 0 }.map { names[$0] }
         return set.isEmpty ? "-" : set.joined(separator: "|")
-    }
-
-    func json(_ e: Event, packet: PacketBytes = .none) -> String {
-        var o: [String: Any] = [
-            "type": "event", "skb": "0x" + String(e.skb, radix: 16), "cpu": e.cpu, "pid": e.pid, "tgid": e.tgid,
-            "process": e.commString, "time_ns": e.tsNs, "func": funcName(e),
-            "func_kind": Int(e.funcId) < targets.count ? targets[Int(e.funcId)].kind.rawValue : "unknown",
-            "netns": e.meta.netns, "mark": e.meta.mark, "ifindex": e.meta.ifindex, "iface": ifname(e),
-            "protocol": e.meta.protocol, "mtu": e.meta.mtu, "len": e.meta.len,
-        ]
-        if e.kind == .drop {
-            o["drop_reason"] = drops.name(e.dropReason)
-            o["drop_reason_value"] = e.dropReason
-        }
-        let t = e.tuple
-        if t.l3Proto == 0x0800 || t.l3Proto == 0x86DD {
-            let v6 = t.l3Proto == 0x86DD
-            o["tuple"] = ["saddr": Self.address(t.saddr, v6: v6), "daddr": Self.address(t.daddr, v6: v6),
-                          "sport": t.sport, "dport": t.dport, "l4_proto": Self.l4Names[t.l4Proto] ?? String(t.l4Proto),
-                          "tcp_flags": Self.tcpFlagNames(t.tcpFlags)] as [String: Any]
-        }
-        if e.stackId >= 0 {
-            o["stack_id"] = e.stackId
-            if options.stack { o["stack"] = context.stack(e.stackId).map(symbol) }
-        }
-        if options.caller, e.caller != 0 { o["caller"] = symbol(e.caller) }
-        if !packet.isEmpty {
-            o["packet"] = ["link": packet.link == .ethernet ? "ethernet" : "raw", "wire_len": packet.wireLength,
-                           "hex": Self.hex(packet.bytes)] as [String: Any]
-        }
-        let data = (try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys])) ?? Data()
-        return String(decoding: data, as: UTF8.self)
-    }
-}
-
-extension EventFormatter {
-    static func hex(_ bytes: UnsafeRawBufferPointer) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8](repeating: 0, count: bytes.count * 2)
-        for (i, b) in bytes.enumerated() {
-            out[2 * i] = digits[Int(b >> 4)]
-            out[2 * i + 1] = digits[Int(b & 15)]
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    func symbol(_ address: UInt64) -> String {
-        context.symbols?.describe(address) ?? "0x" + String(address, radix: 16)
     }
 }
 
