@@ -24,6 +24,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define IPPROTO_UDP 17
 /* uapi flags that live in anonymous enums, so not in the pruned vmlinux.h */
 #define BPF_RB_NO_WAKEUP (1ULL << 0)
+#define BPF_RB_FORCE_WAKEUP (1ULL << 1)
 #define BPF_NOEXIST 1
 #define E2BIG 7
 
@@ -40,7 +41,11 @@ const volatile __u8 output_caller = 0;
 /* --snaplen: copy up to this many packet bytes after each event (0 = none). A read-only
  * constant, so the ring reservation below keeps the constant size the verifier requires. */
 const volatile __u32 snaplen = 0;
-/* Wake the consumer once per this many records per CPU (power of two; 0 = every record). */
+/* Consumer wakeups. 0: the kernel's own rule on every record (wake only when the consumer
+ * has caught up to that record, i.e. when it may be asleep). N (a power of two): no wakeup
+ * except a forced one every N records per CPU. A sampled wakeup must be forced: with flags 0
+ * a consumer that is behind is not woken and sleeps out its poll timeout while the ring
+ * fills (kernel/bpf/ringbuf.c, bpf_ringbuf_commit). docs/tracer.md has the measurements. */
 const volatile __u32 wakeup_every = 0;
 
 /* ---- transport: one ring per CPU, so CPUs never contend on a ring ------------------ */
@@ -258,8 +263,8 @@ static __always_inline void emit(void *ctx, struct sk_buff *skb, __u32 id, __u32
 	if (snaplen)
 		fill_snap((struct ft_snap *)(e + 1), (struct ft_snap *)(e + 1) + 1, skb);
 
-	if (wakeup_every && (bump(2) & (wakeup_every - 1)))
-		flags = BPF_RB_NO_WAKEUP;
+	if (wakeup_every)
+		flags = (bump(2) & (wakeup_every - 1)) ? BPF_RB_NO_WAKEUP : BPF_RB_FORCE_WAKEUP;
 	bpf_ringbuf_submit(e, flags);
 	bump(1);
 }

@@ -179,6 +179,14 @@ void shim_stop_install(void) {
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 }
 
+void shim_stop_block_in_this_thread(void) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
 bool shim_stop_requested(void) { return stop_flag != 0; }
 void shim_stop_request(void) { stop_flag = 1; }
 

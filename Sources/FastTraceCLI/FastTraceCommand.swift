@@ -15,6 +15,6 @@ struct FastTraceCommand: ParsableCommand {
         A capture written with -w is read back with read, stats, journeys, diff and export (pcapng for Wireshark: capture with --snaplen).
         """,
         version: FastTraceVersion.string,
-        subcommands: [TraceCommand.self, ReadCommand.self, StatsCommand.self, JourneysCommand.self, DiffCommand.self, ExportCommand.self, BenchCommand.self, FeaturesCommand.self, FuncsCommand.self],
+        subcommands: [TraceCommand.self, ReadCommand.self, StatsCommand.self, JourneysCommand.self, DiffCommand.self, ExportCommand.self, BenchCommand.self, FeaturesCommand.self, FuncsCommand.self, FloodCommand.self],
         defaultSubcommand: TraceCommand.self)
 }

@@ -86,8 +86,10 @@ struct TraceCommand: ParsableCommand {
     var snaplen = 0
     @Flag(name: .customLong("no-expedite-detach"), help: "With legacy kprobes, do not set /sys/kernel/rcu_expedited while detaching (it is restored afterwards; it makes detach 2-3x faster, see docs/benchmarks.md).")
     var noExpediteDetach = false
-    @Option(name: .customLong("ring-size"), help: ArgumentHelp("Ring buffer bytes per CPU (rounded up to a power of two).", valueName: "bytes"))
-    var ringSize: Int = 4 << 20
+    @Option(name: .customLong("ring-size"), help: ArgumentHelp("Ring buffer bytes per CPU, rounded up to a power of two (default: 1/256 of memory over the CPUs, 4 to 32 MiB; here \(TraceConfig.defaultRingBytes() >> 20) MiB).", valueName: "bytes"))
+    var ringSize: Int?
+    @Option(name: .customLong("wakeup-every"), help: ArgumentHelp("Wake the consumer with a forced wakeup every N records per CPU (a power of two), or 0 to let the kernel wake it whenever it has caught up (one wakeup per record at low rates). See docs/tracer.md.", valueName: "n"))
+    var wakeupEvery: UInt32 = TraceConfig().wakeupEvery
 
     func run() throws {
         var config = TraceConfig()
@@ -119,7 +121,9 @@ struct TraceCommand: ParsableCommand {
         config.allModules = allKmods
         config.outputStack = outputStack
         config.outputCaller = outputCaller
-        config.ringBytesPerCPU = ringSize
+        if let ringSize { config.ringBytesPerCPU = ringSize }
+        guard wakeupEvery & (wakeupEvery &- 1) == 0 else { fail("--wakeup-every: \(wakeupEvery) is not 0 or a power of two", status: 2) }
+        config.wakeupEvery = wakeupEvery
         if let filterMark { (config.filterMark, config.filterMarkMask) = parseMark(filterMark) }
         if let filterNetns { config.filterNetns = parseNetns(filterNetns) }
         if let filterIfname {
@@ -167,7 +171,6 @@ struct TraceCommand: ParsableCommand {
         options.caller = outputCaller
         let context = EventContext(stack: tracer.stack, symbols: outputStack || outputCaller ? KernelSymbols() : nil)
         let formatter = EventFormatter(options: options, targets: tracer.targets, drops: tracer.dropReasons, context: context)
-        let out = BufferedWriter()
         var log: LogWriter?
         if let outputFile {
             var o = LogWriter.Options()
@@ -182,45 +185,32 @@ struct TraceCommand: ParsableCommand {
                 fail("-w: \(error.description)")
             }
         }
-        let printing = log == nil || printEvents
-        if printing, let h = formatter.header { out.line(h) }
-        var events = 0
-        let deadline = duration.map { Date().addingTimeInterval($0) }
-        func limitReached() -> Bool { outputLimitLines.map { events >= $0 } ?? false }
-        let emit: (Event, PacketBytes) -> Void = { e, p in
-            guard !limitReached() else { return }
-            log?.append(e, packet: p)
-            if printing { out.line(formatter.format(e, packet: p)) }
-            events += 1
-        }
-        while !shim_stop_requested() && !limitReached() {
-            if let deadline, Date() >= deadline { break }
-            tracer.poll(timeoutMs: 100, emit)
-            log?.tick()
-            out.flush()
-        }
+        let output = log == nil || printEvents ? LiveOutput(formatter: formatter, header: formatter.header) : nil
+        let capture = CaptureLoop(tracer: tracer, log: log, output: output, limit: outputLimitLines)
+        capture.run(until: shim_stop_requested, deadline: duration.map { monotonicSeconds() + $0 })
         // Detach first so nothing new arrives, then drain what the rings still hold: events
         // already produced when Ctrl-C came are printed, not dropped.
         let detachStart = Date()
         let detachProgress = Progress(label: "Detaching", enabled: isatty(2) == 1)
         tracer.detach(progress: detachProgress.update)
         detachProgress.finish()
-        while !limitReached(), tracer.poll(timeoutMs: 0, emit) > 0 {}
-        out.flush()
+        capture.drainRemaining()
         let lost = tracer.lost
         let overflow = tracer.trackOverflow
+        let outputDropped = output?.dropped ?? 0
+        let summary = outputJSON ? "{\"type\":\"summary\",\"events\":\(capture.events),\"lost\":\(lost),\"output_dropped\":\(outputDropped),\"track_overflow\":\(overflow),\"log_dropped\":\(log?.dropped ?? 0)}" : nil
+        output?.finish(trailer: summary)
         if let log {
-            do { try log.finish(lostPerCPU: tracer.lostPerCPU, trackOverflow: overflow) } catch { fail("-w: \(error.description)") }
+            do { try log.finish(lostPerCPU: tracer.lostPerCPU, trackOverflow: overflow, outputDropped: outputDropped) } catch { fail("-w: \(error.description)") }
             note("\(log.written) events written to \(log.path)\(log.dropped > 0 ? ", \(log.dropped) dropped (compression fell behind)" : "")")
         }
-        if outputJSON {
-            out.line("{\"type\":\"summary\",\"events\":\(events),\"lost\":\(lost),\"track_overflow\":\(overflow),\"log_dropped\":\(log?.dropped ?? 0)}")
-            out.flush()
-        }
+        if let failure = output?.failure { note("output: \(failure); the events after it were not printed") }
         if overflow > 0 {
             note("--filter-track-skb: \(overflow) matching skbs were not tracked (all \(filterTrackMax) slots busy); raise --filter-track-max")
         }
-        note("\(events) events, \(lost) lost; detached and drained in \(Int(Date().timeIntervalSince(detachStart) * 1000)) ms")
+        var losses = "\(lost) lost"
+        if outputDropped > 0 { losses += ", \(outputDropped) not printed (output fell behind)" }
+        note("\(capture.events) events, \(losses); detached and drained in \(Int(Date().timeIntervalSince(detachStart) * 1000)) ms")
     }
 
     func parseMark(_ s: String) -> (UInt32, UInt32) {

@@ -108,6 +108,10 @@ int shim_epoll_wait(int epfd, int timeout_ms);
 /// SIGINT/SIGTERM set a flag instead of killing the process (detach must run).
 void shim_stop_install(void);
 bool shim_stop_requested(void);
+/// For worker threads: Ctrl-C is then delivered to the ring thread, whose epoll_wait it
+/// interrupts at once (a worker catching it would leave the ring thread asleep until its
+/// poll timeout).
+void shim_stop_block_in_this_thread(void);
 void shim_stop_request(void);
 
 /// if_indextoname in the network namespace at `ns_path` (/proc/PID/ns/net, /run/netns/X),

@@ -12,12 +12,17 @@ public final class LoopbackLoad {
     let payload = [UInt8](repeating: 1, count: 64)
     var sink = [UInt8](repeating: 0, count: 2048)
 
-    public init() {
+    /// Why the receiving socket could not be bound (e.g. the port is taken), nil when it was.
+    public private(set) var bindError: String?
+
+    /// Binds the receiver to 127.0.0.1:`port` (0: any free port).
+    public init(port: UInt16 = 0) {
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = port.bigEndian
         withUnsafeMutablePointer(to: &addr) { p in
             p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
-                _ = bind(rx, sa, len)
+                if bind(rx, sa, len) != 0 { bindError = "cannot bind 127.0.0.1:\(port): \(String(cString: strerror(errno)))" }
                 _ = getsockname(rx, sa, &len)
             }
         }
@@ -44,6 +49,31 @@ public final class LoopbackLoad {
         return (benchNow() - t) / Double(count)
     }
 
+    /// Sends `count` datagrams, at about `perSecond` when it is more than 0, else as fast as
+    /// this thread can; returns the datagrams sent.
+    public func send(count: Int, perSecond: Double = 0) -> Int {
+        guard perSecond > 0 else {
+            _ = run(count)
+            return count
+        }
+        var sent = 0
+        while sent < count {
+            sent += paced(perSecond: perSecond, seconds: Double(count - sent) / perSecond, atMost: count - sent)
+        }
+        return sent
+    }
+
+    /// Sends as fast as this thread can for `seconds`; returns the datagrams sent.
+    public func flood(seconds: Double) -> Int {
+        let end = benchNow() + seconds * 1e9
+        var sent = 0
+        while benchNow() < end {
+            _ = run(1000)
+            sent += 1000
+        }
+        return sent
+    }
+
     /// How many datagrams make a run of about `seconds` (at least 200).
     public func calibrate(seconds: Double) -> Int {
         let per = run(200)
@@ -52,7 +82,7 @@ public final class LoopbackLoad {
 
     /// Sends at about `perSecond` datagrams for `seconds`, in 1 ms batches; returns the
     /// datagrams sent (fewer than asked when this thread cannot keep up).
-    public func paced(perSecond: Double, seconds: Double) -> Int {
+    public func paced(perSecond: Double, seconds: Double, atMost: Int = .max) -> Int {
         let start = benchNow()
         var sent = 0
         withUnsafePointer(to: &addr) { p in
@@ -60,7 +90,8 @@ public final class LoopbackLoad {
                 while true {
                     let elapsed = (benchNow() - start) / 1e9
                     if elapsed >= seconds { break }
-                    let due = Int(elapsed * perSecond) - sent
+                    if sent >= atMost { break }
+                    let due = Swift.min(Int(elapsed * perSecond), atMost) - sent
                     if due <= 0 { usleep(200); continue }
                     for _ in 0..<Swift.min(due, 4096) {
                         _ = sendto(tx, payload, payload.count, 0, sa, len)

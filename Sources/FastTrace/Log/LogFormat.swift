@@ -119,4 +119,7 @@ public struct LogTrailer: Codable, Sendable, Equatable {
     public var interfaces: [String: String]
     public var trackOverflow: UInt64
     public var endedAt: Date
+    /// Events the live text/JSON output dropped because it fell behind (`-w … --print`);
+    /// absent in logs written before it was counted.
+    public var outputDropped: UInt64?
 }

@@ -103,7 +103,7 @@ public struct LogStats {
         if let t = trailer {
             let lost = t.lostPerCPU.reduce(0, +)
             let perCPU = t.lostPerCPU.enumerated().filter { $0.element > 0 }.map { "cpu\($0.offset): \($0.element)" }
-            lines.append("lost: \(lost) in the kernel (rings full)\(perCPU.isEmpty ? "" : " [\(perCPU.joined(separator: ", "))]"), \(t.writerDropped) by the writer\(t.trackOverflow > 0 ? ", \(t.trackOverflow) skbs not tracked" : "")")
+            lines.append("lost: \(lost) in the kernel (rings full)\(perCPU.isEmpty ? "" : " [\(perCPU.joined(separator: ", "))]"), \(t.writerDropped) by the writer\(t.outputDropped.map { $0 > 0 ? ", \($0) by the live output" : "" } ?? "")\(t.trackOverflow > 0 ? ", \(t.trackOverflow) skbs not tracked" : "")")
         } else {
             lines.append("lost: unknown (no trailer: the capture did not stop cleanly)")
         }

@@ -51,7 +51,7 @@ public final class LogWriter: @unchecked Sendable {
         guard writeAll(frame) else { throw LogError.io("cannot write \(path): \(String(cString: strerror(errno)))") }
         offset = UInt64(frame.count)
         let me = Unmanaged.passRetained(self)
-        Thread.detachNewThread { me.takeRetainedValue().compressLoop() }
+        startWorker { me.takeRetainedValue().compressLoop() }
     }
 
     deinit { close(fd) }
@@ -62,7 +62,7 @@ public final class LogWriter: @unchecked Sendable {
 
     /// Adds one event (consumer thread).
     public func append(_ e: Event, packet: PacketBytes = .none) {
-        if encoder.count == 0 { frameStart = Self.now() }
+        if encoder.count == 0 { frameStart = monotonicSeconds() }
         encoder.append(e, packet: packet)
         frameFirstNs = min(frameFirstNs, e.tsNs)
         frameLastNs = max(frameLastNs, e.tsNs)
@@ -80,7 +80,7 @@ public final class LogWriter: @unchecked Sendable {
     /// Closes the open frame if it is older than the frame interval (call when idle).
     public func tick() {
         appendsSinceClockCheck = 0
-        if encoder.count > 0, Self.now() - frameStart >= options.frameInterval { closeFrame() }
+        if encoder.count > 0, monotonicSeconds() - frameStart >= options.frameInterval { closeFrame() }
     }
 
     /// Hands the open frame to the compressor (or drops it, counted, if the queue is full).
@@ -102,7 +102,7 @@ public final class LogWriter: @unchecked Sendable {
 
     /// Flushes every frame, then writes the trailer (seek index, losses, interfaces) and the
     /// footer. The file is complete and synced when this returns.
-    public func finish(lostPerCPU: [UInt64], trackOverflow: UInt64 = 0) throws(LogError) {
+    public func finish(lostPerCPU: [UInt64], trackOverflow: UInt64 = 0, outputDropped: UInt64 = 0) throws(LogError) {
         closeFrame()
         lock.withLock {
             finishing = true
@@ -111,7 +111,8 @@ public final class LogWriter: @unchecked Sendable {
         done.wait()
         if let writeError { throw LogError.io(writeError) }
         let trailer = LogTrailer(frames: index, events: writtenEvents, lostPerCPU: lostPerCPU, writerDropped: droppedCount,
-                                 interfaces: interfaces, trackOverflow: trackOverflow, endedAt: Date())
+                                 interfaces: interfaces, trackOverflow: trackOverflow, endedAt: Date(),
+                                 outputDropped: outputDropped)
         guard let json = LogFormat.encode(trailer) else { throw LogError.io("cannot encode the log trailer") }
         var footer = [UInt8]()
         withUnsafeBytes(of: offset.littleEndian) { footer += $0 }
@@ -162,12 +163,6 @@ public final class LogWriter: @unchecked Sendable {
             }
             return true
         }
-    }
-
-    static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC_COARSE, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 }
 

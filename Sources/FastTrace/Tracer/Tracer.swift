@@ -29,9 +29,22 @@ public struct TraceConfig: Sendable {
     public var limit: NameFilter?
     public var modules: [String] = []
     public var allModules = false
-    public var ringBytesPerCPU = 4 << 20
-    /// Wake the consumer every N records per CPU (a power of two); epoll timeouts pick up the rest.
-    public var wakeupEvery: UInt32 = 64
+    public var ringBytesPerCPU = TraceConfig.defaultRingBytes()
+    /// Wake the consumer with a forced wakeup every N records per CPU (a power of two), or
+    /// 0: by the kernel's rule on every record (when the consumer has caught up). Epoll
+    /// timeouts pick up the rest. docs/tracer.md has the measurements behind the default.
+    public var wakeupEvery: UInt32 = 1024
+
+    /// `wakeupEvery`, lowered for small rings so that a ring holds at least 16 wakeup
+    /// periods of records: the consumer is always woken long before a ring fills.
+    public var effectiveWakeupEvery: UInt32 {
+        guard wakeupEvery > 0 else { return 0 }
+        let record = MemoryLayout<Event>.size + 8 + (snapLength > 0 ? MemoryLayout<Snap>.size + snapLength : 0)
+        let periods = RingSet.validSize(ringBytesPerCPU) / record / 16
+        var every = wakeupEvery
+        while every > 1 && Int(every) > periods { every /= 2 }
+        return every
+    }
     public var filterMark: UInt32 = 0
     public var filterMarkMask: UInt32 = 0
     public var filterIfindex: UInt32 = 0
@@ -56,6 +69,17 @@ public struct TraceConfig: Sendable {
     /// grace period per probe, expedited. docs/benchmarks.md has the numbers.
     public var expediteDetach = true
     public init() {}
+
+    /// Ring bytes per CPU by default: 1/256 of the machine's memory spread over the rings
+    /// (one per possible CPU), as a power of two between 4 and 32 MiB. Ring pages are kernel
+    /// memory, locked while tracing; docs/tracer.md explains the sizing.
+    public static func defaultRingBytes(cpus: Int = BPFMap.possibleCPUs,
+                                        memory: UInt64 = ProcessInfo.processInfo.physicalMemory) -> Int {
+        let share = Int(min(memory / 256 / UInt64(max(cpus, 1)), UInt64(32 << 20)))
+        var size = 4 << 20
+        while size * 2 <= share { size *= 2 }
+        return size
+    }
 }
 
 public struct TraceError: Error, CustomStringConvertible {
@@ -165,7 +189,7 @@ public final class Tracer {
         c.filterNetns = config.filterNetns
         c.outputStack = config.outputStack ? 1 : 0
         c.outputCaller = config.outputCaller ? 1 : 0
-        c.wakeupEvery = config.wakeupEvery
+        c.wakeupEvery = config.effectiveWakeupEvery
         c.filterPcap = filterBodies == nil ? 0 : 1
         c.ftPcapLen = config.filter?.usesLength == true ? 1 : 0
         // fentry and tp_btf get the skb as a BTF pointer: its fields are plain loads.

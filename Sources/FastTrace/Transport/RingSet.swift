@@ -90,15 +90,20 @@ public final class RingSet {
     static let discardBit: UInt32 = 1 << 30
     static let headerSize = 8
 
-    /// Hands every committed record of every ring to `body`, then publishes the new
-    /// consumer position once per ring (one release store per batch, not per record).
-    /// Returns the number of records.
+    /// Records handed over between two publications of the consumer position.
+    static let publishEvery = 256
+
+    /// Hands every committed record of every ring to `body`. The consumer position is
+    /// published every `publishEvery` records and at the end: not per record (a release
+    /// store each), and not only once per drain, which would keep a ring looking full to
+    /// its producers for the whole of a long drain. Returns the number of records.
     @discardableResult
     public func drain(_ body: (UnsafeRawBufferPointer) -> Void) -> Int {
         var n = 0
         for r in rings {
             var cons = shim_load_relaxed_u64(r.consumer) // we are the only writer
             let prod = shim_load_acquire_u64(r.producer)
+            var sincePublish = 0
             while cons < prod {
                 let header = r.data + Int(cons & r.mask)
                 let word = shim_load_acquire_u32(header)
@@ -109,6 +114,11 @@ public final class RingSet {
                     n += 1
                 }
                 cons += UInt64((length + Self.headerSize + 7) & ~7)
+                sincePublish += 1
+                if sincePublish >= Self.publishEvery {
+                    sincePublish = 0
+                    shim_store_release_u64(r.consumer, cons)
+                }
             }
             shim_store_release_u64(r.consumer, cons)
         }
