@@ -107,6 +107,7 @@ enum OfflineBench {
             for (name, args) in [("read, text", ["read"]), ("read, JSON", ["read", "--output-json"]), ("journeys", ["journeys"])] {
                 var rates: [Double] = [], rss: [Double] = []
                 for _ in 0..<repeats {
+                    unlink("\(dir)/out") // a fresh file each time: truncating gigabytes is not what is measured
                     let r = run([fasttrace] + args + [log], output: "\(dir)/out")
                     guard r.status == 0 else { throw BenchFailure("fasttrace \(args.joined(separator: " ")) exited with status \(r.status)") }
                     rates.append(Double(n) / r.seconds / 1e6)
@@ -116,6 +117,7 @@ enum OfflineBench {
                 out.append(Stat("offline \(name), \(label)-event log: peak RSS", unit: "MiB", rss))
             }
             unlink(log)
+            unlink("\(dir)/out")
         }
         return out
     }

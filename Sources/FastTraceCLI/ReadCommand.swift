@@ -123,7 +123,7 @@ struct JourneysCommand: ParsableCommand {
         commandName: "journeys",
         abstract: "Each packet's path through the kernel: a log's events grouped by skb, in time order.",
         discussion: """
-        A journey runs from the first event on an skb address to the drop or free that ends it; the address seen again afterwards is another packet. Journeys are listed by their first event, each event with its time from the journey's start. All events are held in memory (the grouping needs a sort); use `read --skb` for one packet of a huge log.
+        A journey runs from the first event on an skb address to the drop or free that ends it; the address seen again afterwards is another packet (also after 1 ms with another flow's tuple, or 1 s without events). Each journey is printed as soon as it ends, so journeys appear in the order they end, and memory stays constant however long the log: only the packets in flight are held. Each event line gives its time from the journey's start.
 
         Examples:
           fasttrace journeys cap.ftlog --drops
@@ -144,28 +144,15 @@ struct JourneysCommand: ParsableCommand {
         var options = OutputOptions()
         options.json = outputJSON
         let formatter = EventFormatter(options: options, log: reader)
-        let journeys = reader.journeys()
-        let out = BufferedWriter()
-        for j in journeys {
-            if drops && j.drop == nil { continue }
-            if q.host != nil || q.port != nil, !j.events.contains(where: { q.matches($0, header: reader.header, functionName: formatter.funcName) }) { continue }
-            if outputJSON {
-                out.line("{\"type\":\"journey\",\"skb\":\"0x\(String(j.skb, radix: 16))\",\"events\":[" + j.events.map { formatter.format($0) }.joined(separator: ",") + "]}")
-                continue
-            }
-            var title = "skb 0x\(String(j.skb, radix: 16))"
-            if let t = j.tuple { title += " \(EventFormatter.tuple(t))" }
-            title += String(format: " — %d events, %.1f µs", j.events.count, Double(j.durationNs) / 1000)
-            if let d = j.drop { title += ", dropped: \(formatter.funcName(d))" }
-            out.line(title)
-            let start = j.events[0].tsNs
-            for e in j.events {
-                let iface = formatter.ifname(e)
-                out.line(String(format: "  %+10.3f µs  ", Double(e.tsNs &- start) / 1000) + formatter.funcName(e)
-                         + (iface.isEmpty ? "" : "  \(iface)") + "  len \(e.meta.len)")
-            }
+        let out = BufferedWriter(capacity: 1 << 18)
+        let late = reader.forEachJourney { j in
+            if drops && j.drop == nil { return }
+            if q.host != nil || q.port != nil, !j.events.contains(where: { q.matches($0, header: reader.header, functionName: formatter.funcName) }) { return }
+            if outputJSON { formatter.renderJourneyJSON(j, to: out.buffer) } else { formatter.renderJourney(j, to: out.buffer) }
+            out.flushIfFull()
         }
         out.flush()
+        if late > 0 { note("warning: \(late) events arrived more than 50 ms after later ones in the log; their journeys may be split") }
         if let w = reader.damageWarning { note(w) }
     }
 }
@@ -188,16 +175,16 @@ struct DiffCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Only flows to this port.", valueName: "port")) var port: UInt16?
 
     func run() throws {
-        func load(_ path: String) -> ([Journey], (Event) -> String) {
+        func load(_ path: String) -> (PathDiff.Paths, (Event) -> String) {
             let reader = openLog(path)
             let formatter = EventFormatter(options: OutputOptions(), log: reader)
-            let journeys = reader.journeys()
+            var paths = PathDiff.Paths()
+            reader.forEachJourney { j in if port.map({ j.tuple?.dport == $0 }) ?? true { paths.add(j) } }
             if let w = reader.damageWarning { note(w) }
-            return (journeys, formatter.funcName)
+            return (paths, formatter.funcName)
         }
         let (ja, na) = load(a), (jb, nb) = load(b)
-        let keep: (Journey) -> Bool = { j in port.map { j.tuple?.dport == $0 } ?? true }
-        let r = PathDiff.compare(ja.filter(keep), na, jb.filter(keep), nb)
+        let r = PathDiff.compare(ja, na, jb, nb)
         func name(_ f: PathDiff.Flow) -> String {
             var t = Tuple()
             t.l3Proto = f.v6 ? 0x86DD : 0x0800

@@ -13,7 +13,7 @@ struct PacketCorpus {
     }
 
     /// SplitMix64: tiny, seedable, good enough for test data.
-    struct RNG {
+    struct RNG: RandomNumberGenerator {
         var state: UInt64
         mutating func next() -> UInt64 {
             state &+= 0x9E37_79B9_7F4A_7C15

@@ -13,6 +13,7 @@ public struct Journey {
     /// The first tuple seen (before any NAT), if any event had one.
     public var tuple: Tuple? { events.first { $0.tuple.l3Proto != 0 }?.tuple }
     public var durationNs: UInt64 { (events.last?.tsNs ?? 0) &- (events.first?.tsNs ?? 0) }
+    public var startNs: UInt64 { events.first?.tsNs ?? 0 }
 }
 
 public enum Journeys {
@@ -25,34 +26,159 @@ public enum Journeys {
     public static let reuseGapNs: UInt64 = 1_000_000
     public static let idleGapNs: UInt64 = 1_000_000_000
 
-    /// Groups `events` (any order) into journeys, ordered by their first event.
-    /// Holds every event in memory (journeys need a sort); `read` streams instead.
-    public static func build(_ events: [Event], functionName: (UInt32) -> String) -> [Journey] {
-        let sorted = events.sorted { $0.tsNs < $1.tsNs }
-        var open: [UInt64: Int] = [:] // skb → index in `out`
+    /// Groups `events` (any order) into journeys, ordered by their first event. Holds
+    /// everything: for tests and small inputs; logs go through `JourneyBuilder`.
+    public static func build(_ events: [Event], functionName: @escaping (UInt32) -> String) -> [Journey] {
         var out: [Journey] = []
-        var freeing: [UInt32: Bool] = [:] // by function id: names are compared once, not per event
-        for e in sorted {
-            if let i = open[e.skb], let last = out[i].events.last {
-                let gap = e.tsNs &- last.tsNs
-                let otherFlow = e.tuple.l3Proto != 0 && last.tuple.l3Proto != 0 && !EventCodec.sameTuple(e.tuple, last.tuple)
-                if gap > idleGapNs || (otherFlow && gap > reuseGapNs) {
-                    open[e.skb] = out.count
-                    out.append(Journey(events: [e]))
-                } else {
-                    out[i].events.append(e)
-                }
-            } else {
-                open[e.skb] = out.count
-                out.append(Journey(events: [e]))
-            }
-            let ends = freeing[e.funcId] ?? {
-                let f = frees(functionName(e.funcId))
-                freeing[e.funcId] = f
-                return f
-            }()
-            if e.kind == .drop || ends { open[e.skb] = nil }
+        let b = JourneyBuilder(functionName: functionName, reorderWindowNs: .max)
+        for e in events { b.add(e) { out.append($0) } }
+        b.finish { out.append($0) }
+        return out.sorted { ($0.startNs, $0.skb) < ($1.startNs, $1.skb) }
+    }
+}
+
+/// Builds journeys from a stream of events in constant memory: the only state is the open
+/// journeys (one per skb address in flight) and a short reorder window. A journey is handed
+/// to `emit` as soon as it ends (free, drop, reuse, or `idleGapNs` without an event), so
+/// journeys come out in the order they end, not the order they start.
+///
+/// Reordering: a log holds events in the order the consumer drained the per-CPU rings, so
+/// CPUs interleave in bursts, while each CPU's own events are in time order (but for an
+/// interrupt that lands between a reservation and its timestamp). Events wait in a queue per
+/// CPU, kept sorted, until the stream is `reorderWindowNs` past them (or `maxBuffered`
+/// events wait); the oldest head of all queues goes next. An event later still than that is
+/// put in its place in its open journey, and counted in `late`.
+public final class JourneyBuilder {
+    private let ends: (UInt32) -> Bool
+    private let window: UInt64
+    private let maxBuffered: Int
+    private var queues: [CPUQueue] = []
+    private var buffered = 0
+    private var newestNs: UInt64 = 0
+    private var releasedNs: UInt64 = 0
+    private var open: [UInt64: Journey] = [:]
+    private var sinceIdleScan = 0
+    /// Events that arrived after the reorder window had passed them.
+    public private(set) var late = 0
+    /// Events held now: waiting in the reorder window, or in open journeys.
+    public var held: Int { buffered + open.values.reduce(0) { $0 + $1.events.count } }
+
+    public init(functionName: @escaping (UInt32) -> String, reorderWindowNs: UInt64 = 50_000_000, maxBuffered: Int = 1 << 16) {
+        var cache: [UInt32: Bool] = [:]
+        ends = { id in
+            if let v = cache[id] { return v }
+            let v = Journeys.frees(functionName(id))
+            cache[id] = v
+            return v
         }
-        return out
+        window = reorderWindowNs
+        self.maxBuffered = maxBuffered
+    }
+
+    /// Adds one event; calls `emit` for every journey that has ended by now.
+    public func add(_ e: Event, emit: (Journey) -> Void) {
+        newestNs = max(newestNs, e.tsNs)
+        let cpu = Int(min(e.cpu, 4095))
+        while queues.count <= cpu { queues.append(CPUQueue()) }
+        queues[cpu].insert(e)
+        buffered += 1
+        while buffered > 0 {
+            guard let (cpu, ts) = oldestHead() else { break }
+            guard buffered > maxBuffered || (window != .max && ts &+ window <= newestNs) else { break }
+            place(queues[cpu].removeFirst(), emit)
+            buffered -= 1
+        }
+    }
+
+    /// Ends the stream: every remaining event is placed, and every open journey is emitted,
+    /// in the order of their first events.
+    public func finish(emit: (Journey) -> Void) {
+        while let (cpu, _) = oldestHead() {
+            place(queues[cpu].removeFirst(), emit)
+        }
+        buffered = 0
+        for j in open.values.sorted(by: { ($0.startNs, $0.skb) < ($1.startNs, $1.skb) }) { emit(j) }
+        open.removeAll()
+    }
+
+    private func oldestHead() -> (Int, UInt64)? {
+        var best: (Int, UInt64)?
+        for i in queues.indices {
+            if let ts = queues[i].firstTs, best == nil || ts < best!.1 { best = (i, ts) }
+        }
+        return best
+    }
+
+    private func place(_ e: Event, _ emit: (Journey) -> Void) {
+        if e.tsNs < releasedNs { late += 1 } else { releasedNs = e.tsNs }
+        if var j = open.removeValue(forKey: e.skb), let last = j.events.last {
+            let gap = e.tsNs &- last.tsNs
+            let otherFlow = e.tuple.l3Proto != 0 && last.tuple.l3Proto != 0 && !EventCodec.sameTuple(e.tuple, last.tuple)
+            if e.tsNs >= last.tsNs && (gap > Journeys.idleGapNs || (otherFlow && gap > Journeys.reuseGapNs)) {
+                emit(j)
+                j = Journey(events: [e])
+            } else if e.tsNs >= last.tsNs {
+                j.events.append(e)
+            } else { // late: into its place by time
+                let at = j.events.lastIndex { $0.tsNs <= e.tsNs }.map { $0 + 1 } ?? 0
+                j.events.insert(e, at: at)
+            }
+            finishOrKeep(j, e, emit)
+        } else {
+            finishOrKeep(Journey(events: [e]), e, emit)
+        }
+        sinceIdleScan += 1
+        if sinceIdleScan >= 4096 {
+            sinceIdleScan = 0
+            emitIdle(emit)
+        }
+    }
+
+    private func finishOrKeep(_ j: Journey, _ e: Event, _ emit: (Journey) -> Void) {
+        if e.kind == .drop || ends(e.funcId) { emit(j) } else { open[e.skb] = j }
+    }
+
+    /// Journeys whose address has been quiet for `idleGapNs` of stream time are over.
+    private func emitIdle(_ emit: (Journey) -> Void) {
+        guard releasedNs > Journeys.idleGapNs else { return }
+        let cutoff = releasedNs - Journeys.idleGapNs
+        var idle: [Journey] = []
+        for j in open.values where (j.events.last?.tsNs ?? 0) < cutoff { idle.append(j) }
+        for j in idle.sorted(by: { ($0.startNs, $0.skb) < ($1.startNs, $1.skb) }) {
+            open[j.skb] = nil
+            emit(j)
+        }
+    }
+}
+
+/// One CPU's waiting events, in time order: a FIFO that inserts from the tail, since a CPU's
+/// events arrive in order but for small local inversions.
+struct CPUQueue {
+    private var events: [Event] = []
+    private var head = 0
+
+    var firstTs: UInt64? { head < events.count ? events[head].tsNs : nil }
+
+    mutating func insert(_ e: Event) {
+        events.append(e)
+        var i = events.count - 1
+        while i > head && events[i - 1].tsNs > e.tsNs {
+            events[i] = events[i - 1]
+            i -= 1
+        }
+        events[i] = e
+    }
+
+    mutating func removeFirst() -> Event {
+        let e = events[head]
+        head += 1
+        if head == events.count {
+            events.removeAll(keepingCapacity: true)
+            head = 0
+        } else if head >= 4096 && head * 2 >= events.count {
+            events.removeFirst(head)
+            head = 0
+        }
+        return e
     }
 }

@@ -79,6 +79,7 @@ public final class LogReader {
     public func forEachEvent(frame: (LogFrameIndex) -> Bool = { _ in true }, packets body: (Event, PacketBytes) -> Bool) {
         damage = []
         framesRead = 0
+        releasedUpTo = 0
         let zstd = Zstd.Decompressor()
         var at = firstFrame
         var badStart: Int?
@@ -110,6 +111,7 @@ public final class LogReader {
                     }
                     framesRead += 1
                     at += size
+                    release(upTo: at)
                     if !keepGoing { return }
                     continue
                 } catch let e as Zstd.Failure {
@@ -128,12 +130,28 @@ public final class LogReader {
         else if at < map.count { damage.append("bytes \(at)–\(map.count): truncated") }
     }
 
-    /// Every event grouped into packet journeys (all events in memory: see `Journeys`).
-    public func journeys() -> [Journey] {
-        var all: [Event] = []
-        forEachEvent { all.append($0); return true }
+    private var releasedUpTo = 0
+
+    /// Gives the pages of frames already read back to the kernel: the mapping is the file's
+    /// page cache, and without this a reader's RSS would grow with the log it has read.
+    private func release(upTo offset: Int) {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let end = offset / page * page
+        guard end - releasedUpTo >= 8 << 20, let base = map.baseAddress else { return }
+        _ = madvise(UnsafeMutableRawPointer(mutating: base) + releasedUpTo, end - releasedUpTo, Int32(MADV_DONTNEED))
+        releasedUpTo = end
+    }
+
+    /// Every event grouped into packet journeys, each handed over as soon as it ends (see
+    /// `JourneyBuilder`: constant memory, journeys in the order they end). Returns the number
+    /// of events that came later than the reorder window.
+    @discardableResult
+    public func forEachJourney(_ body: (Journey) -> Void) -> Int {
         let targets = header.targets
-        return Journeys.build(all) { targets.name(of: $0) }
+        let builder = JourneyBuilder { targets.name(of: $0) }
+        forEachEvent { builder.add($0, emit: body); return true }
+        builder.finish(emit: body)
+        return builder.late
     }
 
     /// One warning line for everything skipped, nil when the file is intact.

@@ -49,26 +49,64 @@ public enum PathDiff {
         public var onlyB: [Flow] = []
     }
 
-    /// `name` gives an event's function name in its own capture (drop reasons included).
-    public static func compare(_ a: [Journey], _ nameA: (Event) -> String, _ b: [Journey], _ nameB: (Event) -> String) -> Result {
-        func byFlow(_ js: [Journey]) -> [Flow: [Journey]] {
-            var m: [Flow: [Journey]] = [:]
-            for j in js where j.events.count > 1 { if let f = Flow(j) { m[f, default: []].append(j) } }
-            return m
+    /// A journey reduced to what the comparison needs: its start and its steps, each a
+    /// function id with the drop reason (so a log's journeys fit in a few bytes per event).
+    public struct Path: Sendable {
+        public let start: UInt64
+        public let steps: [UInt64]
+        public let drop: UInt64?
+
+        public init(_ j: Journey) {
+            start = j.startNs
+            steps = j.events.map(Path.step)
+            drop = j.drop.map(Path.step)
         }
-        let fa = byFlow(a), fb = byFlow(b)
+
+        static func step(_ e: Event) -> UInt64 {
+            e.kind == .drop ? 1 << 63 | UInt64(e.dropReason) << 32 | UInt64(e.funcId) : UInt64(e.funcId)
+        }
+
+        /// The event a step stands for (enough for its function name).
+        public static func event(_ step: UInt64) -> Event {
+            var e = Event()
+            e.funcId = UInt32(truncatingIfNeeded: step)
+            if step >> 63 != 0 {
+                e.kind = .drop
+                e.dropReason = UInt32(truncatingIfNeeded: step >> 32) & 0x7fff_ffff
+            }
+            return e
+        }
+    }
+
+    /// The paths of one capture, by flow; fed journeys as they end.
+    public struct Paths: Sendable {
+        public private(set) var byFlow: [Flow: [Path]] = [:]
+        public init() {}
+
+        /// A journey of a single event (a free seen on its own) says nothing about a path.
+        public mutating func add(_ j: Journey) {
+            guard j.events.count > 1, let f = Flow(j) else { return }
+            byFlow[f, default: []].append(Path(j))
+        }
+    }
+
+    /// `name` gives a step's function name in its own capture (drop reasons included).
+    public static func compare(_ a: Paths, _ nameA: (Event) -> String, _ b: Paths, _ nameB: (Event) -> String) -> Result {
+        let fa = a.byFlow, fb = b.byFlow
         var r = Result()
         r.onlyA = fa.keys.filter { fb[$0] == nil }.sorted()
         r.onlyB = fb.keys.filter { fa[$0] == nil }.sorted()
         for flow in fa.keys.filter({ fb[$0] != nil }).sorted() {
-            let ja = fa[flow]!, jb = fb[flow]!
+            // Journeys are collected as they end: put each flow's back in the order they began.
+            let ja = fa[flow]!.sorted { $0.start < $1.start }, jb = fb[flow]!.sorted { $0.start < $1.start }
             var found: Divergence?
             for k in 0..<min(ja.count, jb.count) {
-                let pa = ja[k].events.map(nameA), pb = jb[k].events.map(nameB)
+                guard ja[k].steps != jb[k].steps else { continue }
+                let pa = ja[k].steps.map { nameA(Path.event($0)) }, pb = jb[k].steps.map { nameB(Path.event($0)) }
                 guard pa != pb else { continue }
                 let n = zip(pa, pb).prefix { $0 == $1 }.count
                 found = Divergence(flow: flow, journey: k, common: Array(pa[..<n]), a: Array(pa[n...]), b: Array(pb[n...]),
-                                   dropA: ja[k].drop.map(nameA), dropB: jb[k].drop.map(nameB))
+                                   dropA: ja[k].drop.map { nameA(Path.event($0)) }, dropB: jb[k].drop.map { nameB(Path.event($0)) })
                 break
             }
             if let found { r.diverging.append(found) } else { r.same.append(flow) }

@@ -54,6 +54,7 @@ public final class EventFormatter {
     private var lastProcess: (key: ProcessKey, cells: Cells)?
     private var interfaceCells: [UInt64: (cells: Cells, retryAt: Int)] = [:]
     private var lastInterface: (key: UInt64, cells: Cells)?
+    private var interfaceNames: [UInt64: Range<Int>] = [:]
     private var clockSecond: Int = .min
     private var clockPrefix: [UInt8] = []
 
@@ -311,7 +312,7 @@ public final class EventFormatter {
         return Cells(text: t..<j, json: j..<arena.count)
     }
 
-    @inline(__always) private func put(_ r: Range<Int>, _ out: ByteBuffer) {
+    @inline(__always) func put(_ r: Range<Int>, _ out: ByteBuffer) {
         out.append(UnsafeRawBufferPointer(rebasing: arena.bytes[r]))
     }
 
@@ -357,8 +358,19 @@ public final class EventFormatter {
         return cells
     }
 
+    /// The bare interface name (empty for no device), in `arena`.
+    func interfaceName(_ e: Event) -> Range<Int> {
+        let key = UInt64(e.meta.netns) << 32 | UInt64(e.meta.ifindex)
+        if let r = interfaceNames[key] { return r }
+        if interfaceNames.count >= 1 << 16 { resetArena() }
+        let start = arena.count
+        arena.append(ifname(e))
+        interfaceNames[key] = start..<arena.count
+        return start..<arena.count
+    }
+
     /// The function, with `(REASON)` for drops.
-    private func function(_ e: Event) -> Cells {
+    func function(_ e: Event) -> Cells {
         let id = Int(e.funcId)
         if e.kind != .drop, id < functionCells.count, let c = functionCells[id] { return c }
         let key = UInt64(e.dropReason) << 32 | UInt64(e.funcId) | (e.kind == .drop ? 1 << 63 : 0)
@@ -377,6 +389,7 @@ public final class EventFormatter {
         dropCells.removeAll()
         processCells.removeAll()
         interfaceCells.removeAll()
+        interfaceNames.removeAll()
         lastProcess = nil
         lastInterface = nil
     }
