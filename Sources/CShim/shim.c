@@ -163,7 +163,11 @@ int shim_epoll_wait(int epfd, int timeout_ms) {
 
 static volatile sig_atomic_t stop_flag;
 
-static void on_stop(int sig) { (void)sig; stop_flag = 1; }
+static volatile sig_atomic_t stop_count;
+
+static void on_stop(int sig) { (void)sig; stop_flag = 1; stop_count++; }
+
+int shim_stop_count(void) { return stop_count; }
 
 void shim_stop_install(void) {
     struct sigaction sa = {0};

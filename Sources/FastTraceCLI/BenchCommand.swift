@@ -12,6 +12,7 @@ struct BenchCommand: ParsableCommand {
           hits     cost per traced hit on UDP loopback datagrams: no program, an empty program on the same hooks, fasttrace filtering everything out, fasttrace recording everything
           capture  the highest event rate written to a compressed log without loss, the loss above it, consumer CPU, bytes per event
           detach   legacy kprobe detach: sequential, parallel, each with and without /sys/kernel/rcu_expedited
+          flood    the busy host as a user meets it: fasttrace as its own process writing a log, text and JSON to a file while `fasttrace flood` sends UDP over loopback from another process; events recorded, lost, exit time after SIGINT, and whether the counts add up
 
         Every figure is the median of --repeats runs (at least 5) with min and max; modes are interleaved within each repeat so drift hits them alike. `make bench` runs this on the host and in the 6.1 and 6.12 VMs and writes docs/benchmarks.md.
 
@@ -23,11 +24,14 @@ struct BenchCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Repeats per figure (at least 5).", valueName: "n")) var repeats = 5
     @Option(help: ArgumentHelp("Seconds of attach/detach measurements per backend; larger target counts that would overrun it are skipped.", valueName: "seconds"))
     var budget: Double = 120
-    @Option(help: ArgumentHelp("Which parts: attach, hits, capture, detach.", valueName: "parts")) var only: String = "attach,hits,capture,detach"
+    @Option(help: ArgumentHelp("Which parts: attach, hits, capture, detach, flood.", valueName: "parts")) var only: String = "attach,hits,capture,detach,flood"
     @Option(help: ArgumentHelp("Target counts for attach (numbers or 'all').", valueName: "list")) var sizes: String = "10,100,1000,all"
     @Option(help: ArgumentHelp("Backends for attach (default: every one this kernel has).", valueName: "list")) var backends: String?
     @Option(name: .customLong("detach-probes"), help: ArgumentHelp("Legacy kprobes for the detach comparison.", valueName: "n")) var detachProbes = 50
     @Option(help: ArgumentHelp("Also write the report as JSON to this file.", valueName: "file")) var json: String?
+    @Option(name: .customLong("flood-seconds"), help: ArgumentHelp("flood: seconds of flood per repeat.", valueName: "seconds")) var floodSeconds = 5.0
+    @Option(name: .customLong("flood-datagrams"), help: ArgumentHelp("flood: send exactly this many datagrams per repeat instead (slow kernels).", valueName: "n")) var floodDatagrams = 0
+    @Option(name: .customLong("flood-repeats"), help: ArgumentHelp("flood: repeats per output (default: --repeats).", valueName: "n")) var floodRepeats: Int?
 
     func run() throws {
         guard repeats >= 5 else { fail("--repeats: at least 5 (medians with min and max)", status: 2) }
@@ -37,7 +41,14 @@ struct BenchCommand: ParsableCommand {
         o.detachProbes = max(1, detachProbes)
         o.attach.budget = budget
         let parts = Set(only.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
-        let known: Set<String> = ["attach", "hits", "capture", "detach"]
+        let known: Set<String> = ["attach", "hits", "capture", "detach", "flood"]
+        guard floodSeconds > 0, floodSeconds.isFinite, floodDatagrams >= 0, (floodRepeats ?? 1) >= 1 else {
+            fail("--flood-seconds, --flood-datagrams, --flood-repeats: must be positive", status: 2)
+        }
+        o.flood.seconds = floodSeconds
+        o.flood.datagrams = floodDatagrams
+        o.flood.repeats = floodRepeats ?? repeats
+        o.fasttrace = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
         guard parts.isSubset(of: known), !parts.isEmpty else {
             fail("--only: '\(only)': choose from \(known.sorted().joined(separator: ", "))", status: 2)
         }

@@ -88,6 +88,8 @@ struct TraceCommand: ParsableCommand {
     var noExpediteDetach = false
     @Option(name: .customLong("ring-size"), help: ArgumentHelp("Ring buffer bytes per CPU, rounded up to a power of two (default: 1/256 of memory over the CPUs, 4 to 32 MiB; here \(TraceConfig.defaultRingBytes() >> 20) MiB).", valueName: "bytes"))
     var ringSize: Int?
+    @Option(name: .customLong("summary-file"), help: ArgumentHelp("At exit, write the counts as one JSON object to this file: events taken from the rings, records the programs submitted, lost in the kernel (rings full), dropped by the output and the log, written (docs/output.md).", valueName: "path"))
+    var summaryFile: String?
     @Option(name: .customLong("wakeup-every"), help: ArgumentHelp("Wake the consumer with a forced wakeup every N records per CPU (a power of two), or 0 to let the kernel wake it whenever it has caught up (one wakeup per record at low rates). See docs/tracer.md.", valueName: "n"))
     var wakeupEvery: UInt32 = TraceConfig().wakeupEvery
 
@@ -195,11 +197,17 @@ struct TraceCommand: ParsableCommand {
         tracer.detach(progress: detachProgress.update)
         detachProgress.finish()
         capture.drainRemaining()
+        let detachMs = Int(Date().timeIntervalSince(detachStart) * 1000)
         let lost = tracer.lost
         let overflow = tracer.trackOverflow
+        if let output, isatty(2) == 1, output.rendered + 100_000 < UInt64(capture.events) {
+            note("printing the \(UInt64(capture.events) - output.rendered) events still queued; Ctrl-C again to skip them (they are counted)")
+        }
+        output?.finish(abandon: { shim_stop_count() >= 2 })
         let outputDropped = output?.dropped ?? 0
-        let summary = outputJSON ? "{\"type\":\"summary\",\"events\":\(capture.events),\"lost\":\(lost),\"output_dropped\":\(outputDropped),\"track_overflow\":\(overflow),\"log_dropped\":\(log?.dropped ?? 0)}" : nil
-        output?.finish(trailer: summary)
+        if outputJSON, let output {
+            output.line("{\"type\":\"summary\",\"events\":\(capture.events),\"lost\":\(lost),\"output_dropped\":\(outputDropped),\"track_overflow\":\(overflow),\"log_dropped\":\(log?.dropped ?? 0)}")
+        }
         if let log {
             do { try log.finish(lostPerCPU: tracer.lostPerCPU, trackOverflow: overflow, outputDropped: outputDropped) } catch { fail("-w: \(error.description)") }
             note("\(log.written) events written to \(log.path)\(log.dropped > 0 ? ", \(log.dropped) dropped (compression fell behind)" : "")")
@@ -208,9 +216,15 @@ struct TraceCommand: ParsableCommand {
         if overflow > 0 {
             note("--filter-track-skb: \(overflow) matching skbs were not tracked (all \(filterTrackMax) slots busy); raise --filter-track-max")
         }
+        if let summaryFile {
+            let counts = TraceSummary(backend: tracer.backend.rawValue, attached: tracer.attachedCount, events: capture.events,
+                                      submitted: tracer.submitted, lost: lost, outputDropped: outputDropped, printed: output?.rendered ?? 0,
+                                      logDropped: log?.dropped ?? 0, logWritten: log?.written ?? 0, trackOverflow: overflow)
+            do { try counts.write(to: summaryFile) } catch { note("--summary-file: cannot write \(summaryFile): \(error.localizedDescription)") }
+        }
         var losses = "\(lost) lost"
         if outputDropped > 0 { losses += ", \(outputDropped) not printed (output fell behind)" }
-        note("\(capture.events) events, \(losses); detached and drained in \(Int(Date().timeIntervalSince(detachStart) * 1000)) ms")
+        note("\(capture.events) events, \(losses); detached and drained in \(detachMs) ms")
     }
 
     func parseMark(_ s: String) -> (UInt32, UInt32) {

@@ -108,6 +108,8 @@ int shim_epoll_wait(int epfd, int timeout_ms);
 /// SIGINT/SIGTERM set a flag instead of killing the process (detach must run).
 void shim_stop_install(void);
 bool shim_stop_requested(void);
+/// SIGINT/SIGTERM received so far (a second Ctrl-C skips printing what is still queued).
+int shim_stop_count(void);
 /// For worker threads: Ctrl-C is then delivered to the ring thread, whose epoll_wait it
 /// interrupts at once (a worker catching it would leave the ring thread asleep until its
 /// poll timeout).

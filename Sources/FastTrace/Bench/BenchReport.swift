@@ -12,6 +12,8 @@ public struct BenchReport: Codable, Sendable {
     public var hits: [HitBench.Result] = []
     public var capture: [CaptureBench.Result] = []
     public var detach: [DetachBench.Result] = []
+    /// Absent in reports from before the flood part existed.
+    public var flood: [FloodBench.Result]? = nil
     /// What was not measured, and why (unsupported backend, over budget, error).
     public var skipped: [String] = []
 
@@ -25,8 +27,11 @@ public struct BenchReport: Codable, Sendable {
     public struct Options: Sendable {
         public var repeats = 5
         public var attach = AttachBench.Options()
-        public var parts: Set<String> = ["attach", "hits", "capture", "detach"]
+        public var parts: Set<String> = ["attach", "hits", "capture", "detach", "flood"]
         public var detachProbes = 50
+        public var flood = FloodBench.Options()
+        /// The `fasttrace` executable (the flood part runs it as a user would).
+        public var fasttrace = "/proc/self/exe"
         public init() {}
     }
 
@@ -59,6 +64,11 @@ public struct BenchReport: Codable, Sendable {
             note("capture throughput, \(b.rawValue)")
             do { r.capture.append(try CaptureBench.run(backend: b, discovery: discovery, drops: drops, repeats: o.repeats)) } catch {
                 r.skipped.append("capture \(b.rawValue): \(error)")
+            }
+        }
+        if o.parts.contains("flood") {
+            do { r.flood = try FloodBench.run(o.flood, fasttrace: o.fasttrace, note: note) } catch {
+                r.skipped.append("flood: \(error)")
             }
         }
         if o.parts.contains("detach") {
@@ -137,6 +147,20 @@ public struct BenchReport: Codable, Sendable {
                 row([r.kernel, c.backend, "\(c.hooks)", c.maxLosslessEventsPerSecond.text(0),
                      String(format: "%.1f%% [%.1f–%.1f]", c.lossAboveIt.median * 100, c.lossAboveIt.min * 100, c.lossAboveIt.max * 100),
                      c.consumerCPU.text(2), c.bytesPerEvent.text(1), note])
+            }
+        }
+        out.append("")
+        out.append("### Busy host: a flood from another process, fasttrace as its own process")
+        out.append("")
+        out.append("`fasttrace flood` sends 64-byte UDP datagrams to itself over loopback, one thread, as fast as it can, while `fasttrace 'udp and port P'` (backend chosen as usual, every target) writes a log, text or JSON to a file; then SIGINT. Recorded: events in the log or the output file. Lost: ring reservations that failed plus events the log or output dropped, over all produced. Accounted: repeats where recorded + lost equals the programs' own counters exactly. When nothing is lost, the rate is a lower bound of the lossless rate: the workload set it.")
+        out.append("")
+        row(["kernel", "backend", "hooks", "output", "datagrams/s", "events recorded", "recorded events/s", "lost", "exit after SIGINT (ms)", "accounted"])
+        row(["---", "---", "---:", "---", "---:", "---:", "---:", "---:", "---:", "---:"])
+        for r in reports {
+            for f in r.flood ?? [] {
+                row([r.kernel, f.backend, "\(f.hooks)", f.output, f.datagramsPerSecond.text(0), f.recordedEvents.text(0), f.recordedPerSecond.text(0),
+                     String(format: "%.2f%% [%.2f–%.2f]", f.lostShare.median * 100, f.lostShare.min * 100, f.lostShare.max * 100),
+                     f.exitAfterStopMs.text(0), "\(f.accounted) of \(f.repeats)"])
             }
         }
         out.append("")

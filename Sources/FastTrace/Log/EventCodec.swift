@@ -19,7 +19,7 @@ public enum EventCodec {
         private var skbIndex: [UInt64: Int] = [:]
         private var lastOfSkb: [Event] = []
 
-        public init() { bytes.reserveCapacity(1 << 20) }
+        public init(capacity: Int = 1 << 20) { bytes.reserveCapacity(capacity) }
 
         public mutating func append(_ e: Event, packet: PacketBytes = .none) {
             var flags: UInt8 = 0
