@@ -4,13 +4,14 @@
 # all of them: printed, and written into docs/benchmarks.md between its markers.
 #   BENCH_KERNELS  VM kernels (default "6.1 6.12"; empty: host only)
 #   BENCH_ARGS     extra `fasttrace bench` arguments for the host
-#   BENCH_VM_ARGS  extra arguments in the VMs (default: a smaller budget; emulation is slow)
+#   BENCH_VM_ARGS  extra arguments in the VMs (default: a smaller budget and one flood of
+#                  20,000 datagrams per output, as issue 12 measures; emulation is slow)
 #   BENCH_DOC      the document to update (default docs/benchmarks.md; empty: none)
 #   BENCH_OUT      where the JSON reports go (default docs/bench)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kernels=${BENCH_KERNELS-6.1 6.12}
-vm_args=${BENCH_VM_ARGS---budget 75 --detach-probes 30}
+vm_args=${BENCH_VM_ARGS---budget 75 --detach-probes 30 --flood-datagrams 20000 --flood-repeats 1}
 doc=${BENCH_DOC-docs/benchmarks.md}
 start=$(date +%s)
 say() { echo "== [$(( $(date +%s) - start )) s] $*" >&2; }

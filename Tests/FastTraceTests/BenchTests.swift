@@ -51,8 +51,29 @@ extension ExclusiveSuites {
             #expect(r.stdout.contains("### Attach and detach (ms)"))
         }
 
+        /// The busy-host part as a user meets it (fasttrace and the flood as separate
+        /// processes): for each output, every record the programs produced is either in the
+        /// log or output file, or counted as lost.
+        @Test func floodCountsAddUp() throws {
+            let json = TestSupport.temporaryDirectory("bench").appendingPathComponent("f.json").path
+            // Emulated guests trace every function with a debug build: a fixed, small flood.
+            let size = KernelInfo.release.hasPrefix("6.18") ? ["--flood-seconds", "1"] : ["--flood-datagrams", "2000"]
+            let r = try TestSupport.run(cli, ["bench", "--only", "flood", "--flood-repeats", "1", "--json", json] + size)
+            #expect(r.status == 0, "\(r.stderr)")
+            let d = JSONDecoder()
+            d.dateDecodingStrategy = .iso8601
+            let report = try d.decode(BenchReport.self, from: Data(contentsOf: URL(fileURLWithPath: json)))
+            let flood = report.flood ?? []
+            #expect(flood.map(\.output) == ["-w log", "text to a file", "JSON to a file"], "\(report.skipped)")
+            for f in flood {
+                #expect(f.accounted == 1, "\(f.output): recorded + lost differs from the programs' counters")
+                #expect(f.recordedEvents.median > 1000 && f.hooks > 0, "\(f.output)")
+            }
+            #expect(r.stdout.contains("### Busy host"))
+        }
+
         @Test func badArgumentsAreOneLineErrors() throws {
-            for args in [["--repeats", "3"], ["--only", "speed"], ["--sizes", "ten"], ["--backends", "uprobe"]] {
+            for args in [["--repeats", "3"], ["--only", "speed"], ["--sizes", "ten"], ["--backends", "uprobe"], ["--flood-seconds", "0"]] {
                 let r = try TestSupport.run(cli, ["bench"] + args)
                 #expect(r.status == 2, "\(args): \(r.stderr)")
                 #expect(r.stderr.split(separator: "\n").count == 1, "\(args): \(r.stderr)")
