@@ -129,7 +129,7 @@ do {
             }
         }
         var body = BenchReport.renderMarkdown(reports)
-        if let extras { body += "\n\n### Capture log and skeleton (host)\n\n" + extrasMarkdown(extras) }
+        if let extras { body += "\n\n### Capture log, skeleton and offline post-processing (host)\n\n" + extrasMarkdown(extras) }
         print(body)
         if let doc { try updateDoc(doc, body) }
     default:
