@@ -75,7 +75,7 @@ demo: build
 	trap 'scripts/netns-lab.sh down ftdemo; rm -f /tmp/fasttrace-demo.ready' EXIT; \
 	rm -f /tmp/fasttrace-demo.ready; \
 	( while [ ! -e /tmp/fasttrace-demo.ready ]; do sleep 0.1; done; scripts/netns-lab.sh traffic ftdemo ) & \
-	$$bin/fasttrace --ready-file /tmp/fasttrace-demo.ready --duration 4 --output-tcp-flags -w /tmp/fasttrace-demo.ftlog --snaplen 128 --print | grep -E "SKB|10\.77\." ; \
+	$$bin/fasttrace --ready-file /tmp/fasttrace-demo.ready --duration 4 --output-tcp-flags -w /tmp/fasttrace-demo.ftlog --force --snaplen 128 --print | grep -E "SKB|10\.77\." ; \
 	wait; \
 	echo; echo "== fasttrace stats /tmp/fasttrace-demo.ftlog: the capture log, summarised"; \
 	$$bin/fasttrace stats /tmp/fasttrace-demo.ftlog --top 8; \

@@ -80,19 +80,11 @@ enum OfflineBench {
     struct Run { let seconds: Double; let maxRSSKiB: Int; let status: Int32 }
 
     /// Runs `argv` with stdout to `output`; wall time and peak RSS of that process alone.
-    static func run(_ argv: [String], output: String) -> Run {
+    static func run(_ argv: [String], output: String) throws -> Run {
         let t = benchNow()
-        var pid: pid_t = 0
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        let cargs = argv.map { strdup($0) } + [nil]
-        defer { cargs.forEach { free($0) }; posix_spawn_file_actions_destroy(&actions) }
-        guard posix_spawn(&pid, argv[0], &actions, nil, cargs, environ) == 0 else { return Run(seconds: 0, maxRSSKiB: 0, status: -1) }
-        var status: Int32 = 0
-        var usage = rusage()
-        while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
-        return Run(seconds: (benchNow() - t) / 1e9, maxRSSKiB: usage.ru_maxrss, status: status)
+        let child = try ChildProcess(argv[0], Array(argv.dropFirst()), stdout: output, stderr: "/dev/null")
+        let status = child.wait()
+        return Run(seconds: (benchNow() - t) / 1e9, maxRSSKiB: child.usage.ru_maxrss, status: status)
     }
 
     static func stats(fasttrace: String, repeats: Int, sizes: [Int]) throws -> [Stat] {
@@ -108,7 +100,7 @@ enum OfflineBench {
                 var rates: [Double] = [], rss: [Double] = []
                 for _ in 0..<repeats {
                     unlink("\(dir)/out") // a fresh file each time: truncating gigabytes is not what is measured
-                    let r = run([fasttrace] + args + [log], output: "\(dir)/out")
+                    let r = try run([fasttrace] + args + [log], output: "\(dir)/out")
                     guard r.status == 0 else { throw BenchFailure("fasttrace \(args.joined(separator: " ")) exited with status \(r.status)") }
                     rates.append(Double(n) / r.seconds / 1e6)
                     rss.append(Double(r.maxRSSKiB) / 1024)
@@ -121,9 +113,4 @@ enum OfflineBench {
         }
         return out
     }
-}
-
-struct BenchFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ d: String) { description = d }
 }

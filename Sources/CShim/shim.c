@@ -12,6 +12,8 @@
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 // ---- libbpf diagnostics -------------------------------------------------------------
@@ -181,6 +183,23 @@ void shim_stop_install(void) {
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}
+
+int shim_ns_type(int fd) {
+    // NS_GET_NSTYPE (linux/nsfs.h, 4.11+): the CLONE_NEW* flag of the namespace behind fd.
+    return ioctl(fd, _IO(0xb7, 0x3));
+}
+
+long long shim_raise_nofile(void) {
+    struct rlimit r;
+    if (getrlimit(RLIMIT_NOFILE, &r))
+        return -1;
+    if (r.rlim_cur < r.rlim_max) {
+        struct rlimit raised = {.rlim_cur = r.rlim_max, .rlim_max = r.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+            r.rlim_cur = r.rlim_max;
+    }
+    return r.rlim_cur == RLIM_INFINITY ? (long long)1 << 62 : (long long)r.rlim_cur;
 }
 
 void shim_stop_block_in_this_thread(void) {

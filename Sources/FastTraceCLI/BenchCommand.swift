@@ -66,7 +66,8 @@ struct BenchCommand: ParsableCommand {
                 return b
             }
         }
-        guard KernelInfo.isRoot else { fail("bench needs root (CAP_BPF and CAP_PERFMON): run with sudo") }
+        guard KernelInfo.isRoot else { fail("bench needs root (CAP_BPF and CAP_PERFMON): run with sudo", status: 3) }
+        _ = KernelInfo.raiseOpenFileLimit() // legacy kprobes and fentry on every function
         let started = Date()
         let report: BenchReport
         do {

@@ -13,8 +13,34 @@ struct FastTraceCommand: ParsableCommand {
         Run with no subcommand to trace (see `fasttrace trace --help` for every option). `fasttrace features` shows which attach modes this kernel offers, `fasttrace funcs` what would be attached, `fasttrace bench` what each attach mode costs here.
 
         A capture written with -w is read back with read, stats, journeys, diff and export (pcapng for Wireshark: capture with --snaplen).
+
+        Exit status: 0 ok; 1 a runtime failure (e.g. the kernel refused a program); 2 bad input (an option, filter, expression or file); 3 missing privileges or a kernel feature.
         """,
         version: FastTraceVersion.string,
         subcommands: [TraceCommand.self, ReadCommand.self, StatsCommand.self, JourneysCommand.self, DiffCommand.self, ExportCommand.self, BenchCommand.self, FeaturesCommand.self, FuncsCommand.self, FloodCommand.self],
         defaultSubcommand: TraceCommand.self)
+
+    /// The exit-code contract (docs/output.md): 0 ok, 1 runtime failure, 2 bad input, 3
+    /// missing privileges or kernel feature. Argument errors are bad input: one line, exit 2.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            guard code != .success, !(error is ExitCode) else { exit(withError: error) }
+            let text = message(for: error).split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+                .filter { !$0.isEmpty }.joined(separator: "; ")
+            fail("\(escapeControl(text)) (see fasttrace --help)", status: 2)
+        }
+    }
+}
+
+/// Input echoed in a message, with control bytes shown as \xNN (a terminal never sees them raw).
+func escapeControl(_ s: String) -> String {
+    var out = ""
+    for u in s.unicodeScalars {
+        if u.value < 0x20 || u.value == 0x7f { out += String(format: "\\x%02x", u.value) } else { out.unicodeScalars.append(u) }
+    }
+    return out
 }

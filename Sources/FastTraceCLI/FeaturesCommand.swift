@@ -17,6 +17,8 @@ struct FeaturesCommand: ParsableCommand {
     var json = false
 
     func run() throws {
+        // As another user every probe fails with EPERM or EACCES, which says nothing about the kernel.
+        guard KernelInfo.isRoot else { fail("features loads test programs: it needs root (CAP_BPF and CAP_PERFMON); run with sudo", status: 3) }
         let report = FeatureProbe.run()
         if json {
             let enc = JSONEncoder()

@@ -31,7 +31,7 @@ struct TraceCommand: ParsableCommand {
     @Flag(name: .customLong("filter-track-skb"), help: "Once an skb matches, keep reporting it (by address, clones included) until it is freed, even after NAT or a tc program rewrites it.")
     var filterTrackSkb = false
 
-    @Option(name: .customLong("filter-track-max"), help: ArgumentHelp("How many skbs --filter-track-skb can follow at once; matches beyond it are counted and reported.", valueName: "n"))
+    @Option(name: .customLong("filter-track-max"), parsing: .unconditional, help: ArgumentHelp("How many skbs --filter-track-skb can follow at once; matches beyond it are counted and reported.", valueName: "n"))
     var filterTrackMax = 16384
 
     @Option(help: ArgumentHelp("auto, kprobe-multi, kprobe, fentry or tracepoint. auto tries them in that order and says why each was passed over.", valueName: "backend"))
@@ -70,28 +70,30 @@ struct TraceCommand: ParsableCommand {
     var outputJSON = false
     @Option(help: ArgumentHelp("none, relative (since this skb was last seen), absolute (kernel ns) or current (wall clock).", valueName: "mode"))
     var timestamp: OutputOptions.Timestamp = .none
-    @Option(name: .customLong("output-limit-lines"), help: ArgumentHelp("Stop after this many events.", valueName: "n"))
+    @Option(name: .customLong("output-limit-lines"), parsing: .unconditional, help: ArgumentHelp("Stop after this many events.", valueName: "n"))
     var outputLimitLines: Int?
-    @Option(help: ArgumentHelp("Stop after this many seconds.", valueName: "seconds"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Stop after this many seconds.", valueName: "seconds"))
     var duration: Double?
     @Option(name: .customLong("ready-file"), help: ArgumentHelp("Create this file once attached (for scripts and tests).", valueName: "path"))
     var readyFile: String?
     @Option(name: [.customShort("w"), .customLong("output-file")], help: ArgumentHelp("Write a compressed capture log (read it with `fasttrace read`, `fasttrace stats`). Events are not printed unless --print.", valueName: "file"))
     var outputFile: String?
+    @Flag(help: "With -w, replace an existing file (without it, fasttrace refuses to overwrite one, or to write through a symbolic link).")
+    var force = false
     @Flag(name: .customLong("print"), help: "With -w, also print every event.")
     var printEvents = false
-    @Option(name: .customLong("frame-interval"), help: ArgumentHelp("With -w, close a compressed frame at least this often while events flow: a crash loses at most this much.", valueName: "seconds"))
+    @Option(name: .customLong("frame-interval"), parsing: .unconditional, help: ArgumentHelp("With -w, close a compressed frame at least this often while events flow: a crash loses at most this much.", valueName: "seconds"))
     var frameInterval: Double = 1.0
-    @Option(help: ArgumentHelp("Copy up to this many bytes of each packet with its events (0 = none, at most \(TraceConfig.maxSnapLength)): the linear part, from the MAC header or, before there is one, the network header. For `fasttrace export` to pcapng and for JSON (a \"packet\" object). Each event's ring record grows by this much.", valueName: "bytes"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Copy up to this many bytes of each packet with its events (0 = none, at most \(TraceConfig.maxSnapLength)): the linear part, from the MAC header or, before there is one, the network header. For `fasttrace export` to pcapng and for JSON (a \"packet\" object). Each event's ring record grows by this much.", valueName: "bytes"))
     var snaplen = 0
     @Flag(name: .customLong("no-expedite-detach"), help: "With legacy kprobes, do not set /sys/kernel/rcu_expedited while detaching (it is restored afterwards; it makes detach 2-3x faster, see docs/benchmarks.md).")
     var noExpediteDetach = false
-    @Option(name: .customLong("ring-size"), help: ArgumentHelp("Ring buffer bytes per CPU, rounded up to a power of two (default: 1/256 of memory over the CPUs, 4 to 32 MiB; here \(TraceConfig.defaultRingBytes() >> 20) MiB).", valueName: "bytes"))
+    @Option(name: .customLong("ring-size"), parsing: .unconditional, help: ArgumentHelp("Ring buffer bytes per CPU, rounded up to a power of two (default: 1/256 of memory over the CPUs, 4 to 32 MiB; here \(TraceConfig.defaultRingBytes() >> 20) MiB).", valueName: "bytes"))
     var ringSize: Int?
     @Option(name: .customLong("summary-file"), help: ArgumentHelp("At exit, write the counts as one JSON object to this file: events taken from the rings, records the programs submitted, lost in the kernel (rings full), dropped by the output and the log, written (docs/output.md).", valueName: "path"))
     var summaryFile: String?
-    @Option(name: .customLong("wakeup-every"), help: ArgumentHelp("Wake the consumer with a forced wakeup every N records per CPU (a power of two), or 0 to let the kernel wake it whenever it has caught up (one wakeup per record at low rates). See docs/tracer.md.", valueName: "n"))
-    var wakeupEvery: UInt32 = TraceConfig().wakeupEvery
+    @Option(name: .customLong("wakeup-every"), parsing: .unconditional, help: ArgumentHelp("Wake the consumer with a forced wakeup every N records per CPU (a power of two), or 0 to let the kernel wake it whenever it has caught up (one wakeup per record at low rates). See docs/tracer.md.", valueName: "n"))
+    var wakeupEvery: Int = Int(TraceConfig().wakeupEvery)
 
     func run() throws {
         var config = TraceConfig()
@@ -102,14 +104,24 @@ struct TraceCommand: ParsableCommand {
                 note("note: '\(expression)' has no form for packets without a MAC header (libpcap: \(why)); those never match")
             }
         }
-        guard filterTrackMax > 0 else { fail("--filter-track-max: must be at least 1", status: 2) }
-        guard frameInterval > 0 else { fail("--frame-interval: must be more than 0 seconds", status: 2) }
+        guard (1...TraceConfig.maxTrackCapacity).contains(filterTrackMax) else {
+            fail("--filter-track-max: \(filterTrackMax) is not between 1 and \(TraceConfig.maxTrackCapacity)", status: 2)
+        }
+        guard frameInterval.isFinite, frameInterval > 0 else { fail("--frame-interval: '\(frameInterval)' is not a finite number of seconds above 0", status: 2) }
+        if let duration, !(duration.isFinite && duration > 0) { fail("--duration: '\(duration)' is not a finite number of seconds above 0", status: 2) }
+        if let n = outputLimitLines, n < 1 { fail("--output-limit-lines: \(n) is not 1 or more", status: 2) }
+        if let ringSize, !TraceConfig.ringSizes.contains(ringSize) {
+            fail("--ring-size: \(ringSize) is not between \(TraceConfig.ringSizes.lowerBound) and \(TraceConfig.ringSizes.upperBound) bytes", status: 2)
+        }
+        guard (0...(1 << 20)).contains(wakeupEvery), wakeupEvery & (wakeupEvery - 1) == 0 || wakeupEvery == 0 else {
+            fail("--wakeup-every: \(wakeupEvery) is not 0 or a power of two up to 1048576", status: 2)
+        }
         guard (0...TraceConfig.maxSnapLength).contains(snaplen) else { fail("--snaplen: \(snaplen) is not between 0 and \(TraceConfig.maxSnapLength)", status: 2) }
         config.snapLength = snaplen
         config.expediteDetach = !noExpediteDetach
         config.trackSkb = filterTrackSkb
         config.trackCapacity = filterTrackMax
-        guard KernelInfo.isRoot else { fail("tracing needs root (CAP_BPF and CAP_PERFMON): run with sudo") }
+        guard KernelInfo.isRoot else { fail("tracing needs root (CAP_BPF and CAP_PERFMON): run with sudo", status: 3) }
         if backend != "auto" {
             guard let b = Backend(rawValue: backend) else {
                 fail("--backend: '\(backend)' is not one of auto, \(Backend.allCases.map(\.rawValue).joined(separator: ", "))", status: 2)
@@ -124,8 +136,7 @@ struct TraceCommand: ParsableCommand {
         config.outputStack = outputStack
         config.outputCaller = outputCaller
         if let ringSize { config.ringBytesPerCPU = ringSize }
-        guard wakeupEvery & (wakeupEvery &- 1) == 0 else { fail("--wakeup-every: \(wakeupEvery) is not 0 or a power of two", status: 2) }
-        config.wakeupEvery = wakeupEvery
+        config.wakeupEvery = UInt32(wakeupEvery)
         if let filterMark { (config.filterMark, config.filterMarkMask) = parseMark(filterMark) }
         if let filterNetns { config.filterNetns = parseNetns(filterNetns) }
         if let filterIfname {
@@ -138,10 +149,32 @@ struct TraceCommand: ParsableCommand {
             config.filterIfindex = idx
         }
 
+        // Every output path is checked before anything is attached.
+        var logFile: LogFile?
+        if let outputFile {
+            do { logFile = try LogFile.create(outputFile, force: force) } catch { fail("-w: \(error.description)", status: 2) }
+        }
+        if let readyFile {
+            let dir = (readyFile as NSString).deletingLastPathComponent
+            guard access(dir.isEmpty ? "." : dir, W_OK) == 0 else {
+                logFile?.discard()
+                fail("--ready-file: cannot create \(readyFile): \(String(cString: strerror(errno)))", status: 2)
+            }
+        }
+
         shim_stop_install()
         let tracer: Tracer
-        do { tracer = try Tracer(config) } catch { fail(error.description) }
+        do { tracer = try Tracer(config) } catch {
+            logFile?.discard()
+            fail(error.description, status: error.kind == .badInput ? 2 : error.kind == .kernelFeature ? 3 : 1)
+        }
         for r in tracer.rejections { note("\(r) → next") }
+        let files = KernelInfo.raiseOpenFileLimit()
+        let needed = KernelInfo.descriptorsNeeded(backend: tracer.backend, targets: tracer.targets.count, cpus: BPFMap.possibleCPUs)
+        guard files >= needed else {
+            logFile?.discard()
+            fail("\(tracer.backend.rawValue) on \(tracer.targets.count) targets needs about \(needed) open files, and the limit is \(files) (ulimit -Hn): raise it, or trace fewer functions (--limit-funcs)", status: 2)
+        }
         let start = Date()
         let progress = Progress(label: "Attaching", enabled: isatty(2) == 1)
         do {
@@ -149,6 +182,7 @@ struct TraceCommand: ParsableCommand {
         } catch {
             progress.finish()
             tracer.detach()
+            logFile?.discard()
             fail(error.description)
         }
         progress.finish()
@@ -160,7 +194,8 @@ struct TraceCommand: ParsableCommand {
             note("ignored: \(shown)\(tracer.ignored.count > 8 ? ", … \(tracer.ignored.count - 8) more" : "")")
         }
         if let readyFile, !shim_stop_requested() {
-            FileManager.default.createFile(atPath: readyFile, contents: nil)
+            let fd = open(readyFile, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o644)
+            if fd >= 0 { close(fd) } else { note("--ready-file: cannot create \(readyFile): \(String(cString: strerror(errno)))") }
         }
 
         var options = OutputOptions()
@@ -174,7 +209,7 @@ struct TraceCommand: ParsableCommand {
         let context = EventContext(stack: tracer.stack, symbols: outputStack || outputCaller ? KernelSymbols() : nil)
         let formatter = EventFormatter(options: options, targets: tracer.targets, drops: tracer.dropReasons, context: context)
         var log: LogWriter?
-        if let outputFile {
+        if let logFile {
             var o = LogWriter.Options()
             o.frameInterval = frameInterval
             var header = LogHeader(kernelRelease: KernelInfo.release, hostname: ProcessInfo.processInfo.hostName,
@@ -182,7 +217,7 @@ struct TraceCommand: ParsableCommand {
                                    arguments: CommandLine.arguments, targets: tracer.targets, targetAddresses: tracer.targetAddresses,
                                    dropReasons: tracer.dropReasons, bootToWallNs: LogHeader.currentBootToWall(), startedAt: Date())
             header.snapLength = snaplen
-            do { log = try LogWriter(path: outputFile, header: header, options: o) } catch {
+            do { log = try LogWriter(file: logFile, header: header, options: o) } catch {
                 tracer.detach()
                 fail("-w: \(error.description)")
             }
@@ -228,10 +263,10 @@ struct TraceCommand: ParsableCommand {
     }
 
     func parseMark(_ s: String) -> (UInt32, UInt32) {
-        let parts = s.split(separator: "/", maxSplits: 1).map(String.init)
+        let parts = s.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
         func num(_ x: String) -> UInt32 {
             let v = x.lowercased().hasPrefix("0x") ? UInt32(x.dropFirst(2), radix: 16) : UInt32(x)
-            guard let v else { fail("--filter-mark: '\(s)' is not MARK or MARK/MASK", status: 2) }
+            guard let v else { fail("--filter-mark: '\(escapeControl(s))' is not MARK or MARK/MASK (32-bit numbers, hex with 0x)", status: 2) }
             return v
         }
         return (num(parts[0]), parts.count > 1 ? num(parts[1]) : 0xffff_ffff)
@@ -242,9 +277,10 @@ struct TraceCommand: ParsableCommand {
             guard let v = UInt32(s.dropFirst(6)) else { fail("--filter-netns: '\(s)' is not inode:N", status: 2) }
             return v
         }
-        var st = stat()
-        guard stat(s, &st) == 0 else { fail("--filter-netns: cannot open '\(s)': \(String(cString: strerror(errno)))", status: 2) }
-        return UInt32(truncatingIfNeeded: st.st_ino)
+        switch InterfaceNames.networkNamespace(at: s) {
+        case .success(let inode): return inode
+        case .failure(let why): fail("--filter-netns: \(why)", status: 2)
+        }
     }
 }
 

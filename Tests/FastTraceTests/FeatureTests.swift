@@ -65,7 +65,8 @@ struct FeatureTests {
 
     @Test func unknownFlagIsAUsageError() throws {
         let r = try TestSupport.run(fasttrace, ["features", "--frobnicate"])
-        #expect(r.status == 64)
+        #expect(r.status == 2)
         #expect(r.stderr.contains("--frobnicate"))
+        #expect(r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
     }
 }

@@ -105,6 +105,14 @@ int shim_epoll_wait(int epfd, int timeout_ms);
 
 // ---- signals and namespaces --------------------------------------------------------
 
+/// The CLONE_NEW* type of the namespace file `fd` refers to, or -1 (errno: ENOTTY for a
+/// file that is not a namespace).
+int shim_ns_type(int fd);
+
+/// Raises the soft RLIMIT_NOFILE to the hard limit; returns the soft limit now in force
+/// (-1 if it cannot be read).
+long long shim_raise_nofile(void);
+
 /// SIGINT/SIGTERM set a flag instead of killing the process (detach must run).
 void shim_stop_install(void);
 bool shim_stop_requested(void);

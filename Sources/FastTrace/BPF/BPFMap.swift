@@ -20,7 +20,8 @@ public final class BPFMap {
 
     /// Sets the number of entries before load (ring sizes, table sizes).
     public func setMaxEntries(_ n: Int) throws(BPFError) {
-        let rc = bpf_map__set_max_entries(handle, UInt32(n))
+        guard let entries = UInt32(exactly: n), entries > 0 else { throw BPFError.capture("resize map \(name) to \(n) entries (1 to \(UInt32.max))") }
+        let rc = bpf_map__set_max_entries(handle, entries)
         guard rc == 0 else { throw BPFError.capture("resize map \(name)", code: rc) }
     }
 

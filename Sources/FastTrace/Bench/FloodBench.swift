@@ -82,7 +82,7 @@ public enum FloodBench {
         if let b = o.backend { args += ["--backend", b.rawValue] }
         args += output == .log ? ["-w", out] : output.arguments
         args.append("udp and port \(port)")
-        let tracer = try Child(fasttrace, args, stdout: output == .log ? "/dev/null" : out, stderr: "\(dir)/stderr")
+        let tracer = try ChildProcess(fasttrace, args, stdout: output == .log ? "/dev/null" : out, stderr: "\(dir)/stderr")
         func why() -> String {
             ((try? String(contentsOfFile: "\(dir)/stderr", encoding: .utf8)) ?? "").split(separator: "\n").last.map(String.init) ?? ""
         }
@@ -95,7 +95,7 @@ public enum FloodBench {
         }
         let floodArgs = ["flood", "--port", "\(port)"] + (o.datagrams > 0 ? ["--count", "\(o.datagrams)"] : ["--seconds", "\(o.seconds)"])
         let t0 = benchNow()
-        let flood = try Child(fasttrace, floodArgs, stdout: "\(dir)/sent", stderr: "/dev/null")
+        let flood = try ChildProcess(fasttrace, floodArgs, stdout: "\(dir)/sent", stderr: "/dev/null")
         guard flood.wait() == 0 else { tracer.interrupt(); _ = tracer.wait(); throw BenchFailure("fasttrace flood failed") }
         let seconds = (benchNow() - t0) / 1e9
         let sent = Int((try? String(contentsOfFile: "\(dir)/sent", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
@@ -109,47 +109,7 @@ public enum FloodBench {
     }
 }
 
-/// A child process with stdout and stderr to files.
-final class Child {
-    let pid: pid_t
-    private var status: Int32?
-
-    init(_ path: String, _ args: [String], stdout: String, stderr: String) throws {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        let argv = ([path] + args).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var p: pid_t = 0
-        let rc = posix_spawn(&p, path, &actions, nil, argv, environ)
-        guard rc == 0 else { throw BenchFailure("cannot start \(path): \(String(cString: strerror(rc)))") }
-        pid = p
-    }
-
-    var running: Bool {
-        guard status == nil else { return false }
-        var st: Int32 = 0
-        if waitpid(pid, &st, WNOHANG) == pid { status = st; return false }
-        return true
-    }
-
-    func interrupt() { kill(pid, SIGINT) }
-
-    /// The exit status (128 + signal when killed).
-    func wait() -> Int32 {
-        if status == nil {
-            var st: Int32 = 0
-            while waitpid(pid, &st, 0) < 0 && errno == EINTR {}
-            status = st
-        }
-        let st = status!
-        return st & 0x7f == 0 ? (st >> 8) & 0xff : 128 + (st & 0x7f)
-    }
-}
-
-struct BenchFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ d: String) { description = d }
+public struct BenchFailure: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ d: String) { description = d }
 }

@@ -1,3 +1,4 @@
+import CShim
 import Foundation
 
 /// Facts about the running kernel that need no BPF.
@@ -26,4 +27,18 @@ public enum KernelInfo {
     }
 
     public static var isRoot: Bool { geteuid() == 0 }
+
+    /// Raises the open-file limit as far as the hard limit allows and returns it. Legacy
+    /// kprobes and fentry hold about two descriptors per function (a perf event or program,
+    /// and its link), so ~1,500 functions exceed Debian's default soft limit of 1,024.
+    public static func raiseOpenFileLimit() -> Int {
+        let n = shim_raise_nofile()
+        return n < 0 ? 1024 : Int(clamping: n)
+    }
+
+    /// Descriptors a trace needs: two per target for the per-target backends, a few for
+    /// kprobe.multi, plus one per ring and a margin for maps, BTF and output.
+    public static func descriptorsNeeded(backend: Backend, targets: Int, cpus: Int) -> Int {
+        (backend == .kprobeMulti ? 16 : 2 * targets) + cpus + 128
+    }
 }

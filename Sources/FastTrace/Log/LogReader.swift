@@ -37,7 +37,7 @@ public final class LogReader {
             throw LogError.notALog("\(path) is not a fasttrace log (no fasttrace header)")
         }
         let length = Int(u32(4))
-        guard 8 + length <= size, let h = LogFormat.decode(LogHeader.self, m[(8 + LogFormat.headerTag.count)..<(8 + length)])
+        guard length >= LogFormat.headerTag.count, 8 + length <= size, let h = LogFormat.decode(LogHeader.self, m[(8 + LogFormat.headerTag.count)..<(8 + length)])
         else {
             munmap(p, size)
             throw LogError.notALog("\(path): the fasttrace header is damaged")
@@ -61,7 +61,9 @@ public final class LogReader {
         let f = map.count - footerSize
         func u32(_ o: Int) -> UInt32 { UInt32(littleEndian: map.loadUnaligned(fromByteOffset: o, as: UInt32.self)) }
         guard u32(f) == LogFormat.footerMagic, Array(map[(f + 16)...]) == LogFormat.footerTag else { return nil }
-        let t = Int(UInt64(littleEndian: map.loadUnaligned(fromByteOffset: f + 8, as: UInt64.self)))
+        let offset = UInt64(littleEndian: map.loadUnaligned(fromByteOffset: f + 8, as: UInt64.self))
+        guard offset < UInt64(f) else { return nil } // also keeps the arithmetic below in range
+        let t = Int(offset)
         guard t >= firstFrame, t + 8 <= f, u32(t) == LogFormat.trailerMagic, t + 8 + Int(u32(t + 4)) <= f else { return nil }
         return LogFormat.decode(LogTrailer.self, map[(t + 8)..<(t + 8 + Int(u32(t + 4)))])
     }
@@ -156,9 +158,10 @@ public final class LogReader {
 
     /// One warning line for everything skipped, nil when the file is intact.
     public var damageWarning: String? {
-        var parts = damage
+        var parts: [String] = []
+        if !damage.isEmpty { parts.append("skipped " + damage.joined(separator: "; ")) }
         if trailer == nil { parts.append("no trailer (the capture did not stop cleanly): the last second of events may be missing") }
         guard !parts.isEmpty else { return nil }
-        return "warning: \(path): read \(framesRead) intact frames; skipped " + parts.joined(separator: "; ")
+        return "warning: \(path): read \(framesRead) intact frames; " + parts.joined(separator: "; ")
     }
 }

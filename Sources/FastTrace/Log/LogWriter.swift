@@ -41,11 +41,16 @@ public final class LogWriter: @unchecked Sendable {
     private var lastInterface: UInt64 = .max
     private let names = InterfaceNames()
 
-    public init(path: String, header: LogHeader, options: Options = .init()) throws(LogError) {
-        self.path = path
+    /// Creates `path` (replacing what is there) and writes the header.
+    public convenience init(path: String, header: LogHeader, options: Options = .init()) throws(LogError) {
+        try self.init(file: LogFile.create(path, force: true), header: header, options: options)
+    }
+
+    /// Writes the header into a file made by `LogFile.create` (which the writer now owns).
+    public init(file: LogFile, header: LogHeader, options: Options = .init()) throws(LogError) {
+        path = file.path
         self.options = options
-        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw LogError.io("cannot create \(path): \(String(cString: strerror(errno)))") }
+        fd = file.fd
         guard let json = LogFormat.encode(header) else { throw LogError.io("cannot encode the log header") }
         let frame = LogFormat.skippable(LogFormat.headerMagic, LogFormat.headerTag + json)
         guard writeAll(frame) else { throw LogError.io("cannot write \(path): \(String(cString: strerror(errno)))") }
@@ -166,14 +171,47 @@ public final class LogWriter: @unchecked Sendable {
     }
 }
 
-/// A log that cannot be written or read; `notALog` is a usage error (exit 2).
+/// The file a log is written to, created before anything is attached, so that a bad path
+/// costs nothing. Only its owner can read it (0600: it holds packet bytes and addresses),
+/// and it is never written through a symbolic link.
+public struct LogFile: Sendable {
+    public let path: String
+    let fd: Int32
+
+    /// Creates `path`. An existing file or symbolic link is refused (`LogError.badPath`)
+    /// unless `force`, which removes it first, so even then nothing is written through a link.
+    public static func create(_ path: String, force: Bool) throws(LogError) -> LogFile {
+        if force, unlink(path) != 0, errno != ENOENT {
+            throw LogError.badPath("cannot replace \(path): \(String(cString: strerror(errno)))")
+        }
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            let e = errno
+            if e == EEXIST {
+                throw LogError.badPath("\(path) already exists: choose another name, or add --force to replace it")
+            }
+            throw LogError.badPath("cannot create \(path): \(String(cString: strerror(e)))")
+        }
+        fchmod(fd, 0o600) // whatever the umask
+        return LogFile(path: path, fd: fd)
+    }
+
+    /// Removes the file again (the capture never started).
+    public func discard() {
+        close(fd)
+        unlink(path)
+    }
+}
+
+/// A log that cannot be written or read; `notALog` and `badPath` are usage errors (exit 2).
 public enum LogError: Error, CustomStringConvertible, Equatable {
     case io(String)
     case notALog(String)
+    case badPath(String)
 
     public var description: String {
         switch self {
-        case .io(let s), .notALog(let s): return s
+        case .io(let s), .notALog(let s), .badPath(let s): return s
         }
     }
 }

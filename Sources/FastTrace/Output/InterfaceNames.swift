@@ -75,3 +75,34 @@ public final class InterfaceNames {
         return UInt32(truncatingIfNeeded: st.st_ino)
     }
 }
+
+/// Why a path does not name a network namespace.
+public struct NetnsError: Error, CustomStringConvertible {
+    public let description: String
+}
+
+extension InterfaceNames {
+    /// The inode of the network namespace that `path` refers to (/proc/PID/ns/net,
+    /// /run/netns/NAME), checked with NS_GET_NSTYPE: any other file, or another kind of
+    /// namespace, is refused.
+    public static func networkNamespace(at path: String) -> Result<UInt32, NetnsError> {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return .failure(NetnsError(description: "cannot open '\(path)': \(String(cString: strerror(errno)))")) }
+        defer { close(fd) }
+        let type = shim_ns_type(fd)
+        guard type != Self.cloneNewNet else {
+            var st = stat()
+            guard fstat(fd, &st) == 0 else { return .failure(NetnsError(description: "cannot stat '\(path)': \(String(cString: strerror(errno)))")) }
+            return .success(UInt32(truncatingIfNeeded: st.st_ino))
+        }
+        let what = type < 0 ? "not a namespace" : "a \(Self.namespaceKinds[type] ?? "non-network") namespace"
+        return .failure(NetnsError(description: "'\(path)' is \(what), not a network namespace: give /proc/PID/ns/net, /run/netns/NAME or inode:N"))
+    }
+
+    /// CLONE_NEW* values (linux/sched.h; not visible to Swift without _GNU_SOURCE).
+    static let cloneNewNet: Int32 = 0x4000_0000
+    static let namespaceKinds: [Int32: String] = [
+        0x0002_0000: "mnt", 0x0400_0000: "uts", 0x0800_0000: "ipc", 0x1000_0000: "user",
+        0x2000_0000: "pid", 0x0200_0000: "cgroup", 0x0000_0080: "time",
+    ]
+}

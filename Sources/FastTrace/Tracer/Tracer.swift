@@ -58,6 +58,10 @@ public struct TraceConfig: Sendable {
     public var trackSkb = false
     /// Capacity of the tracked-skb map; matches beyond it are counted (`trackOverflow`).
     public var trackCapacity = 16384
+    /// At most this many tracked skbs (a hash map entry each, ~100 bytes of kernel memory).
+    public static let maxTrackCapacity = 1 << 24
+    /// Ring sizes the kernel and fasttrace accept (bytes per CPU).
+    public static let ringSizes = 4096...(1 << 30)
     /// Copy up to this many packet bytes with each event (0: none; at most `maxSnapLength`).
     public var snapLength = 0
     public static let maxSnapLength = 4096
@@ -83,9 +87,15 @@ public struct TraceConfig: Sendable {
 }
 
 public struct TraceError: Error, CustomStringConvertible {
+    /// What the failure says about its cause (the CLI's exit status follows it).
+    public enum Kind: Sendable { case runtime, badInput, kernelFeature }
     public let description: String
-    init(_ d: String) { description = d }
-    init(_ e: BPFError) { description = e.description }
+    public let kind: Kind
+    init(_ d: String, kind: Kind = .runtime) {
+        description = d
+        self.kind = kind
+    }
+    init(_ e: BPFError) { self.init(e.description) }
 }
 
 /// The packet tracer: discovers targets, attaches the chosen backend, drains per-CPU rings.
@@ -114,7 +124,7 @@ public final class Tracer {
         do {
             filterBodies = try config.filter?.translated()
         } catch {
-            throw TraceError("pcap filter '\(config.filter!.expression)': \(error.description)")
+            throw TraceError("pcap filter '\(config.filter!.expression)': \(error.description)", kind: .badInput)
         }
         // Parsed once: discovery and drop-reason names (skipped when both are given).
         let vmlinux = config.discovery != nil && config.dropReasons != nil ? nil : try? BTF.vmlinux()
@@ -130,13 +140,13 @@ public final class Tracer {
         }
         if let b = config.backend {
             let f = FeatureProbe.probe(b.feature)
-            guard f.ok else { throw TraceError("backend \(b.rawValue) unavailable: \(f.errno ?? "?") (\(f.detail))") }
+            guard f.ok else { throw TraceError("backend \(b.rawValue) unavailable: \(f.errno ?? "?") (\(f.detail))", kind: .kernelFeature) }
             backend = b
             rejections = []
         } else {
             let (b, r) = Backend.choose()
             guard let b else {
-                throw TraceError("no attach mode works on this kernel: " + r.map(\.description).joined(separator: "; "))
+                throw TraceError("no attach mode works on this kernel: " + r.map(\.description).joined(separator: "; "), kind: .kernelFeature)
             }
             backend = b
             rejections = r

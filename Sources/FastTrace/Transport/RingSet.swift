@@ -33,12 +33,16 @@ public final class RingSet {
     /// Creates `cpus` rings of `size` bytes and stores their fds in `outer` (loaded).
     public init(outer: BPFMap, cpus: Int, size: Int) throws(BPFError) {
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        guard let size32 = UInt32(exactly: size), size >= page, size & (size - 1) == 0 else {
+            throw BPFError.capture("ring buffer size \(size): not a power of two between \(page) and \(UInt32.max) bytes")
+        }
         ringSize = size
         epollFD = shim_epoll_create()
+        guard epollFD >= 0 else { throw BPFError.capture("epoll_create: \(String(cString: strerror(errno)))") }
         var made: [Ring] = []
         do throws(BPFError) {
             for cpu in 0..<cpus {
-                let fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "ft_ring", 0, 0, UInt32(size), nil)
+                let fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "ft_ring", 0, 0, size32, nil)
                 guard fd >= 0 else { throw BPFError.capture("create ring buffer for CPU \(cpu) (\(size) bytes)", code: fd) }
                 var key = UInt32(cpu)
                 var value = fd
@@ -55,7 +59,13 @@ public final class RingSet {
                     close(fd)
                     throw BPFError.capture("mmap ring data")
                 }
-                _ = shim_epoll_add(epollFD, fd)
+                let added = shim_epoll_add(epollFD, fd)
+                guard added == 0 else {
+                    munmap(cons, page)
+                    munmap(prod, page + 2 * size)
+                    close(fd)
+                    throw BPFError.capture("epoll_ctl ring for CPU \(cpu)", code: added)
+                }
                 made.append(Ring(fd: fd, consumer: cons, producer: UnsafeRawPointer(prod),
                                  data: UnsafeRawPointer(prod) + page, mask: UInt64(size - 1),
                                  mapping: (cons, page, prod, page + 2 * size)))
