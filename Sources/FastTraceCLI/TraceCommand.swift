@@ -240,8 +240,9 @@ struct TraceCommand: ParsableCommand {
         }
         output?.finish(abandon: { shim_stop_count() >= 2 })
         let outputDropped = output?.dropped ?? 0
-        if outputJSON, let output {
-            output.line("{\"type\":\"summary\",\"events\":\(capture.events),\"lost\":\(lost),\"output_dropped\":\(outputDropped),\"track_overflow\":\(overflow),\"log_dropped\":\(log?.dropped ?? 0)}")
+        if outputJSON {
+            let line = "{\"type\":\"summary\",\"events\":\(capture.events),\"lost\":\(lost),\"output_dropped\":\(outputDropped),\"track_overflow\":\(overflow),\"log_dropped\":\(log?.dropped ?? 0)}"
+            if let output { output.line(line) } else { print(line) } // -w without --print: the summary alone
         }
         if let log {
             do { try log.finish(lostPerCPU: tracer.lostPerCPU, trackOverflow: overflow, outputDropped: outputDropped) } catch { fail("-w: \(error.description)") }

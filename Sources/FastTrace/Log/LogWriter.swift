@@ -25,10 +25,15 @@ public final class LogWriter: @unchecked Sendable {
     private var frameFirstNs: UInt64 = .max, frameLastNs: UInt64 = 0
     private var appendsSinceClockCheck = 0
 
+    private struct Frame: @unchecked Sendable {
+        let bytes: [UInt8]
+        let events: Int
+        let first: UInt64, last: UInt64
+    }
+    private let queue: BoundedQueue<Frame>
+
     // Shared with the compressor thread, under `lock`.
-    private let lock = NSCondition()
-    private var queue: [(bytes: [UInt8], events: Int, first: UInt64, last: UInt64)] = []
-    private var finishing = false
+    private let lock = NSLock()
     private var index: [LogFrameIndex] = []
     private var offset: UInt64 = 0
     private var writeError: String?
@@ -51,6 +56,7 @@ public final class LogWriter: @unchecked Sendable {
         path = file.path
         self.options = options
         fd = file.fd
+        queue = BoundedQueue(capacity: options.queueDepth)
         guard let json = LogFormat.encode(header) else { throw LogError.io("cannot encode the log header") }
         let frame = LogFormat.skippable(LogFormat.headerMagic, LogFormat.headerTag + json)
         guard writeAll(frame) else { throw LogError.io("cannot write \(path): \(String(cString: strerror(errno)))") }
@@ -91,28 +97,18 @@ public final class LogWriter: @unchecked Sendable {
     /// Hands the open frame to the compressor (or drops it, counted, if the queue is full).
     public func closeFrame() {
         guard encoder.count > 0 else { return }
-        let frame = (encoder.bytes, encoder.count, frameFirstNs, frameLastNs)
+        let frame = Frame(bytes: encoder.bytes, events: encoder.count, first: frameFirstNs, last: frameLastNs)
         encoder = EventCodec.Encoder()
         frameFirstNs = .max
         frameLastNs = 0
-        lock.withLock {
-            if queue.count >= options.queueDepth {
-                droppedCount += UInt64(frame.1)
-            } else {
-                queue.append(frame)
-                lock.signal()
-            }
-        }
+        if !queue.offer(frame) { lock.withLock { droppedCount += UInt64(frame.events) } }
     }
 
     /// Flushes every frame, then writes the trailer (seek index, losses, interfaces) and the
     /// footer. The file is complete and synced when this returns.
     public func finish(lostPerCPU: [UInt64], trackOverflow: UInt64 = 0, outputDropped: UInt64 = 0) throws(LogError) {
         closeFrame()
-        lock.withLock {
-            finishing = true
-            lock.signal()
-        }
+        queue.close()
         done.wait()
         if let writeError { throw LogError.io(writeError) }
         let trailer = LogTrailer(frames: index, events: writtenEvents, lostPerCPU: lostPerCPU, writerDropped: droppedCount,
@@ -129,16 +125,8 @@ public final class LogWriter: @unchecked Sendable {
 
     private func compressLoop() {
         let zstd = Zstd.Compressor(level: options.zstdLevel)
-        while true {
-            lock.lock()
-            while queue.isEmpty && !finishing { lock.wait() }
-            if queue.isEmpty && finishing {
-                lock.unlock()
-                done.signal()
-                return
-            }
-            let f = queue.removeFirst()
-            lock.unlock()
+        defer { done.signal() }
+        while let f = queue.take() {
             do {
                 let bytes = try zstd.compress(f.bytes)
                 let ok = writeAll(bytes)

@@ -1,8 +1,8 @@
 import CShim
 import Foundation
 
-/// The ring thread of a live capture: drains the rings, encodes events into the log and
-/// copies them for the output worker. Nothing here waits on output: compression and
+/// The ring thread of a live capture: drains the rings and encodes events into the log's
+/// frames and the live output's batches. Nothing here waits on output: compression and
 /// writing (LogWriter), rendering and writing (LiveOutput) run on their own threads behind
 /// bounded queues whose overflow is counted.
 public final class CaptureLoop {
