@@ -15,7 +15,7 @@ VM_PACKAGES := qemu-system-x86 qemu-system-data busybox-static cpio xz-utils zst
 KERNELS ?= 6.12 6.1
 TEST_KERNELS ?= 6.12
 
-.PHONY: all deps vm-deps test-deps bpf-sources build build-tests test vmtest vm demo bench vmlinux clean
+.PHONY: all deps vm-deps test-deps bpf-sources build build-tests test vmtest vm demo bench fuzz vmlinux clean
 
 all: build
 
@@ -101,6 +101,13 @@ demo: build
 ## (scripts/bench.sh: BENCH_KERNELS, BENCH_ARGS, BENCH_VM_ARGS, BENCH_DOC).
 bench: deps vm-deps
 	scripts/bench.sh
+
+## fuzz: the log fuzzers (Tests/FastTraceTests/LogFuzzTests.swift) with many more damaged
+## logs than `make test` runs (1,000 per test there); FUZZ_SEED repeats a run.
+FUZZ_ITERATIONS ?= 20000
+fuzz: build-tests
+	FASTTRACE_FUZZ_ITERATIONS=$(FUZZ_ITERATIONS) FASTTRACE_FUZZ_SEED=$(or $(FUZZ_SEED),$$(date +%s)) \
+	    $(SWIFT) test --skip-build --filter LogFuzzTests 2>&1 | grep -E 'log fuzz|header fuzz|✘|Test run'
 
 ## vmlinux: regenerate bpf/vmlinux.h from this kernel's BTF (roots in bpf/vmlinux.types).
 vmlinux: deps

@@ -4,6 +4,7 @@ import Foundation
 /// decoder can read end to end (it skips skippable frames, decompresses the rest):
 ///
 ///     [header: skippable frame 0x184D2A50, "FTLOG\0v1" + JSON LogHeader]
+///     [header copy: skippable frame 0x184D2A53, a checksummed zstd frame of the same JSON]
 ///     [events: zstd frame (checksummed), EventCodec rows] ...
 ///     [trailer: skippable frame 0x184D2A51, JSON LogTrailer: seek index, losses, interfaces]
 ///     [footer: skippable frame 0x184D2A52, trailer offset (u64 LE) + "FTLOGEND"]
@@ -16,6 +17,8 @@ public enum LogFormat {
     static let headerMagic: UInt32 = 0x184D_2A50
     static let trailerMagic: UInt32 = 0x184D_2A51
     static let footerMagic: UInt32 = 0x184D_2A52
+    /// The header again, zstd-compressed with a checksum: read when the header is damaged.
+    static let headerCopyMagic: UInt32 = 0x184D_2A53
     static let zstdMagic: UInt32 = 0xFD2F_B528
     static let headerTag = Array("FTLOG\0v1".utf8)
     static let footerTag = Array("FTLOGEND".utf8)
@@ -83,6 +86,12 @@ public struct LogHeader: Codable, Sendable, Equatable {
     public var drops: DropReasons {
         DropReasons(names: Dictionary(dropReasons.compactMap { k, v in UInt32(k).map { ($0, v) } }, uniquingKeysWith: { a, _ in a }))
     }
+
+    /// What a reader uses when the header and its copy are both damaged: the events are
+    /// still there, their function names are not (`func#N`).
+    static let unknown = LogHeader(kernelRelease: "unknown", hostname: "unknown", cpus: 0, backend: "unknown", filter: nil,
+                                   arguments: [], targets: [], targetAddresses: [], dropReasons: DropReasons(names: [:]),
+                                   bootToWallNs: 0, startedAt: Date(timeIntervalSince1970: 0))
 
     /// An event time (monotonic ns) as seconds since the capture started.
     public func secondsSinceStart(_ ns: UInt64) -> Double {

@@ -32,27 +32,61 @@ public final class LogReader {
         map = m
         func u32(_ at: Int) -> UInt32 { UInt32(littleEndian: m.loadUnaligned(fromByteOffset: at, as: UInt32.self)) }
         let tag = Array(m[8..<(8 + LogFormat.headerTag.count)])
-        guard u32(0) == LogFormat.headerMagic, tag == LogFormat.headerTag else {
+        // One of magic and tag may be damaged; both wrong is another kind of file.
+        guard u32(0) == LogFormat.headerMagic || tag == LogFormat.headerTag else {
             munmap(p, size)
             throw LogError.notALog("\(path) is not a fasttrace log (no fasttrace header)")
         }
         let length = Int(u32(4))
-        guard length >= LogFormat.headerTag.count, 8 + length <= size, let h = LogFormat.decode(LogHeader.self, m[(8 + LogFormat.headerTag.count)..<(8 + length)])
-        else {
-            munmap(p, size)
-            throw LogError.notALog("\(path): the fasttrace header is damaged")
-        }
+        let lengthOK = length >= LogFormat.headerTag.count && 8 + length <= size
+        let primary = lengthOK ? LogFormat.decode(LogHeader.self, m[(8 + LogFormat.headerTag.count)..<(8 + length)]) : nil
+        // The copy follows the header; when the header does not decode (its length field may
+        // be what is damaged), it is looked for from the start.
+        let copy = Self.headerCopy(in: m, from: primary != nil ? 8 + length : 8)
+        // The copy is checksummed, so it wins; with neither, the frames are still read.
+        let h = copy?.header ?? primary ?? LogHeader.unknown
         guard h.formatVersion <= LogFormat.version else {
             munmap(p, size)
             throw LogError.notALog("\(path): log format \(h.formatVersion) is newer than this fasttrace (\(LogFormat.version)): upgrade fasttrace")
         }
+        if primary == nil || primary != copy?.header && copy?.header != nil || u32(0) != LogFormat.headerMagic || tag != LogFormat.headerTag {
+            headerDamage = copy?.header != nil ? "the header is damaged (its copy was used)"
+                : "the header and its copy are damaged: function names and capture facts are unknown"
+        }
         header = h
-        firstFrame = 8 + length
+        // A copy that decoded has a length to trust; a damaged one is walked over like damage.
+        firstFrame = copy.map { $0.header != nil ? $0.end : $0.start } ?? (primary != nil ? 8 + length : 8)
         trailer = readTrailer()
         frameIndex = Dictionary((trailer?.frames ?? []).map { (Int($0.offset), $0) }, uniquingKeysWith: { a, _ in a })
     }
 
     private var frameIndex: [Int: LogFrameIndex] = [:]
+    /// Set when the header could not be used as written.
+    public private(set) var headerDamage: String?
+
+    /// The header copy frame at or after `start` (within the first 16 MiB): the header it
+    /// holds, if its checksum and JSON are intact, and where the frame ends.
+    static func headerCopy(in m: UnsafeRawBufferPointer, from start: Int) -> (header: LogHeader?, start: Int, end: Int)? {
+        let limit = min(m.count - 8, start + (16 << 20))
+        var at = start
+        while at <= limit {
+            if UInt32(littleEndian: m.loadUnaligned(fromByteOffset: at, as: UInt32.self)) == LogFormat.headerCopyMagic {
+                let len = Int(UInt32(littleEndian: m.loadUnaligned(fromByteOffset: at + 4, as: UInt32.self)))
+                if at + 8 + len <= m.count {
+                    let zstd = Zstd.Decompressor()
+                    let frame = UnsafeRawBufferPointer(rebasing: m[(at + 8)..<(at + 8 + len)])
+                    let h = (try? zstd.decompress(frame)).flatMap { n in
+                        zstd.buffer.withUnsafeBytes { LogFormat.decode(LogHeader.self, $0[..<n]) }
+                    }
+                    return (h, at, at + 8 + len)
+                }
+            }
+            // Only the first frame after the header can be the copy: stop at an event frame.
+            if UInt32(littleEndian: m.loadUnaligned(fromByteOffset: at, as: UInt32.self)) == LogFormat.zstdMagic { return nil }
+            at += 1
+        }
+        return nil
+    }
 
     /// The trailer, found through the footer at the very end (a clean stop wrote both).
     private func readTrailer() -> LogTrailer? {
@@ -83,6 +117,7 @@ public final class LogReader {
         framesRead = 0
         releasedUpTo = 0
         let zstd = Zstd.Decompressor()
+        var pending: [(Event, PacketBytes)] = []
         var at = firstFrame
         var badStart: Int?
         func u32(_ o: Int) -> UInt32 { UInt32(littleEndian: map.loadUnaligned(fromByteOffset: o, as: UInt32.self)) }
@@ -96,6 +131,11 @@ public final class LogReader {
             if magic & 0xFFFF_FFF0 == 0x184D_2A50 { // skippable: trailer, footer, or not ours
                 let len = Int(u32(at + 4))
                 guard at + 8 + len <= map.count else { why = "truncated"; badStart = badStart ?? at; at += 1; continue }
+                // A damaged length would skip good frames: trust it only if a frame (or the
+                // end of the file) follows.
+                let next = at + 8 + len
+                guard next == map.count || (next + 4 <= map.count && (u32(next) == LogFormat.zstdMagic || u32(next) & 0xFFFF_FFF0 == 0x184D_2A50))
+                else { why = "damaged frame length"; badStart = badStart ?? at; at += 1; continue }
                 noteDamage(at, why)
                 at += 8 + len
                 continue
@@ -109,7 +149,12 @@ public final class LogReader {
                     let entry = LogFrameIndex(offset: UInt64(at), size: UInt32(size), events: 0, firstNs: 0, lastNs: 0)
                     if frame(frameIndex[at] ?? entry) {
                         let payload = zstd.buffer.withUnsafeBytes { UnsafeRawBufferPointer(rebasing: $0[..<n]) }
-                        try EventCodec.decode(payload) { e, p in if keepGoing { keepGoing = body(e, p) } }
+                        // A frame is given out whole or not at all: rows are collected first, so a
+                        // checksummed frame that is not rows (e.g. the header copy, its magic
+                        // damaged) yields no stray events.
+                        pending.removeAll(keepingCapacity: true)
+                        try EventCodec.decode(payload) { e, p in pending.append((e, p)) }
+                        for (e, p) in pending where keepGoing { keepGoing = body(e, p) }
                     }
                     framesRead += 1
                     at += size
@@ -159,6 +204,7 @@ public final class LogReader {
     /// One warning line for everything skipped, nil when the file is intact.
     public var damageWarning: String? {
         var parts: [String] = []
+        if let headerDamage { parts.append(headerDamage) }
         if !damage.isEmpty { parts.append("skipped " + damage.joined(separator: "; ")) }
         if trailer == nil { parts.append("no trailer (the capture did not stop cleanly): the last second of events may be missing") }
         guard !parts.isEmpty else { return nil }

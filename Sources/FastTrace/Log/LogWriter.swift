@@ -58,7 +58,11 @@ public final class LogWriter: @unchecked Sendable {
         fd = file.fd
         queue = BoundedQueue(capacity: options.queueDepth)
         guard let json = LogFormat.encode(header) else { throw LogError.io("cannot encode the log header") }
-        let frame = LogFormat.skippable(LogFormat.headerMagic, LogFormat.headerTag + json)
+        var frame = LogFormat.skippable(LogFormat.headerMagic, LogFormat.headerTag + json)
+        // A checksummed, compressed copy, so a damaged header costs no data (docs/log-format.md).
+        if let copy = try? Zstd.Compressor(level: 9).compress(json) {
+            frame += LogFormat.skippable(LogFormat.headerCopyMagic, copy)
+        }
         guard writeAll(frame) else { throw LogError.io("cannot write \(path): \(String(cString: strerror(errno)))") }
         offset = UInt64(frame.count)
         let me = Unmanaged.passRetained(self)
