@@ -106,7 +106,7 @@ bench: deps vm-deps
 ## logs than `make test` runs (1,000 per test there); FUZZ_SEED repeats a run.
 FUZZ_ITERATIONS ?= 20000
 fuzz: build-tests
-	FASTTRACE_FUZZ_ITERATIONS=$(FUZZ_ITERATIONS) FASTTRACE_FUZZ_SEED=$(or $(FUZZ_SEED),$$(date +%s)) \
+	set -o pipefail; FASTTRACE_FUZZ_ITERATIONS=$(FUZZ_ITERATIONS) FASTTRACE_FUZZ_SEED=$(or $(FUZZ_SEED),$$(date +%s)) \
 	    $(SWIFT) test --skip-build --filter LogFuzzTests 2>&1 | grep -E 'log fuzz|header fuzz|✘|Test run'
 
 ## vmlinux: regenerate bpf/vmlinux.h from this kernel's BTF (roots in bpf/vmlinux.types).
