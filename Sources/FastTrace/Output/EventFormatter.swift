@@ -422,12 +422,6 @@ public final class EventFormatter {
         }
     }
 
-    static func address(_ bytes: InlineArray<16, UInt8>, v6: Bool) -> String {
-        let b = ByteBuffer(capacity: 64)
-        address(bytes, v6: v6, to: b)
-        return b.string
-    }
-
     /// `saddr:sport->daddr:dport(proto)`, IPv6 in brackets, as pwru prints it; nothing for
     /// packets that are neither IPv4 nor IPv6.
     static func tuple(_ t: Tuple, flags: Bool, to out: ByteBuffer) {
