@@ -12,6 +12,7 @@ struct BenchCommand: ParsableCommand {
           hits     cost per traced hit on UDP loopback datagrams: no program, an empty program on the same hooks, fasttrace filtering everything out, fasttrace recording everything
           capture  the highest event rate written to a compressed log without loss, the loss above it, consumer CPU, bytes per event
           detach   legacy kprobe detach: sequential, parallel, each with and without /sys/kernel/rcu_expedited
+          kill     kill -9 mid-capture at times spread over 1.2–4 s after ready, with paced traffic from another process: frames and events the log keeps
           flood    the busy host as a user meets it: fasttrace as its own process writing a log, text and JSON to a file while `fasttrace flood` sends UDP over loopback from another process; events recorded, lost, exit time after SIGINT, and whether the counts add up
 
         Every figure is the median of --repeats runs (at least 5) with min and max; modes are interleaved within each repeat so drift hits them alike. `make bench` runs this on the host and in the 6.1 and 6.12 VMs and writes docs/benchmarks.md.
@@ -24,7 +25,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Repeats per figure (at least 5).", valueName: "n")) var repeats = 5
     @Option(help: ArgumentHelp("Seconds of attach/detach measurements per backend; larger target counts that would overrun it are skipped.", valueName: "seconds"))
     var budget: Double = 120
-    @Option(help: ArgumentHelp("Which parts: attach, hits, capture, detach, flood.", valueName: "parts")) var only: String = "attach,hits,capture,detach,flood"
+    @Option(help: ArgumentHelp("Which parts: attach, hits, capture, detach, flood, kill.", valueName: "parts")) var only: String = "attach,hits,capture,detach,flood,kill"
     @Option(help: ArgumentHelp("Target counts for attach (numbers or 'all').", valueName: "list")) var sizes: String = "10,100,1000,all"
     @Option(help: ArgumentHelp("Backends for attach (default: every one this kernel has).", valueName: "list")) var backends: String?
     @Option(name: .customLong("detach-probes"), help: ArgumentHelp("Legacy kprobes for the detach comparison.", valueName: "n")) var detachProbes = 50
@@ -32,6 +33,8 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("flood-seconds"), help: ArgumentHelp("flood: seconds of flood per repeat.", valueName: "seconds")) var floodSeconds = 5.0
     @Option(name: .customLong("flood-datagrams"), help: ArgumentHelp("flood: send exactly this many datagrams per repeat instead (slow kernels).", valueName: "n")) var floodDatagrams = 0
     @Option(name: .customLong("flood-repeats"), help: ArgumentHelp("flood: repeats per output (default: --repeats).", valueName: "n")) var floodRepeats: Int?
+
+    @Option(name: .customLong("kill-runs"), help: ArgumentHelp("kill: captures killed, at times spread over 1.2–4 s.", valueName: "n")) var killRuns = 10
 
     func run() throws {
         guard repeats >= 5 else { fail("--repeats: at least 5 (medians with min and max)", status: 2) }
@@ -41,7 +44,9 @@ struct BenchCommand: ParsableCommand {
         o.detachProbes = max(1, detachProbes)
         o.attach.budget = budget
         let parts = Set(only.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
-        let known: Set<String> = ["attach", "hits", "capture", "detach", "flood"]
+        let known: Set<String> = ["attach", "hits", "capture", "detach", "flood", "kill"]
+        guard killRuns >= 0 else { fail("--kill-runs: must be 0 or more", status: 2) }
+        o.kill.runs = killRuns
         guard floodSeconds > 0, floodSeconds.isFinite, floodDatagrams >= 0, (floodRepeats ?? 1) >= 1 else {
             fail("--flood-seconds, --flood-datagrams, --flood-repeats: must be positive", status: 2)
         }

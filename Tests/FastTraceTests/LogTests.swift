@@ -62,6 +62,7 @@ import Testing
     static func write(_ events: [Event], frameEvents: Int, to path: String) throws -> LogTrailer {
         var o = LogWriter.Options()
         o.frameEvents = frameEvents
+        o.frameInterval = 3600 // frames cut by count only: the made-up timestamps are long past
         o.queueDepth = 1 << 20 // never drop in tests
         let w = try LogWriter(path: path, header: header(), options: o)
         for e in events { w.append(e) }
@@ -190,5 +191,30 @@ import Testing
                 _ = try LogReader(path: p)
             } throws: { ($0 as? LogError).map { if case .notALog = $0 { true } else { false } } ?? false }
         }
+    }
+    /// A frame closes --frame-interval after its first event happened in the kernel, not
+    /// after the consumer took it from the ring: an event that waited 0.4 s in the ring
+    /// leaves 0.1 s of a 0.5 s interval. A backlog long past still gets a tenth.
+    @Test func framesCloseOnTheEventsClock() throws {
+        func deadline(_ eventNs: UInt64) -> Double { LogWriter.deadline(eventNs: eventNs, now: 10, interval: 0.5) }
+        #expect(abs(deadline(9_600_000_000) - 10.1) < 1e-9)
+        #expect(abs(deadline(1_000_000_000) - 10.05) < 1e-9)
+        #expect(abs(deadline(20_000_000_000) - 10.5) < 1e-9) // not this clock
+        var o = LogWriter.Options()
+        o.frameInterval = 0.5
+        let path = TestSupport.temporaryDirectory("log").appendingPathComponent("clock.ftlog").path
+        let w = try LogWriter(path: path, header: Self.header(), options: o)
+        var e = Self.events(1)[0]
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        e.tsNs = UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec) - 400_000_000
+        w.append(e)
+        let due = try #require(w.secondsUntilFrameCloses)
+        #expect(due <= 0.11, "due in \(due) s")
+        usleep(UInt32(due * 1e6) + 20_000)
+        w.tick()
+        #expect(w.secondsUntilFrameCloses == nil, "the frame closed")
+        try w.finish(lostPerCPU: [])
+        #expect(try LogReader(path: path).trailer?.frames.count == 1)
     }
 }

@@ -324,7 +324,7 @@ struct TraceE2ETests {
         #expect(notALog.stderr.split(separator: "\n").count == 1, "\(notALog.stderr)")
     }
 
-    /// kill -9 mid-capture: every frame closed before the kill reads back, with one warning.
+    /// kill -9 1.3 s after traffic began: the first frame (default interval) reads back, with one warning.
     @Test func killedCaptureStillReads() throws {
         let prefix = "fteC"
         _ = try TestSupport.run(lab, ["down", prefix])
@@ -334,14 +334,18 @@ struct TraceE2ETests {
         let path = dir.appendingPathComponent("k.ftlog").path, ready = dir.appendingPathComponent("ready").path
         let p = Process()
         p.executableURL = URL(fileURLWithPath: cli)
-        p.arguments = filterBackend + ["-w", path, "--frame-interval", "0.2", "--ready-file", ready, "--duration", "60"]
+        p.arguments = filterBackend + ["-w", path, "--ready-file", ready, "--duration", "60"]
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         try p.run()
         let start = Date()
         while !FileManager.default.fileExists(atPath: ready) && p.isRunning && Date().timeIntervalSince(start) < 120 { usleep(50_000) }
+        let trafficStart = Date()
         _ = try TestSupport.run(lab, ["traffic", prefix])
-        usleep(1_000_000) // frames close within 0.2 s
+        // The default --frame-interval (1 s) counts from the first event's kernel time, so
+        // 1.3 s after the traffic began its first frame is on disk.
+        let left = 1.3 - Date().timeIntervalSince(trafficStart)
+        if left > 0 { usleep(UInt32(left * 1e6)) }
         kill(p.processIdentifier, SIGKILL)
         p.waitUntilExit()
         let r = try TestSupport.run(cli, ["read", path, "--output-json"])

@@ -14,6 +14,8 @@ public struct BenchReport: Codable, Sendable {
     public var detach: [DetachBench.Result] = []
     /// Absent in reports from before the flood part existed.
     public var flood: [FloodBench.Result]? = nil
+    /// Absent in reports from before the kill part existed.
+    public var kill: [KillBench.Result]? = nil
     /// What was not measured, and why (unsupported backend, over budget, error).
     public var skipped: [String] = []
 
@@ -27,9 +29,10 @@ public struct BenchReport: Codable, Sendable {
     public struct Options: Sendable {
         public var repeats = 5
         public var attach = AttachBench.Options()
-        public var parts: Set<String> = ["attach", "hits", "capture", "detach", "flood"]
+        public var parts: Set<String> = ["attach", "hits", "capture", "detach", "flood", "kill"]
         public var detachProbes = 50
         public var flood = FloodBench.Options()
+        public var kill = KillBench.Options()
         /// The `fasttrace` executable (the flood part runs it as a user would).
         public var fasttrace = "/proc/self/exe"
         public init() {}
@@ -69,6 +72,11 @@ public struct BenchReport: Codable, Sendable {
         if o.parts.contains("flood") {
             do { r.flood = try FloodBench.run(o.flood, fasttrace: o.fasttrace, note: note) } catch {
                 r.skipped.append("flood: \(error)")
+            }
+        }
+        if o.parts.contains("kill"), o.kill.runs > 0 {
+            do { r.kill = try KillBench.run(o.kill, fasttrace: o.fasttrace, note: note) } catch {
+                r.skipped.append("kill: \(error)")
             }
         }
         if o.parts.contains("detach") {
@@ -164,6 +172,25 @@ public struct BenchReport: Codable, Sendable {
             }
         }
         out.append("")
+        if reports.contains(where: { !($0.kill ?? []).isEmpty }) {
+            out.append("### kill -9 mid-capture: what the log keeps")
+            out.append("")
+            out.append("`fasttrace -w` (default `--frame-interval` 1 s, backend chosen as usual) while `fasttrace flood --rate 1000` sends UDP from another process, from the moment fasttrace is ready; SIGKILL after the time shown; then the log is read back. A frame closes one interval after its first event happened, so everything older than about a second at the kill should be in the log.")
+            out.append("")
+            row(["kernel", "backend", "killed after (s)", "frames recovered", "events recovered", "last recovered event after (s)"])
+            row(["---", "---", "---:", "---:", "---:", "---:"])
+            for r in reports {
+                for k in r.kill ?? [] {
+                    row([r.kernel, k.backend, String(format: "%.2f", k.killedAfter), "\(k.framesRecovered)", "\(k.eventsRecovered)",
+                         k.lastEventAfter.map { String(format: "%.2f", $0) } ?? "—"])
+                }
+                if let k = r.kill, !k.isEmpty {
+                    out.append("")
+                    out.append("\(r.kernel): \(k.filter { $0.framesRecovered > 0 }.count) of \(k.count) runs recovered at least one frame.")
+                }
+            }
+            out.append("")
+        }
         out.append("### Legacy kprobe detach (ms)")
         out.append("")
         row(["kernel", "probes", "way", "detach", "per probe", "vs sequential"])

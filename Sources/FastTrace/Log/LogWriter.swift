@@ -9,7 +9,8 @@ public final class LogWriter: @unchecked Sendable {
     public struct Options: Sendable {
         /// Close a frame after this many events...
         public var frameEvents = 32_768
-        /// ...or this long after its first event (crash safety: a crash loses at most this).
+        /// ...or this long after its first event happened (its kernel timestamp), so that a
+        /// crash loses at most this much.
         public var frameInterval: Double = 1.0
         /// Frames waiting for the compressor before new ones are dropped.
         public var queueDepth = 16
@@ -21,7 +22,8 @@ public final class LogWriter: @unchecked Sendable {
     let options: Options
     private let fd: Int32
     private var encoder = EventCodec.Encoder()
-    private var frameStart: Double = 0
+    /// When the open frame must close (monotonic seconds).
+    private var frameDeadline: Double = .infinity
     private var frameFirstNs: UInt64 = .max, frameLastNs: UInt64 = 0
     private var appendsSinceClockCheck = 0
 
@@ -77,7 +79,7 @@ public final class LogWriter: @unchecked Sendable {
 
     /// Adds one event (consumer thread).
     public func append(_ e: Event, packet: PacketBytes = .none) {
-        if encoder.count == 0 { frameStart = monotonicSeconds() }
+        if encoder.count == 0 { frameDeadline = Self.deadline(eventNs: e.tsNs, now: monotonicSeconds(), interval: options.frameInterval) }
         encoder.append(e, packet: packet)
         frameFirstNs = min(frameFirstNs, e.tsNs)
         frameLastNs = max(frameLastNs, e.tsNs)
@@ -92,10 +94,27 @@ public final class LogWriter: @unchecked Sendable {
         else if appendsSinceClockCheck >= 256 { tick() }
     }
 
-    /// Closes the open frame if it is older than the frame interval (call when idle).
+    /// Closes the open frame if its time is up (call when idle).
     public func tick() {
         appendsSinceClockCheck = 0
-        if encoder.count > 0, monotonicSeconds() - frameStart >= options.frameInterval { closeFrame() }
+        if encoder.count > 0, monotonicSeconds() >= frameDeadline { closeFrame() }
+    }
+
+    /// Seconds until the open frame must close (nil: no frame is open), so the ring thread
+    /// can wake up in time.
+    public var secondsUntilFrameCloses: Double? {
+        encoder.count > 0 ? max(0, frameDeadline - monotonicSeconds()) : nil
+    }
+
+    /// A frame closes `interval` after its first event happened in the kernel (ts_ns is
+    /// CLOCK_MONOTONIC), not after the consumer saw it: an event can wait in the ring. When
+    /// the consumer runs far behind, that time has already passed, and the frame still gets
+    /// a tenth of the interval, so a backlog is not cut into tiny, badly compressed frames.
+    static func deadline(eventNs: UInt64, now: Double, interval: Double) -> Double {
+        let happened = Double(eventNs) / 1e9
+        // A timestamp from another clock (a test's made-up event) must not hold a frame open.
+        let start = happened <= now ? happened : now
+        return max(start + interval, now + interval / 10)
     }
 
     /// Hands the open frame to the compressor (or drops it, counted, if the queue is full).
@@ -103,6 +122,7 @@ public final class LogWriter: @unchecked Sendable {
         guard encoder.count > 0 else { return }
         let frame = Frame(bytes: encoder.bytes, events: encoder.count, first: frameFirstNs, last: frameLastNs)
         encoder = EventCodec.Encoder()
+        frameDeadline = .infinity
         frameFirstNs = .max
         frameLastNs = 0
         if !queue.offer(frame) { lock.withLock { droppedCount += UInt64(frame.events) } }

@@ -28,8 +28,14 @@ public final class CaptureLoop {
     public func run(until stop: () -> Bool, deadline: Double? = nil) {
         while !stop() && !limitReached {
             if let deadline, monotonicSeconds() >= deadline { break }
-            poll(timeoutMs: 100)
+            poll(timeoutMs: waitMs)
         }
+    }
+
+    /// At most 100 ms, and no longer than the log's open frame may stay open.
+    var waitMs: Int32 {
+        guard let due = log?.secondsUntilFrameCloses else { return 100 }
+        return Int32(min(100, (due * 1000).rounded(.up)))
     }
 
     /// Whatever the rings still hold (call after detaching: nothing new arrives).
