@@ -15,7 +15,7 @@ VM_PACKAGES := qemu-system-x86 qemu-system-data busybox-static cpio xz-utils zst
 KERNELS ?= 6.12 6.1
 TEST_KERNELS ?= 6.12
 
-.PHONY: all deps vm-deps test-deps bpf-sources build build-tests test vmtest vm demo bench fuzz vmlinux clean
+.PHONY: all deps vm-deps test-deps bpf-sources build build-tests test smoke vmtest vm demo bench fuzz vmlinux clean
 
 all: build
 
@@ -48,6 +48,15 @@ test: build-tests vm-deps test-deps
 	$(SWIFT) test
 	scripts/vm/selftest.sh
 	scripts/vm/vmtest.sh $(TEST_KERNELS)
+	$(MAKE) --no-print-directory smoke
+
+## smoke: fasttrace as on a stock Debian 12 host, in the SMOKE_KERNELS guests: default
+## `ulimit -n` (soft 1024), auto backend, every function, a pcap filter, ping, Ctrl-C; then a
+## hard limit of 256 must be refused in one line with exit 2 (scripts/vm/smoke.sh, ~1.5 min).
+SMOKE_KERNELS ?= 6.1
+smoke: build-tests vm-deps
+	@bin=$$($(SWIFT) build --show-bin-path); for k in $(SMOKE_KERNELS); do \
+	  echo "=== smoke: kernel $$k"; scripts/vm/run.sh -t 600 $$k -- scripts/vm/smoke.sh $$bin/fasttrace || exit 1; done
 
 ## vmtest: the kernel suites in every KERNELS VM (KERNELS="6.1" to pick), with the legacy
 ## kprobe and fentry e2e tests attaching every function (~15 min per kernel under emulation;

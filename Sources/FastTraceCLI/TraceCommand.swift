@@ -168,13 +168,14 @@ struct TraceCommand: ParsableCommand {
             logFile?.discard()
             fail(error.description, status: error.kind == .badInput ? 2 : error.kind == .kernelFeature ? 3 : 1)
         }
-        for r in tracer.rejections { note("\(r) → next") }
         let files = KernelInfo.raiseOpenFileLimit()
         let needed = KernelInfo.descriptorsNeeded(backend: tracer.backend, targets: tracer.targets.count, cpus: BPFMap.possibleCPUs)
         guard files >= needed else {
             logFile?.discard()
             fail("\(tracer.backend.rawValue) on \(tracer.targets.count) targets needs about \(needed) open files, and the limit is \(files) (ulimit -Hn): raise it, or trace fewer functions (--limit-funcs)", status: 2)
         }
+        // Why auto passed over a backend: after the checks, so that an error stays one line.
+        for r in tracer.rejections { note("\(r) → next") }
         let start = Date()
         let progress = Progress(label: "Attaching", enabled: isatty(2) == 1)
         do {
