@@ -144,45 +144,57 @@ extension ExclusiveSuites {
         }
     }
 
+    /// Kernel runs, libpcap matches, runs libpcap would loop past the bound, and mismatches
+    /// of one loaded filter over `corpus` (L2 and L3, each also with its caplen cut).
+    struct Comparison {
+        var runs = 0, matches = 0, endless = 0
+        var mismatches: [Mismatch] = []
+    }
+
+    static func compare(_ k: KernelFilter, _ expression: String, corpus: [PacketCorpus.Packet], into c: inout Comparison) throws {
+        let limit = Int(CBPFTranslator.loopLimit)
+        for p in corpus {
+            let l3 = Array(p.frame.dropFirst(p.l3Offset))
+            for cut in p.caplenCut.map({ [nil, $0] }) ?? [nil] {
+                let caplen = cut ?? p.frame.count
+                let l3Caplen = max(0, caplen - p.l3Offset)
+                // libpcap would loop past the translator's bound (or forever): expect 0.
+                func libpcap(_ prog: PcapProgram?, _ bytes: [UInt8], _ wirelen: Int) -> UInt32 {
+                    guard let prog else { return 0 }
+                    if LoopOracle.backwardJumps(prog.instructions, packet: bytes, wirelen: wirelen, limit: limit - 1) == nil {
+                        c.endless += 1
+                        return 0
+                    }
+                    return prog.verdict(bytes, wirelen: wirelen)
+                }
+                let l2Want = libpcap(k.filter.l2, Array(p.frame.prefix(caplen)), p.frame.count)
+                let l2Got = try k.run(l2: true, packet: p.frame, caplen: caplen)
+                let l3Want = libpcap(k.filter.l3, Array(l3.prefix(l3Caplen)), l3.count)
+                let l3Got = try k.run(l2: false, packet: l3, caplen: l3Caplen)
+                c.runs += 2
+                c.matches += (l2Want != 0 ? 1 : 0) + (l3Want != 0 ? 1 : 0)
+                if l2Got != l2Want { c.mismatches.append(.init(expression: expression, layer: "L2", packet: p, caplen: caplen, kernel: l2Got, libpcap: l2Want)) }
+                if l3Got != l3Want { c.mismatches.append(.init(expression: expression, layer: "L3", packet: p, caplen: l3Caplen, kernel: l3Got, libpcap: l3Want)) }
+            }
+        }
+    }
+
     @Test(.enabled(if: canTestRun, "needs root and bpf_cast_to_kern_ctx (kernel 6.3+)"))
     func kernelVerdictEqualsLibpcap() throws {
         let corpus = PacketCorpus.generate(count: 1200, seed: 0x5EED_F11E)
         let expressions = FilterExpressions.all
-        var pairs = 0, runs = 0, matches = 0, endless = 0
         let limit = Int(CBPFTranslator.loopLimit)
-        var mismatches: [Mismatch] = []
+        var c = Comparison()
         for expression in expressions {
             let k: KernelFilter
             do { k = try KernelFilter(expression) } catch {
                 Issue.record("'\(expression)': \(error)")
                 continue
             }
-            for p in corpus {
-                pairs += 1
-                let l3 = Array(p.frame.dropFirst(p.l3Offset))
-                for cut in p.caplenCut.map({ [nil, $0] }) ?? [nil] {
-                    let caplen = cut ?? p.frame.count
-                    let l3Caplen = max(0, caplen - p.l3Offset)
-                    // libpcap would loop past the translator's bound (or forever): expect 0.
-                    func libpcap(_ prog: PcapProgram?, _ bytes: [UInt8], _ wirelen: Int) -> UInt32 {
-                        guard let prog else { return 0 }
-                        if LoopOracle.backwardJumps(prog.instructions, packet: bytes, wirelen: wirelen, limit: limit - 1) == nil {
-                            endless += 1
-                            return 0
-                        }
-                        return prog.verdict(bytes, wirelen: wirelen)
-                    }
-                    let l2Want = libpcap(k.filter.l2, Array(p.frame.prefix(caplen)), p.frame.count)
-                    let l2Got = try k.run(l2: true, packet: p.frame, caplen: caplen)
-                    let l3Want = libpcap(k.filter.l3, Array(l3.prefix(l3Caplen)), l3.count)
-                    let l3Got = try k.run(l2: false, packet: l3, caplen: l3Caplen)
-                    runs += 2
-                    matches += (l2Want != 0 ? 1 : 0) + (l3Want != 0 ? 1 : 0)
-                    if l2Got != l2Want { mismatches.append(.init(expression: expression, layer: "L2", packet: p, caplen: caplen, kernel: l2Got, libpcap: l2Want)) }
-                    if l3Got != l3Want { mismatches.append(.init(expression: expression, layer: "L3", packet: p, caplen: l3Caplen, kernel: l3Got, libpcap: l3Want)) }
-                }
-            }
+            try Self.compare(k, expression, corpus: corpus, into: &c)
         }
+        let pairs = expressions.count * corpus.count
+        let (runs, matches, endless, mismatches) = (c.runs, c.matches, c.endless, c.mismatches)
         print("pcap differential: \(expressions.count) expressions × \(corpus.count) packets = \(pairs) pairs, \(runs) kernel runs (L2 and L3, with caplen cuts), \(matches) matches, \(mismatches.count) mismatches; \(endless) runs where libpcap loops more than \(limit) times (AH chains; it may never stop) and the kernel rejects")
         #expect(expressions.count >= 200 && corpus.count >= 1000)
         #expect(matches > runs / 20, "the corpus should match a fair share of filters")
