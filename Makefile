@@ -111,12 +111,22 @@ demo: build
 bench: deps vm-deps
 	scripts/bench.sh
 
-## fuzz: the log fuzzers (Tests/FastTraceTests/LogFuzzTests.swift) with many more damaged
-## logs than `make test` runs (1,000 per test there); FUZZ_SEED repeats a run.
+## fuzz: every fuzzer with far more inputs than `make test` runs (there: 1,000 damaged logs,
+## 1,000 header flips, 4,000 filters, 1,000 command lines, ~30 s): damaged logs, header bit
+## flips, pcap expressions (a sample also through the verifier and against libpcap) and
+## command lines; at least 1,000,000 inputs in all, ~12 min. FUZZ_SEED repeats a run.
 FUZZ_ITERATIONS ?= 20000
+FUZZ_FILTERS ?= 1000000
+FUZZ_KERNEL_FILTERS ?= 2000
+FUZZ_ARGS ?= 10000
 fuzz: build-tests
-	set -o pipefail; FASTTRACE_FUZZ_ITERATIONS=$(FUZZ_ITERATIONS) FASTTRACE_FUZZ_SEED=$(or $(FUZZ_SEED),$$(date +%s)) \
-	    $(SWIFT) test --skip-build --filter LogFuzzTests 2>&1 | grep -E 'log fuzz|header fuzz|✘|Test run'
+	set -o pipefail; FASTTRACE_FUZZ_ITERATIONS=$(FUZZ_ITERATIONS) FASTTRACE_FUZZ_FILTERS=$(FUZZ_FILTERS) \
+	    FASTTRACE_FUZZ_KERNEL_FILTERS=$(FUZZ_KERNEL_FILTERS) FASTTRACE_FUZZ_ARGS=$(FUZZ_ARGS) \
+	    FASTTRACE_FUZZ_SEED=$(or $(FUZZ_SEED),$$(date +%s)) \
+	    $(SWIFT) test --skip-build --filter 'LogFuzzTests|FilterFuzzTests|CLIFuzzTests' 2>&1 | \
+	    grep -E 'log fuzz|header fuzz|filter fuzz|argument fuzz|✘|Test run' | tee .build/fuzz.out
+	@awk '/ fuzz: seed/ { for (i = 1; i <= NF; i++) if ($$i ~ /^[0-9]+$$/ && $$(i-1) ~ /,$$/) { n += $$i; break } } \
+	    END { printf "fuzz: %d inputs in all\n", n }' .build/fuzz.out
 
 ## vmlinux: regenerate bpf/vmlinux.h from this kernel's BTF (roots in bpf/vmlinux.types).
 vmlinux: deps

@@ -37,7 +37,7 @@ let package = Package(
             dependencies: ["FastTrace", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "FastTraceBench", dependencies: ["FastTrace", "CShim"], path: "Benchmarks/FastTraceBench"),
         .testTarget(
-            name: "FastTraceTests", dependencies: ["FastTrace", "BPFCodegen", "CShim"],
+            name: "FastTraceTests", dependencies: ["FastTrace", "FastTraceCLI", "BPFCodegen", "CShim"],
             exclude: ["Fixtures"]),
     ]
 )

@@ -28,7 +28,7 @@ struct ExportCommand: ParsableCommand {
     @OptionGroup(title: "Event filters") var filters: EventFilterOptions
 
     func run() throws {
-        let q = filters.query()
+        let q = try filters.query()
         let reader = openLog(file)
         if format == .pcapng, (reader.header.snapLength ?? 0) == 0 {
             fail("\(file) has no packet bytes: capture with --snaplen N (e.g. fasttrace -w \(file) --snaplen 128) to export pcapng", status: 2)

@@ -26,13 +26,21 @@ struct FastTraceCommand: ParsableCommand {
         do {
             var command = try parseAsRoot()
             try command.run()
+        } catch let e as UsageError {
+            fail(e.message, status: e.status)
         } catch {
-            let code = exitCode(for: error)
-            guard code != .success, !(error is ExitCode) else { exit(withError: error) }
-            let text = message(for: error).split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
-                .filter { !$0.isEmpty }.joined(separator: "; ")
-            fail("\(escapeControl(text)) (see fasttrace --help)", status: 2)
+            guard let line = usageLine(for: error) else { exit(withError: error) }
+            fail(line, status: 2)
         }
+    }
+
+    /// The one line an argument error prints (exit 2), or nil for --help, --version and
+    /// explicit exit codes, which ArgumentParser reports itself.
+    static func usageLine(for error: Error) -> String? {
+        guard exitCode(for: error) != .success, !(error is ExitCode) else { return nil }
+        let text = message(for: error).split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty }.joined(separator: "; ")
+        return "\(escapeControl(text)) (see fasttrace --help)"
     }
 }
 

@@ -2,10 +2,10 @@ import ArgumentParser
 import FastTrace
 import Foundation
 
-/// --host: an IPv4/IPv6 address in the tuple's 16-byte form, or exit 2.
-func parseHost(_ host: String?) -> [UInt8]? {
+/// --host: an IPv4/IPv6 address in the tuple's 16-byte form.
+func parseHost(_ host: String?) throws(UsageError) -> [UInt8]? {
     guard let host else { return nil }
-    guard let a = EventQuery.address(host) else { fail("--host: '\(host)' is not an IPv4 or IPv6 address", status: 2) }
+    guard let a = EventQuery.address(host) else { throw UsageError("--host: '\(host)' is not an IPv4 or IPv6 address") }
     return a
 }
 
@@ -28,18 +28,21 @@ struct EventFilterOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Only packets from or to this port.", valueName: "port")) var port: UInt16?
     @Flag(help: "Only drops.") var drops = false
 
-    /// The query, or exit 2 naming the bad option.
-    func query() -> EventQuery {
+    /// The query; a bad option is a UsageError naming it.
+    func query() throws(UsageError) -> EventQuery {
         var q = EventQuery()
         if let function {
-            do { q.functions = try NameFilter(function) } catch { fail("--func: \(error.description)", status: 2) }
+            do { q.functions = try NameFilter(function) } catch { throw UsageError("--func: \(error.description)") }
         }
         if let skb {
             let hex = skb.lowercased().hasPrefix("0x") ? String(skb.dropFirst(2)) : skb
-            guard let v = UInt64(hex, radix: 16) else { fail("--skb: '\(skb)' is not a hex address", status: 2) }
+            guard let v = UInt64(hex, radix: 16) else { throw UsageError("--skb: '\(skb)' is not a hex address") }
             q.skb = v
         }
-        q.host = parseHost(host)
+        for (name, v) in [("--since", since), ("--until", until)] {
+            if let v, !(v.isFinite && v >= 0) { throw UsageError("\(name): '\(v)' is not a finite number of seconds, 0 or more") }
+        }
+        q.host = try parseHost(host)
         q.port = port
         q.since = since
         q.until = until
@@ -83,7 +86,7 @@ struct ReadCommand: ParsableCommand {
     var timestamp: OutputOptions.Timestamp = .none
 
     func run() throws {
-        let q = filters.query()
+        let q = try filters.query()
         let reader = openLog(file)
         var options = OutputOptions()
         options.json = outputJSON
@@ -138,7 +141,7 @@ struct JourneysCommand: ParsableCommand {
 
     func run() throws {
         var q = EventQuery()
-        q.host = parseHost(host)
+        q.host = try parseHost(host)
         q.port = port
         let reader = openLog(file)
         var options = OutputOptions()

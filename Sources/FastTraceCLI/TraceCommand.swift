@@ -95,41 +95,39 @@ struct TraceCommand: ParsableCommand {
     @Option(name: .customLong("wakeup-every"), parsing: .unconditional, help: ArgumentHelp("Wake the consumer with a forced wakeup every N records per CPU (a power of two), or 0 to let the kernel wake it whenever it has caught up (one wakeup per record at low rates). See docs/tracer.md.", valueName: "n"))
     var wakeupEvery: Int = Int(TraceConfig().wakeupEvery)
 
-    func run() throws {
+    /// Every option turned into a configuration, without touching the kernel: a bad value is
+    /// a `UsageError` (exit 2). Separate from `run` so the fuzzer can drive it in-process.
+    func makeConfig() throws(UsageError) -> TraceConfig {
         var config = TraceConfig()
         if !filter.isEmpty {
             let expression = filter.joined(separator: " ")
-            do { config.filter = try PacketFilter(expression) } catch { fail("pcap filter '\(expression)': \(error.description)", status: 2) }
-            if let why = config.filter?.l3Unavailable {
-                note("note: '\(expression)' has no form for packets without a MAC header (libpcap: \(why)); those never match")
-            }
+            do { config.filter = try PacketFilter(expression) } catch { throw UsageError("pcap filter '\(expression)': \(error.description)") }
         }
         guard (1...TraceConfig.maxTrackCapacity).contains(filterTrackMax) else {
-            fail("--filter-track-max: \(filterTrackMax) is not between 1 and \(TraceConfig.maxTrackCapacity)", status: 2)
+            throw UsageError("--filter-track-max: \(filterTrackMax) is not between 1 and \(TraceConfig.maxTrackCapacity)")
         }
-        guard frameInterval.isFinite, frameInterval > 0 else { fail("--frame-interval: '\(frameInterval)' is not a finite number of seconds above 0", status: 2) }
-        if let duration, !(duration.isFinite && duration > 0) { fail("--duration: '\(duration)' is not a finite number of seconds above 0", status: 2) }
-        if let n = outputLimitLines, n < 1 { fail("--output-limit-lines: \(n) is not 1 or more", status: 2) }
+        guard frameInterval.isFinite, frameInterval > 0 else { throw UsageError("--frame-interval: '\(frameInterval)' is not a finite number of seconds above 0") }
+        if let duration, !(duration.isFinite && duration > 0) { throw UsageError("--duration: '\(duration)' is not a finite number of seconds above 0") }
+        if let n = outputLimitLines, n < 1 { throw UsageError("--output-limit-lines: \(n) is not 1 or more") }
         if let ringSize, !TraceConfig.ringSizes.contains(ringSize) {
-            fail("--ring-size: \(ringSize) is not between \(TraceConfig.ringSizes.lowerBound) and \(TraceConfig.ringSizes.upperBound) bytes", status: 2)
+            throw UsageError("--ring-size: \(ringSize) is not between \(TraceConfig.ringSizes.lowerBound) and \(TraceConfig.ringSizes.upperBound) bytes")
         }
         guard (0...(1 << 20)).contains(wakeupEvery), wakeupEvery & (wakeupEvery - 1) == 0 || wakeupEvery == 0 else {
-            fail("--wakeup-every: \(wakeupEvery) is not 0 or a power of two up to 1048576", status: 2)
+            throw UsageError("--wakeup-every: \(wakeupEvery) is not 0 or a power of two up to 1048576")
         }
-        guard (0...TraceConfig.maxSnapLength).contains(snaplen) else { fail("--snaplen: \(snaplen) is not between 0 and \(TraceConfig.maxSnapLength)", status: 2) }
+        guard (0...TraceConfig.maxSnapLength).contains(snaplen) else { throw UsageError("--snaplen: \(snaplen) is not between 0 and \(TraceConfig.maxSnapLength)") }
         config.snapLength = snaplen
         config.expediteDetach = !noExpediteDetach
         config.trackSkb = filterTrackSkb
         config.trackCapacity = filterTrackMax
-        guard KernelInfo.isRoot else { fail("tracing needs root (CAP_BPF and CAP_PERFMON): run with sudo", status: 3) }
         if backend != "auto" {
             guard let b = Backend(rawValue: backend) else {
-                fail("--backend: '\(backend)' is not one of auto, \(Backend.allCases.map(\.rawValue).joined(separator: ", "))", status: 2)
+                throw UsageError("--backend: '\(backend)' is not one of auto, \(Backend.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             config.backend = b
         }
         if let limitFuncs {
-            do { config.limit = try NameFilter(limitFuncs) } catch { fail("--limit-funcs: \(error.description)", status: 2) }
+            do { config.limit = try NameFilter(limitFuncs) } catch { throw UsageError("--limit-funcs: \(error.description)") }
         }
         config.modules = kmods.flatMap { $0.split(separator: ",").map(String.init) }
         config.allModules = allKmods
@@ -137,17 +135,27 @@ struct TraceCommand: ParsableCommand {
         config.outputCaller = outputCaller
         if let ringSize { config.ringBytesPerCPU = ringSize }
         config.wakeupEvery = UInt32(wakeupEvery)
-        if let filterMark { (config.filterMark, config.filterMarkMask) = parseMark(filterMark) }
-        if let filterNetns { config.filterNetns = parseNetns(filterNetns) }
+        if let filterMark { (config.filterMark, config.filterMarkMask) = try parseMark(filterMark) }
+        if let filterNetns { config.filterNetns = try parseNetns(filterNetns) }
         if let filterIfname {
             // An ifindex only means something within one namespace: pin the namespace too.
             let names = InterfaceNames()
             if config.filterNetns == 0 { config.filterNetns = names.ownNetns }
             guard let idx = names.index(of: filterIfname, netns: config.filterNetns) else {
-                fail("--filter-ifname: no interface '\(filterIfname)' in \(filterNetns.map { "network namespace \($0)" } ?? "fasttrace's network namespace")", status: 2)
+                throw UsageError("--filter-ifname: no interface '\(filterIfname)' in \(filterNetns.map { "network namespace \($0)" } ?? "fasttrace's network namespace")")
             }
             config.filterIfindex = idx
         }
+        return config
+    }
+
+    func run() throws {
+        let config: TraceConfig
+        do { config = try makeConfig() } catch { fail(error.message, status: error.status) }
+        if let expression = config.filter?.expression, let why = config.filter?.l3Unavailable {
+            note("note: '\(escapeControl(expression))' has no form for packets without a MAC header (libpcap: \(why)); those never match")
+        }
+        guard KernelInfo.isRoot else { fail("tracing needs root (CAP_BPF and CAP_PERFMON): run with sudo", status: 3) }
 
         // Every output path is checked before anything is attached.
         var logFile: LogFile?
@@ -264,24 +272,24 @@ struct TraceCommand: ParsableCommand {
         note("\(capture.events) events, \(losses); detached and drained in \(detachMs) ms")
     }
 
-    func parseMark(_ s: String) -> (UInt32, UInt32) {
+    func parseMark(_ s: String) throws(UsageError) -> (UInt32, UInt32) {
         let parts = s.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
-        func num(_ x: String) -> UInt32 {
+        func num(_ x: String) throws(UsageError) -> UInt32 {
             let v = x.lowercased().hasPrefix("0x") ? UInt32(x.dropFirst(2), radix: 16) : UInt32(x)
-            guard let v else { fail("--filter-mark: '\(escapeControl(s))' is not MARK or MARK/MASK (32-bit numbers, hex with 0x)", status: 2) }
+            guard let v else { throw UsageError("--filter-mark: '\(s)' is not MARK or MARK/MASK (32-bit numbers, hex with 0x)") }
             return v
         }
-        return (num(parts[0]), parts.count > 1 ? num(parts[1]) : 0xffff_ffff)
+        return (try num(parts[0]), parts.count > 1 ? try num(parts[1]) : 0xffff_ffff)
     }
 
-    func parseNetns(_ s: String) -> UInt32 {
+    func parseNetns(_ s: String) throws(UsageError) -> UInt32 {
         if s.hasPrefix("inode:") {
-            guard let v = UInt32(s.dropFirst(6)) else { fail("--filter-netns: '\(s)' is not inode:N", status: 2) }
+            guard let v = UInt32(s.dropFirst(6)) else { throw UsageError("--filter-netns: '\(s)' is not inode:N") }
             return v
         }
         switch InterfaceNames.networkNamespace(at: s) {
         case .success(let inode): return inode
-        case .failure(let why): fail("--filter-netns: \(why)", status: 2)
+        case .failure(let why): throw UsageError("--filter-netns: \(why)")
         }
     }
 }
