@@ -114,7 +114,7 @@ bench: deps vm-deps
 ## fuzz: every fuzzer with far more inputs than `make test` runs (there: 1,000 damaged logs,
 ## 1,000 header flips, 4,000 filters, 1,000 command lines, ~30 s): damaged logs, header bit
 ## flips, pcap expressions (a sample also through the verifier and against libpcap) and
-## command lines; at least 1,000,000 inputs in all, ~12 min. FUZZ_SEED repeats a run.
+## command lines; at least 1,000,000 inputs in all, ~22 min (docs/fuzzing.md). FUZZ_SEED repeats a run.
 FUZZ_ITERATIONS ?= 20000
 FUZZ_FILTERS ?= 1000000
 FUZZ_KERNEL_FILTERS ?= 2000

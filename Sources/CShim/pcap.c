@@ -10,10 +10,21 @@
 
 _Static_assert(sizeof(struct shim_cbpf_insn) == sizeof(struct bpf_insn), "cBPF layout");
 
-// pcap_compile is documented thread-safe since 1.8, but older parsers were not: serialise.
+// pcap_compile is documented thread-safe since libpcap 1.8; older parsers kept global state,
+// so with those the two link types are compiled one at a time.
 static pthread_mutex_t compile_lock = PTHREAD_MUTEX_INITIALIZER;
 
-int shim_pcap_compile(int linktype, int snaplen, const char *expression,
+static int compile_is_thread_safe(void) {
+    static int safe = -1;
+    if (safe < 0) {
+        int major = 0, minor = 0;
+        safe = sscanf(pcap_lib_version(), "libpcap version %d.%d", &major, &minor) == 2 &&
+               (major > 1 || (major == 1 && minor >= 8));
+    }
+    return safe;
+}
+
+int shim_pcap_compile(int linktype, int snaplen, const char *expression, int optimize,
                       struct shim_cbpf_insn **out, unsigned *count, char *err, size_t errlen) {
     pcap_t *p = pcap_open_dead(linktype, snaplen);
     if (!p) {
@@ -21,9 +32,10 @@ int shim_pcap_compile(int linktype, int snaplen, const char *expression,
         return -1;
     }
     struct bpf_program prog;
-    pthread_mutex_lock(&compile_lock);
-    int rc = pcap_compile(p, &prog, expression, 1, PCAP_NETMASK_UNKNOWN);
-    pthread_mutex_unlock(&compile_lock);
+    int locked = !compile_is_thread_safe();
+    if (locked) pthread_mutex_lock(&compile_lock);
+    int rc = pcap_compile(p, &prog, expression, optimize, PCAP_NETMASK_UNKNOWN);
+    if (locked) pthread_mutex_unlock(&compile_lock);
     if (rc != 0) {
         snprintf(err, errlen, "%s", pcap_geterr(p));
         pcap_close(p);

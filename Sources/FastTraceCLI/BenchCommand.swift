@@ -12,6 +12,7 @@ struct BenchCommand: ParsableCommand {
           hits     cost per traced hit on UDP loopback datagrams: no program, an empty program on the same hooks, fasttrace filtering everything out, fasttrace recording everything
           capture  the highest event rate written to a compressed log without loss, the loss above it, consumer CPU, bytes per event
           detach   legacy kprobe detach: sequential, parallel, each with and without /sys/kernel/rcu_expedited
+          filter   the pcap filter optimised or not (--no-optimize): compile time, eBPF length, kernel time per packet, from small expressions to 256 hosts
           kill     kill -9 mid-capture at times spread over 1.2–4 s after ready, with paced traffic from another process: frames and events the log keeps
           flood    the busy host as a user meets it: fasttrace as its own process writing a log, text and JSON to a file while `fasttrace flood` sends UDP over loopback from another process; events recorded, lost, exit time after SIGINT, and whether the counts add up
 
@@ -25,7 +26,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Repeats per figure (at least 5).", valueName: "n")) var repeats = 5
     @Option(help: ArgumentHelp("Seconds of attach/detach measurements per backend; larger target counts that would overrun it are skipped.", valueName: "seconds"))
     var budget: Double = 120
-    @Option(help: ArgumentHelp("Which parts: attach, hits, capture, detach, flood, kill.", valueName: "parts")) var only: String = "attach,hits,capture,detach,flood,kill"
+    @Option(help: ArgumentHelp("Which parts: attach, hits, capture, detach, flood, kill, filter.", valueName: "parts")) var only: String = "attach,hits,capture,detach,flood,kill,filter"
     @Option(help: ArgumentHelp("Target counts for attach (numbers or 'all').", valueName: "list")) var sizes: String = "10,100,1000,all"
     @Option(help: ArgumentHelp("Backends for attach (default: every one this kernel has).", valueName: "list")) var backends: String?
     @Option(name: .customLong("detach-probes"), help: ArgumentHelp("Legacy kprobes for the detach comparison.", valueName: "n")) var detachProbes = 50
@@ -44,7 +45,7 @@ struct BenchCommand: ParsableCommand {
         o.detachProbes = max(1, detachProbes)
         o.attach.budget = budget
         let parts = Set(only.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
-        let known: Set<String> = ["attach", "hits", "capture", "detach", "flood", "kill"]
+        let known: Set<String> = ["attach", "hits", "capture", "detach", "flood", "kill", "filter"]
         guard killRuns >= 0 else { fail("--kill-runs: must be 0 or more", status: 2) }
         o.kill.runs = killRuns
         guard floodSeconds > 0, floodSeconds.isFinite, floodDatagrams >= 0, (floodRepeats ?? 1) >= 1 else {

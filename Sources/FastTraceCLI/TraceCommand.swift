@@ -28,6 +28,12 @@ struct TraceCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("pcap-filter(7) expression, e.g. 'tcp and dst port 8080' (words are joined, as tcpdump does).", valueName: "pcap filter"))
     var filter: [String] = []
 
+    @Flag(name: .customLong("no-optimize"), help: "Compile the pcap filter without libpcap's optimiser: at once even for huge expressions, at some cost per packet (docs/filters.md).")
+    var noOptimize = false
+
+    @Option(name: .customLong("filter-compile-timeout"), parsing: .unconditional, help: ArgumentHelp("Give up compiling the pcap filter after this many seconds (libpcap's optimiser can take minutes on huge expressions).", valueName: "seconds"))
+    var filterCompileTimeout: Double = 30
+
     @Flag(name: .customLong("filter-track-skb"), help: "Once an skb matches, keep reporting it (by address, clones included) until it is freed, even after NAT or a tc program rewrites it.")
     var filterTrackSkb = false
 
@@ -99,10 +105,10 @@ struct TraceCommand: ParsableCommand {
     /// a `UsageError` (exit 2). Separate from `run` so the fuzzer can drive it in-process.
     func makeConfig() throws(UsageError) -> TraceConfig {
         var config = TraceConfig()
-        if !filter.isEmpty {
-            let expression = filter.joined(separator: " ")
-            do { config.filter = try PacketFilter(expression) } catch { throw UsageError("pcap filter '\(expression)': \(error.description)") }
+        guard filterCompileTimeout.isFinite, filterCompileTimeout > 0 else {
+            throw UsageError("--filter-compile-timeout: '\(filterCompileTimeout)' is not a finite number of seconds above 0")
         }
+        if !filter.isEmpty { config.filter = try compileFilter(filter.joined(separator: " ")) }
         guard (1...TraceConfig.maxTrackCapacity).contains(filterTrackMax) else {
             throw UsageError("--filter-track-max: \(filterTrackMax) is not between 1 and \(TraceConfig.maxTrackCapacity)")
         }
@@ -147,6 +153,21 @@ struct TraceCommand: ParsableCommand {
             config.filterIfindex = idx
         }
         return config
+    }
+
+    /// The pcap filter, compiled with a progress note after 2 s and a time limit.
+    func compileFilter(_ expression: String) throws(UsageError) -> PacketFilter {
+        do {
+            let filter = try PacketFilter.compile(expression, optimize: !noOptimize, timeout: filterCompileTimeout) {
+                note("compiling the pcap filter: libpcap's optimiser is slow on large expressions (--no-optimize skips it; giving up after \(String(format: "%g", filterCompileTimeout)) s)")
+            }
+            _ = try filter.translated() // a filter too large for eBPF is bad input too, found before any kernel work
+            return filter
+        } catch where error.timedOut {
+            throw UsageError("pcap filter: \(error.description): add --no-optimize (compiled at once, a little slower per packet: docs/filters.md) or raise --filter-compile-timeout")
+        } catch {
+            throw UsageError("pcap filter '\(PacketFilter.abbreviated(expression))': \(error.description)")
+        }
     }
 
     func run() throws {

@@ -31,7 +31,8 @@ import Testing
             (["--filter-netns", "/etc/passwd"], "not a network namespace"), (["--filter-netns", "/dev/null"], "not a network namespace"),
             (["--filter-netns", "/proc/self/ns/mnt"], "a mnt namespace"), (["--filter-netns", "/nonexistent"], "cannot open"),
             (["--backend", "nope"], "--backend"), (["--no-such-flag"], "--help"), (["--limit-funcs", "("], "--limit-funcs"),
-            (["tcp and and"], "pcap filter"), (["--filter-mark", "1\u{1b}[31m"], "\\x1b"),
+            (["tcp and and"], "pcap filter"), (["--filter-compile-timeout", "0"], "--filter-compile-timeout"),
+            (["--filter-compile-timeout", "0.05", (0..<256).map { "host 10.0.\($0).1" }.joined(separator: " or ")], "--no-optimize"), (["--filter-mark", "1\u{1b}[31m"], "\\x1b"),
         ]
         // A case that were wrongly accepted would trace: bound it (and fail on status 0).
         for (args, mention) in cases {

@@ -19,6 +19,38 @@ import Testing
         }
     }
 
+    /// --filter-compile-timeout: a compile still running is given up (timedOut), after one
+    /// progress call; a quick one is not. 256 hosts take libpcap's optimiser about a second.
+    @Test func aSlowCompileIsGivenUp() throws {
+        let hosts = (0..<256).map { "host 10.0.\($0).1" }.joined(separator: " or ")
+        var notes = 0
+        #expect {
+            _ = try PacketFilter.compile(hosts, timeout: 0.05, noteAfter: 0.01) { notes += 1 }
+        } throws: { ($0 as? FilterError)?.timedOut == true }
+        #expect(notes == 1)
+        let quick = try PacketFilter.compile("tcp port 80", timeout: 5) { notes += 1 }
+        #expect(quick.l2.instructions.count > 3 && notes == 1)
+        #expect(throws: FilterError("can't parse filter expression: syntax error")) { try PacketFilter.compile("tcp and", timeout: 5) }
+    }
+
+    /// --no-optimize compiles libpcap's unoptimised program: the same verdict on every whole
+    /// packet of the corpus (libpcap's interpreter), and longer code. Truncated frames are
+    /// left out: the optimiser drops loads whose value cannot matter (`net 0.0.0.0/0`), so
+    /// there the optimised program can accept what the unoptimised one rejects for reading
+    /// past the end; tcpdump -O behaves the same (docs/filters.md).
+    @Test func unoptimisedFiltersDecideAlike() throws {
+        let corpus = PacketCorpus.generate(count: 300, seed: 0x0B71).filter { !$0.summary.contains("truncated") }
+        var longer = 0
+        for e in FilterExpressions.all where !e.contains("protochain") {
+            let a = try PacketFilter(e), b = try PacketFilter(e, optimize: false)
+            if b.l2.instructions.count > a.l2.instructions.count { longer += 1 }
+            for p in corpus {
+                #expect(a.l2.verdict(p.frame) == b.l2.verdict(p.frame), "'\(e)' on \(p.summary)")
+            }
+        }
+        #expect(longer > FilterExpressions.all.count / 2)
+    }
+
     @Test func linkLayerOnlyExpressionHasNoIPForm() throws {
         let f = try PacketFilter("arp")
         #expect(f.l3 == nil)
@@ -109,8 +141,8 @@ extension ExclusiveSuites {
         let filter: PacketFilter
         let loaded: FiltertestBPF.Loaded
 
-        init(_ expression: String) throws {
-            filter = try PacketFilter(expression)
+        init(_ expression: String, optimize: Bool = true) throws {
+            filter = try PacketFilter(expression, optimize: optimize)
             let (l2, l3) = try filter.translated()
             let opened = try FiltertestBPF.open()
             var c = opened.config

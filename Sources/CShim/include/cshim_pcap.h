@@ -15,9 +15,9 @@ struct shim_cbpf_insn {
     uint32_t k;
 };
 
-/// pcap_compile on pcap_open_dead(linktype, snaplen), optimised. On success *out (free())
+/// pcap_compile on pcap_open_dead(linktype, snaplen), optimised unless optimize is 0. On success *out (free())
 /// holds *count instructions and 0 is returned; on failure -1 and libpcap's message in err.
-int shim_pcap_compile(int linktype, int snaplen, const char *expression,
+int shim_pcap_compile(int linktype, int snaplen, const char *expression, int optimize,
                       struct shim_cbpf_insn **out, unsigned *count, char *err, size_t errlen);
 /// pcap_offline_filter: libpcap's own interpreter. Returns its verdict (0 = reject).
 unsigned shim_pcap_offline_filter(const struct shim_cbpf_insn *insns, unsigned count,

@@ -1,7 +1,17 @@
+import Foundation
+
 /// A filter that cannot be compiled, translated or spliced; the message says why.
 public struct FilterError: Error, CustomStringConvertible, Sendable, Equatable {
     public let description: String
+    /// Set when the compile was given up (`PacketFilter.compile`), not refused.
+    public private(set) var timedOut = false
     public init(_ description: String) { self.description = description }
+
+    public static func timedOut(seconds: Double) -> FilterError {
+        var e = FilterError("compiling took more than \(String(format: "%g", seconds)) s (libpcap's optimiser)")
+        e.timedOut = true
+        return e
+    }
 }
 
 /// Translates a classic BPF program (libpcap's output) into the body of the eBPF function

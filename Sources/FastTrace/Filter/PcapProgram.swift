@@ -17,14 +17,15 @@ public struct PcapProgram: Sendable {
     public let linkType: LinkType
     public let instructions: [CBPFInstruction]
 
-    /// Compiles `expression` (optimised); the error is libpcap's own message.
-    public init(_ expression: String, linkType: LinkType) throws(FilterError) {
+    /// Compiles `expression`, with libpcap's optimiser unless `optimize` is false; the error
+    /// is libpcap's own message.
+    public init(_ expression: String, linkType: LinkType, optimize: Bool = true) throws(FilterError) {
         var out: UnsafeMutablePointer<shim_cbpf_insn>?
         var count: UInt32 = 0
         var err = [UInt8](repeating: 0, count: 512)
         let rc = err.withUnsafeMutableBufferPointer { e in
             e.withMemoryRebound(to: CChar.self) {
-                shim_pcap_compile(linkType.rawValue, Self.snaplen, expression, &out, &count, $0.baseAddress, $0.count)
+                shim_pcap_compile(linkType.rawValue, Self.snaplen, expression, optimize ? 1 : 0, &out, &count, $0.baseAddress, $0.count)
             }
         }
         guard rc == 0, let out else { throw FilterError(String(decoding: err.prefix { $0 != 0 }, as: UTF8.self)) }
@@ -60,16 +61,49 @@ public struct PacketFilter: Sendable {
     /// Why there is no L3 program (libpcap's message), when there is none.
     public let l3Unavailable: String?
 
-    public init(_ expression: String) throws(FilterError) {
-        self.expression = expression
-        l2 = try PcapProgram(expression, linkType: .ethernet)
-        do {
-            l3 = try PcapProgram(expression, linkType: .raw)
-            l3Unavailable = nil
-        } catch {
-            l3 = nil
-            l3Unavailable = error.description
+    /// Compiles both forms at once, on two threads (libpcap 1.8+ compiles in parallel; the
+    /// optimiser's time grows fast with the expression's size, so this halves the wait).
+    public init(_ expression: String, optimize: Bool = true) throws(FilterError) {
+        final class Slots: @unchecked Sendable { var l2, l3: Result<PcapProgram, FilterError>? }
+        let slots = Slots()
+        DispatchQueue.concurrentPerform(iterations: 2) { i in
+            let link: PcapProgram.LinkType = i == 0 ? .ethernet : .raw
+            let r: Result<PcapProgram, FilterError>
+            do throws(FilterError) { r = .success(try PcapProgram(expression, linkType: link, optimize: optimize)) } catch { r = .failure(error) }
+            if i == 0 { slots.l2 = r } else { slots.l3 = r }
         }
+        self.expression = expression
+        l2 = try slots.l2!.get()
+        switch slots.l3! {
+        case .success(let p): (l3, l3Unavailable) = (p, nil)
+        case .failure(let e): (l3, l3Unavailable) = (nil, e.description)
+        }
+    }
+
+    /// Compiles on a worker thread so that the caller can give up: libpcap's optimiser can
+    /// take minutes on a very large expression, and pcap_compile cannot be interrupted.
+    /// `slow` is called once if the compile is still running after `noteAfter` seconds; after
+    /// `timeout` seconds the error is `FilterError.timedOut` (the worker is left to finish).
+    public static func compile(_ expression: String, optimize: Bool = true, timeout: Double, noteAfter: Double = 2,
+                               slow: () -> Void = {}) throws(FilterError) -> PacketFilter {
+        final class Box: @unchecked Sendable { var result: Result<PacketFilter, FilterError>? }
+        let box = Box(), done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            do throws(FilterError) { box.result = .success(try PacketFilter(expression, optimize: optimize)) } catch { box.result = .failure(error) }
+            done.signal()
+        }
+        let first = min(noteAfter, timeout)
+        if done.wait(timeout: .now() + first) == .timedOut {
+            if first < timeout { slow() }
+            guard done.wait(timeout: .now() + (timeout - first)) == .success else { throw .timedOut(seconds: timeout) }
+        }
+        return try box.result!.get()
+    }
+
+    /// The expression as messages show it: a very long one is cut (host lists can run to
+    /// hundreds of kilobytes).
+    public static func abbreviated(_ expression: String) -> String {
+        expression.count > 120 ? expression.prefix(100) + "… (\(expression.count) characters)" : expression
     }
 
     /// Whether either program reads the packet's length.

@@ -124,7 +124,7 @@ public final class Tracer {
         do {
             filterBodies = try config.filter?.translated()
         } catch {
-            throw TraceError("pcap filter '\(config.filter!.expression)': \(error.description)", kind: .badInput)
+            throw TraceError("pcap filter '\(PacketFilter.abbreviated(config.filter!.expression))': \(error.description)", kind: .badInput)
         }
         // Parsed once: discovery and drop-reason names (skipped when both are given).
         let vmlinux = config.discovery != nil && config.dropReasons != nil ? nil : try? BTF.vmlinux()
