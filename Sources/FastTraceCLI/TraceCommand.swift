@@ -213,9 +213,21 @@ struct TraceCommand: ParsableCommand {
             progress.finish()
             tracer.detach()
             logFile?.discard()
+            if error.errno == EMFILE || error.errno == ENFILE {
+                fail("\(error.description): the open-file limit is \(files) (ulimit -n); raise it, or trace fewer functions (--limit-funcs)")
+            }
             fail(error.description)
         }
         progress.finish()
+        // The estimate above can be short (other open files, a kernel needing more per
+        // probe): running out is an error naming the limit, never a silently partial trace.
+        let exhausted = tracer.ignored.filter { $0.reason == "EMFILE" || $0.reason == "ENFILE" }
+        if let first = exhausted.first {
+            tracer.detach()
+            logFile?.discard()
+            let which = first.reason == "ENFILE" ? "the system's open-file table is full (fs.file-max)" : "the open-file limit is \(files) (ulimit -n)"
+            fail("\(exhausted.count) of \(tracer.targets.count) targets could not be attached (\(first.reason)): \(which); raise it, or trace fewer functions (--limit-funcs)")
+        }
         let kind = tracer.backend == .tracepoint ? "tracepoints" : "functions"
         note("Attached \(tracer.attachedCount) \(kind) (\(tracer.ignored.count) ignored) via \(tracer.backend.rawValue) in \(Int(Date().timeIntervalSince(start) * 1000)) ms")
         for n in tracer.trackingNotes { note("--filter-track-skb: \(n)") }

@@ -40,6 +40,18 @@ import Testing
         }
     }
 
+    /// A hard open-file limit too low for the chosen backend on every target: refused before
+    /// anything is attached, in one line naming the limit (on Debian 6.1 legacy kprobes on
+    /// every function need ~3,000; `make smoke` checks that case in the guest).
+    @Test(.enabled(if: KernelInfo.isRoot, "the check follows the privilege check"))
+    func tooFewFileDescriptors() throws {
+        let r = try TestSupport.run("/bin/bash", ["-c", "ulimit -n 40 && exec \"$0\" --duration 2 'tcp port 1'", cli])
+        #expect(r.status == 2, "exit \(r.status): \(r.stderr)")
+        let lines = r.stderr.split(separator: "\n").filter { $0.hasPrefix("fasttrace: ") }
+        #expect(lines.count == 1 && r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
+        #expect(r.stderr.contains("open files, and the limit is 40 (ulimit -Hn)"), "\(r.stderr)")
+    }
+
     /// Logs whose length fields point anywhere: read, stats, journeys and export answer
     /// with the intact frames or a one-line refusal, never a trap.
     @Test func logsWithWildLengthFields() throws {

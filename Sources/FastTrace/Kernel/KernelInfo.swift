@@ -36,9 +36,19 @@ public enum KernelInfo {
         return n < 0 ? 1024 : Int(clamping: n)
     }
 
-    /// Descriptors a trace needs: two per target for the per-target backends, a few for
-    /// kprobe.multi, plus one per ring and a margin for maps, BTF and output.
+    /// Descriptors a trace needs, plus one per ring and a margin for maps, BTF and output
+    /// (if it is still short, running out during attach is a one-line error too):
+    /// - kprobe.multi: a few links in all;
+    /// - legacy kprobes: a perf event and a link per function (one shared program);
+    /// - fentry and tracepoints: one object per target, each with its program, its link and
+    ///   its own descriptor for every shared map (measured on 6.18: 9 more per tracepoint,
+    ///   56 open for 5 tracepoints, 272 for 29).
     public static func descriptorsNeeded(backend: Backend, targets: Int, cpus: Int) -> Int {
-        (backend == .kprobeMulti ? 16 : 2 * targets) + cpus + 128
+        let perTarget = switch backend {
+        case .kprobeMulti: 0
+        case .kprobe: 2
+        case .fentry, .tracepoint: 9
+        }
+        return (backend == .kprobeMulti ? 16 : perTarget * targets) + cpus + 64
     }
 }

@@ -91,11 +91,14 @@ public struct TraceError: Error, CustomStringConvertible {
     public enum Kind: Sendable { case runtime, badInput, kernelFeature }
     public let description: String
     public let kind: Kind
-    init(_ d: String, kind: Kind = .runtime) {
+    /// The errno behind it, when a system call failed (EMFILE: the open-file limit).
+    public let errno: Int32?
+    init(_ d: String, kind: Kind = .runtime, errno: Int32? = nil) {
         description = d
         self.kind = kind
+        self.errno = errno
     }
-    init(_ e: BPFError) { self.init(e.description) }
+    init(_ e: BPFError) { self.init(e.description, errno: e.errno) }
 }
 
 /// The packet tracer: discovers targets, attaches the chosen backend, drains per-CPU rings.
