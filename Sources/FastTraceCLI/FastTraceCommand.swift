@@ -30,17 +30,19 @@ struct FastTraceCommand: ParsableCommand {
             fail(e.message, status: e.status)
         } catch {
             guard let line = usageLine(for: error) else { exit(withError: error) }
-            fail(line, status: 2)
+            // Anything else that reaches here failed at run time: one line, exit 1.
+            fail(line, status: exitCode(for: error) == .validationFailure ? 2 : 1)
         }
     }
 
-    /// The one line an argument error prints (exit 2), or nil for --help, --version and
-    /// explicit exit codes, which ArgumentParser reports itself.
+    /// The one line an error prints: an argument error (exit 2) with a hint to --help, any
+    /// other error (exit 1) as it is; nil for --help, --version and explicit exit codes,
+    /// which ArgumentParser reports itself.
     static func usageLine(for error: Error) -> String? {
         guard exitCode(for: error) != .success, !(error is ExitCode) else { return nil }
         let text = message(for: error).split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
             .filter { !$0.isEmpty }.joined(separator: "; ")
-        return "\(escapeControl(text)) (see fasttrace --help)"
+        return escapeControl(text) + (exitCode(for: error) == .validationFailure ? " (see fasttrace --help)" : "")
     }
 }
 
