@@ -1,5 +1,4 @@
 import ArgumentParser
-import CShim
 import FastTrace
 import Foundation
 
@@ -191,7 +190,7 @@ struct TraceCommand: ParsableCommand {
             }
         }
 
-        shim_stop_install()
+        StopSignal.install()
         let tracer: Tracer
         do { tracer = try Tracer(config) } catch {
             logFile?.discard()
@@ -208,7 +207,7 @@ struct TraceCommand: ParsableCommand {
         let start = Date()
         let progress = Progress(label: "Attaching", enabled: isatty(2) == 1)
         do {
-            try tracer.attach(progress: progress.update, cancelled: shim_stop_requested)
+            try tracer.attach(progress: progress.update, cancelled: { StopSignal.requested })
         } catch {
             progress.finish()
             tracer.detach()
@@ -235,7 +234,7 @@ struct TraceCommand: ParsableCommand {
             let shown = tracer.ignored.prefix(8).map { "\($0.name) (\($0.reason))" }.joined(separator: ", ")
             note("ignored: \(shown)\(tracer.ignored.count > 8 ? ", … \(tracer.ignored.count - 8) more" : "")")
         }
-        if let readyFile, !shim_stop_requested() {
+        if let readyFile, !StopSignal.requested {
             let fd = open(readyFile, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o644)
             if fd >= 0 { close(fd) } else { note("--ready-file: cannot create \(readyFile): \(String(cString: strerror(errno)))") }
         }
@@ -266,7 +265,7 @@ struct TraceCommand: ParsableCommand {
         }
         let output = log == nil || printEvents ? LiveOutput(formatter: formatter, header: formatter.header) : nil
         let capture = CaptureLoop(tracer: tracer, log: log, output: output, limit: outputLimitLines)
-        capture.run(until: shim_stop_requested, deadline: duration.map { monotonicSeconds() + $0 })
+        capture.run(until: { StopSignal.requested }, deadline: duration.map { monotonicSeconds() + $0 })
         // Detach first so nothing new arrives, then drain what the rings still hold: events
         // already produced when Ctrl-C came are printed, not dropped.
         let detachStart = Date()
@@ -280,7 +279,7 @@ struct TraceCommand: ParsableCommand {
         if let output, isatty(2) == 1, output.rendered + 100_000 < UInt64(capture.events) {
             note("printing the \(UInt64(capture.events) - output.rendered) events still queued; Ctrl-C again to skip them (they are counted)")
         }
-        output?.finish(abandon: { shim_stop_count() >= 2 })
+        output?.finish(abandon: { StopSignal.count >= 2 })
         let outputDropped = output?.dropped ?? 0
         if outputJSON {
             let line = "{\"type\":\"summary\",\"events\":\(capture.events),\"lost\":\(lost),\"output_dropped\":\(outputDropped),\"track_overflow\":\(overflow),\"log_dropped\":\(log?.dropped ?? 0)}"

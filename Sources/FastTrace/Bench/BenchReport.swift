@@ -181,40 +181,7 @@ public struct BenchReport: Codable, Sendable {
             }
         }
         out.append("")
-        if reports.contains(where: { !($0.filter ?? []).isEmpty }) {
-            out.append("### The pcap filter: libpcap's optimiser, per packet and at start")
-            out.append("")
-            out.append("Both link types compiled (two threads), optimised or with `--no-optimize`; eBPF instructions of the Ethernet form; the kernel's time per run of the spliced filter (BPF_PROG_TEST_RUN, 200,000 runs, the tracer's own stubs) on a TCP packet that matches none of the hosts, minus a filter that rejects at once.")
-            out.append("")
-            row(["kernel", "expression", "characters", "compile (ms)", "compile, --no-optimize (ms)", "eBPF insns", "eBPF insns, --no-optimize", "filter ns/packet", "filter ns/packet, --no-optimize"])
-            row(["---", "---", "---:", "---:", "---:", "---:", "---:", "---:", "---:"])
-            for r in reports {
-                for f in r.filter ?? [] {
-                    row([r.kernel, f.name, "\(f.expressionLength)", f.compileMs.text(1), f.compileUnoptimisedMs.text(1), "\(f.instructions)",
-                         "\(f.instructionsUnoptimised)", f.filterNs.text(0), f.filterUnoptimisedNs.text(0)])
-                }
-            }
-            out.append("")
-        }
-        if reports.contains(where: { !($0.kill ?? []).isEmpty }) {
-            out.append("### kill -9 mid-capture: what the log keeps")
-            out.append("")
-            out.append("`fasttrace -w` (default `--frame-interval` 1 s, backend chosen as usual) while `fasttrace flood --rate 1000` sends UDP from another process, from the moment fasttrace is ready; SIGKILL after the time shown; then the log is read back. A frame closes one interval after its first event happened, so everything older than about a second at the kill should be in the log.")
-            out.append("")
-            row(["kernel", "backend", "killed after (s)", "frames recovered", "events recovered", "last recovered event after (s)"])
-            row(["---", "---", "---:", "---:", "---:", "---:"])
-            for r in reports {
-                for k in r.kill ?? [] {
-                    row([r.kernel, k.backend, String(format: "%.2f", k.killedAfter), "\(k.framesRecovered)", "\(k.eventsRecovered)",
-                         k.lastEventAfter.map { String(format: "%.2f", $0) } ?? "—"])
-                }
-                if let k = r.kill, !k.isEmpty {
-                    out.append("")
-                    out.append("\(r.kernel): \(k.filter { $0.framesRecovered > 0 }.count) of \(k.count) runs recovered at least one frame.")
-                }
-            }
-            out.append("")
-        }
+        for section in [FilterBench.section(reports), KillBench.section(reports)] { out += section?.lines ?? [] }
         out.append("### Legacy kprobe detach (ms)")
         out.append("")
         row(["kernel", "probes", "way", "detach", "per probe", "vs sequential"])
@@ -234,5 +201,29 @@ public struct BenchReport: Codable, Sendable {
             out += skipped
         }
         return out.joined(separator: "\n")
+    }
+}
+
+/// One section of docs/benchmarks.md: a title, what was measured, a table.
+struct MarkdownSection {
+    private(set) var lines: [String]
+
+    /// `columns`: header and whether the column holds numbers (right-aligned).
+    init(_ title: String, intro: String, columns: [(String, numeric: Bool)]) {
+        lines = ["### \(title)", "", intro, ""]
+        row(columns.map(\.0))
+        row(columns.map { $0.numeric ? "---:" : "---" })
+    }
+
+    mutating func row(_ cells: [String]) { lines.append("| " + cells.joined(separator: " | ") + " |") }
+
+    /// A paragraph after the table.
+    mutating func note(_ text: String) { lines += ["", text] }
+
+    /// The section ends with a blank line, as the others do.
+    var finished: MarkdownSection {
+        var s = self
+        s.lines.append("")
+        return s
     }
 }

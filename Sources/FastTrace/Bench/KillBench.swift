@@ -75,4 +75,22 @@ public enum KillBench {
         return Result(backend: reader.header.backend, killedAfter: killAfter, framesRecovered: reader.framesRead, eventsRecovered: events,
                       lastEventAfter: events > 0 ? (Double(last) - readyAt) / 1e9 : nil)
     }
+
+    static func section(_ reports: [BenchReport]) -> MarkdownSection? {
+        guard reports.contains(where: { !($0.kill ?? []).isEmpty }) else { return nil }
+        var m = MarkdownSection("kill -9 mid-capture: what the log keeps",
+                                intro: "`fasttrace -w` (default `--frame-interval` 1 s, backend chosen as usual) while `fasttrace flood --rate 1000` sends UDP from another process, from the moment fasttrace is ready; SIGKILL after the time shown; then the log is read back. A frame closes one interval after its first event happened, so everything older than about a second at the kill should be in the log.",
+                                columns: [("kernel", false), ("backend", false), ("killed after (s)", true), ("frames recovered", true),
+                                          ("events recovered", true), ("last recovered event after (s)", true)])
+        for r in reports {
+            for k in r.kill ?? [] {
+                m.row([r.kernel, k.backend, String(format: "%.2f", k.killedAfter), "\(k.framesRecovered)", "\(k.eventsRecovered)",
+                       k.lastEventAfter.map { String(format: "%.2f", $0) } ?? "—"])
+            }
+        }
+        for r in reports {
+            if let k = r.kill, !k.isEmpty { m.note("\(r.kernel): \(k.filter { $0.framesRecovered > 0 }.count) of \(k.count) runs recovered at least one frame.") }
+        }
+        return m.finished
+    }
 }
