@@ -1,11 +1,12 @@
 // swift-tools-version: 6.1
 // fasttrace: an eBPF tracer that shows where a packet goes inside the Linux kernel.
-// Layout (docs/architecture is in README.md):
+// Layout (docs/architecture.md):
 //   bpf/            BPF C, the single source of truth for events, maps, programs, config
 //   Plugins/        build plugin: clang compiles bpf/*.bpf.c, Gen turns the objects into Swift
 //   Sources/Gen     the generator (thin CLI over BPFCodegen)
 //   Sources/CShim   C glue: libbpf option macros, va_list callbacks, memory ordering
 //   Sources/FastTrace  the library; Sources/FastTraceCLI  the `fasttrace` command
+//   Sources/FastTraceBenchmarks  `fasttrace bench` (kept out of the library a user links)
 import PackageDescription
 
 let systemLibraries: [LinkerSetting] = ["bpf", "elf", "z", "pcap", "zstd"].map { .linkedLibrary($0) }
@@ -32,12 +33,13 @@ let package = Package(
         .target(name: "FastTrace", dependencies: ["CShim", "KernelBTF"],
                 swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))],
                 plugins: ["BPFBuildPlugin"]),
+        .target(name: "FastTraceBenchmarks", dependencies: ["FastTrace", "CShim", "KernelBTF"]),
         .executableTarget(
             name: "FastTraceCLI",
-            dependencies: ["FastTrace", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .executableTarget(name: "FastTraceBench", dependencies: ["FastTrace", "CShim"], path: "Benchmarks/FastTraceBench"),
+            dependencies: ["FastTrace", "FastTraceBenchmarks", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "FastTraceBench", dependencies: ["FastTrace", "FastTraceBenchmarks", "CShim"], path: "Benchmarks/FastTraceBench"),
         .testTarget(
-            name: "FastTraceTests", dependencies: ["FastTrace", "FastTraceCLI", "BPFCodegen", "CShim"],
+            name: "FastTraceTests", dependencies: ["FastTrace", "FastTraceBenchmarks", "FastTraceCLI", "BPFCodegen", "CShim"],
             exclude: ["Fixtures"]),
     ]
 )

@@ -22,6 +22,15 @@ enum ft_event_kind {
 	FT_EVENT_KIND_LOSS = 2,	/* synthetic: ring reservations failed (counts in `len`) */
 };
 
+/* Slots of trace.bpf.c's per-CPU `stats` counters (user space reads them by these names). */
+enum ft_stat {
+	FT_STAT_LOST = 0,		/* ring reservations that failed (ring full or missing) */
+	FT_STAT_SUBMITTED = 1,		/* records submitted */
+	FT_STAT_WAKEUP_SAMPLED = 2,	/* records seen by this CPU's wakeup sampler */
+	FT_STAT_TRACK_OVERFLOW = 3,	/* matched skbs not tracked: `tracked` was full */
+	FT_STAT_COUNT = 4,
+};
+
 /* Packet addresses are kept as 16 raw bytes: IPv4 uses the first 4. */
 struct ft_tuple {
 	__u8 saddr[16];
@@ -74,7 +83,12 @@ struct ft_snap {
 	__u8 pad;
 };
 
-#define FT_SNAPLEN_MAX 4096
+/* Limits shared with user space: an enum, so that they reach BTF and the generated Swift
+ * (`Limit.snaplenMax`, `Limit.stackDepth`) instead of being copied by hand. */
+enum ft_limit {
+	FT_SNAPLEN_MAX = 4096,	/* --snaplen at most */
+	FT_STACK_DEPTH = 127,	/* frames kept of a kernel stack (the stack map's value) */
+};
 
 /* Per-CPU packet counters of skbcount.bpf.c. */
 struct ft_skb_counters {

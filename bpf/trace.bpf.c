@@ -61,12 +61,10 @@ struct {
 	__array(values, struct ring);
 } rings SEC(".maps");
 
-/* Per-CPU counters: [0] reservations that failed (ring full or missing), [1] records
- * submitted, [2] records seen by this CPU's wakeup sampler, [3] matched skbs not tracked
- * because `tracked` was full. */
+/* Per-CPU counters, one slot per enum ft_stat (events.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 4);
+	__uint(max_entries, FT_STAT_COUNT);
 	__type(key, __u32);
 	__type(value, __u64);
 } stats SEC(".maps");
@@ -75,11 +73,11 @@ struct {
 	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
 	__uint(max_entries, 4096);
 	__type(key, __u32);
-	__uint(value_size, 127 * sizeof(__u64));
+	__uint(value_size, FT_STACK_DEPTH * sizeof(__u64));
 } stacks SEC(".maps");
 
 /* --filter-track-skb: addresses of skbs that matched, reported until freed whatever their
- * headers become (NAT, tc rewrites). Sized by user space; overflow counts in stats[3]. */
+ * headers become (NAT, tc rewrites). Sized by user space; overflow counts in stats[FT_STAT_TRACK_OVERFLOW]. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
@@ -96,9 +94,9 @@ struct {
 	__type(value, __u64);
 } clone_parents SEC(".maps");
 
-FT_EXPORT_TYPES(struct ft_event *event, struct ft_snap *snap, enum ft_link link)
+FT_EXPORT_TYPES(struct ft_event *event, struct ft_snap *snap, enum ft_link link, enum ft_stat stat, enum ft_limit limit)
 
-static __always_inline __u64 bump(__u32 slot)
+static __always_inline __u64 bump(enum ft_stat slot)
 {
 	__u64 *c = bpf_map_lookup_elem(&stats, &slot);
 
@@ -117,7 +115,7 @@ static __always_inline void track(__u64 skb)
 	__u64 now = bpf_ktime_get_ns();
 
 	if (bpf_map_update_elem(&tracked, &skb, &now, BPF_NOEXIST) == -E2BIG)
-		bump(3);
+		bump(FT_STAT_TRACK_OVERFLOW);
 }
 
 static __always_inline void untrack(__u64 skb)
@@ -227,12 +225,12 @@ static __always_inline void emit(void *ctx, struct sk_buff *skb, __u32 id, __u32
 	cpu = bpf_get_smp_processor_id();
 	ring = bpf_map_lookup_elem(&rings, &cpu);
 	if (!ring) {
-		bump(0);
+		bump(FT_STAT_LOST);
 		return;
 	}
 	e = bpf_ringbuf_reserve(ring, sizeof(*e) + (snaplen ? sizeof(struct ft_snap) + snaplen : 0), 0);
 	if (!e) {
-		bump(0);
+		bump(FT_STAT_LOST);
 		return;
 	}
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
@@ -264,9 +262,9 @@ static __always_inline void emit(void *ctx, struct sk_buff *skb, __u32 id, __u32
 		fill_snap((struct ft_snap *)(e + 1), (struct ft_snap *)(e + 1) + 1, skb);
 
 	if (wakeup_every)
-		flags = (bump(2) & (wakeup_every - 1)) ? BPF_RB_NO_WAKEUP : BPF_RB_FORCE_WAKEUP;
+		flags = (bump(FT_STAT_WAKEUP_SAMPLED) & (wakeup_every - 1)) ? BPF_RB_NO_WAKEUP : BPF_RB_FORCE_WAKEUP;
 	bpf_ringbuf_submit(e, flags);
-	bump(1);
+	bump(FT_STAT_SUBMITTED);
 }
 
 /* The return address at function entry (x86: on the stack; arm64: in the link register). */

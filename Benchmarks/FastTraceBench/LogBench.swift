@@ -1,4 +1,5 @@
 import FastTrace
+import FastTraceBenchmarks
 import Foundation
 
 /// Capture-log throughput on a synthetic but realistic stream: 200 flows, each packet seen

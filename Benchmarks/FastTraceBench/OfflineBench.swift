@@ -1,4 +1,5 @@
 import FastTrace
+import FastTraceBenchmarks
 import Foundation
 
 /// Post-processing as a user runs it: `fasttrace read` (text, JSON) and `fasttrace journeys`

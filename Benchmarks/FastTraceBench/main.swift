@@ -8,6 +8,7 @@
 //   fasttrace-bench genlog N FILE                         a synthetic N-event log
 //   fasttrace-bench merge [--doc FILE] [--extras FILE] REPORT.json...
 import FastTrace
+import FastTraceBenchmarks
 import Foundation
 
 struct Stat: Codable {

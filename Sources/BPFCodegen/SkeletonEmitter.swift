@@ -87,6 +87,21 @@ enum SkeletonEmitter {
                 }
             }
             w.line()
+            w.line("/// The object's maps before load, for what must be set then: sizes and sharing")
+            w.line("/// (`setMaxEntries`, `reuse`). (libbpf-cargo's `Open…Maps`.)")
+            w.block("public struct OpenedMaps") { w in
+                for map in m.maps {
+                    w.line("/// `\(map.cName)`.")
+                    w.line("public let \(map.swiftName): BPFMap")
+                }
+                w.line()
+                w.block("init(_ object: BPFObject) throws(BPFError)") { w in
+                    for map in m.maps {
+                        w.line("\(map.swiftName) = try object.map(named: \(TypeEmitter.quote(map.cName)))")
+                    }
+                }
+            }
+            w.line()
             w.line("/// Opens the embedded object (no kernel interaction yet).")
             w.block("public static func open() throws(BPFError) -> Opened") { w in
                 w.line("try Opened(BPFObject.open(bytes: objectBytes, name: objectName))")
@@ -96,10 +111,14 @@ enum SkeletonEmitter {
             w.block("public struct Opened: ~Copyable") { w in
                 w.line("public let object: BPFObject")
                 w.line("public let programs: Programs")
+                w.line("public let maps: OpenedMaps")
                 w.line()
                 w.block("init(_ object: BPFObject) throws(BPFError)") { w in
+                    // Every throwing step first: a ~Copyable value cannot be left half made.
+                    w.line("let programs = try Programs(object), maps = try OpenedMaps(object)")
                     w.line("self.object = object")
-                    w.line("programs = try Programs(object)")
+                    w.line("self.programs = programs")
+                    w.line("self.maps = maps")
                 }
                 for s in m.sections {
                     let info = sectionTypes[s.section]!

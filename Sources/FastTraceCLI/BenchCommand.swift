@@ -1,5 +1,6 @@
 import ArgumentParser
 import FastTrace
+import FastTraceBenchmarks
 import Foundation
 
 struct BenchCommand: ParsableCommand {

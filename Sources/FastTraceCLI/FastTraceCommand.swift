@@ -45,12 +45,3 @@ struct FastTraceCommand: ParsableCommand {
         return escapeControl(text) + (exitCode(for: error) == .validationFailure ? " (see fasttrace --help)" : "")
     }
 }
-
-/// Input echoed in a message, with control bytes shown as \xNN (a terminal never sees them raw).
-func escapeControl(_ s: String) -> String {
-    var out = ""
-    for u in s.unicodeScalars {
-        if u.value < 0x20 || u.value == 0x7f { out += String(format: "\\x%02x", u.value) } else { out.unicodeScalars.append(u) }
-    }
-    return out
-}

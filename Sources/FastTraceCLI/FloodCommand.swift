@@ -1,5 +1,6 @@
 import ArgumentParser
 import FastTrace
+import FastTraceBenchmarks
 import Foundation
 
 /// The busy-host workload of `fasttrace bench` and docs/benchmarks.md, as its own process

@@ -62,20 +62,3 @@ struct FuncsCommand: ParsableCommand {
         FileHandle.standardOutput.write(Data(out.utf8))
     }
 }
-
-/// Bad input or an unusable kernel: one line on stderr, then exit (2 for bad input, 1 otherwise).
-func fail(_ message: String, status: Int32 = 1) -> Never {
-    FileHandle.standardError.write(Data("fasttrace: \(escapeControl(message))\n".utf8))
-    exit(status)
-}
-
-/// A bad option value, file or expression: one line (input echoed in it is escaped when
-/// printed) and exit 2.
-struct UsageError: Error {
-    let message: String
-    let status: Int32
-    init(_ message: String, status: Int32 = 2) {
-        self.message = message
-        self.status = status
-    }
-}

@@ -325,32 +325,3 @@ struct TraceCommand: ParsableCommand {
         }
     }
 }
-
-/// Status lines go to stderr, so stdout stays the trace.
-func note(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
-
-/// A progress bar on stderr when it is a terminal; silent otherwise.
-final class Progress {
-    let label: String
-    let enabled: Bool
-    private var last = -1
-
-    init(label: String, enabled: Bool) {
-        self.label = label
-        self.enabled = enabled
-    }
-
-    func update(_ done: Int, _ total: Int) {
-        guard enabled, total > 0 else { return }
-        let pct = done * 100 / total
-        guard pct != last else { return }
-        last = pct
-        let width = 30
-        let filled = done * width / total
-        FileHandle.standardError.write(Data("\r\(label) [\(String(repeating: "#", count: filled))\(String(repeating: " ", count: width - filled))] \(done)/\(total)".utf8))
-    }
-
-    func finish() {
-        if enabled, last >= 0 { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-    }
-}

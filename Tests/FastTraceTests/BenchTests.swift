@@ -1,4 +1,5 @@
 import FastTrace
+@testable import FastTraceBenchmarks
 import Foundation
 import Testing
 

@@ -64,7 +64,7 @@ public struct TraceConfig: Sendable {
     public static let ringSizes = 4096...(1 << 30)
     /// Copy up to this many packet bytes with each event (0: none; at most `maxSnapLength`).
     public var snapLength = 0
-    public static let maxSnapLength = 4096
+    public static let maxSnapLength = Int(Limit.snaplenMax.rawValue)
     /// A discovery made earlier (benchmarks attach many times): used as is, `limit` and
     /// `modules` ignored; with `dropReasons`, the kernel's BTF is not parsed again.
     public var discovery: Discovery?
@@ -108,17 +108,19 @@ public final class Tracer {
     public let targets: [TracedTarget]
     public let dropReasons: DropReasons
     /// Targets that could not be attached, with the reason.
-    public private(set) var ignored: [(name: String, reason: String)] = []
-    public private(set) var attachedCount = 0
+    public internal(set) var ignored: [(name: String, reason: String)] = []
+    public internal(set) var attachedCount = 0
 
     let config: TraceConfig
     let discovery: Discovery
     private var objects: [TraceBPF.Loaded] = []
+    /// Whether anything was loaded (the first load failing is not per-target).
+    var hasObjects: Bool { !objects.isEmpty }
     private let filterBodies: (l2: [EBPFInstruction], l3: [EBPFInstruction])?
     /// --filter-track-skb hooks that could not be attached (function: reason), and what the
     /// backend cannot do.
-    public private(set) var trackingNotes: [String] = []
-    private var links: [BPFLink] = []
+    public internal(set) var trackingNotes: [String] = []
+    var links: [BPFLink] = []
     private var rings: RingSet?
 
     /// Discovery and backend choice; nothing is attached yet.
@@ -173,11 +175,7 @@ public final class Tracer {
     /// Attaches every target; `progress(done, total)`; stops early when `cancelled()`.
     public func attach(progress: (Int, Int) -> Void = { _, _ in }, cancelled: () -> Bool = { false }) throws(TraceError) {
         do {
-            switch backend {
-            case .kprobeMulti: try attachKprobeMulti(progress)
-            case .kprobe: try attachKprobes(progress, cancelled)
-            case .fentry, .tracepoint: try attachPerTarget(progress, cancelled)
-            }
+            try backend.implementation.attach(self, progress: progress, cancelled: cancelled)
         } catch let e as BPFError {
             throw TraceError(e)
         } catch let e as TraceError {
@@ -192,7 +190,7 @@ public final class Tracer {
         "kfree_skb_reason": (1, 2), "sk_skb_reason_drop": (2, 3),
     ]
 
-    private func open(funcID: UInt32 = 0) throws(BPFError) -> TraceBPF.Opened {
+    func open(funcID: UInt32 = 0) throws(BPFError) -> TraceBPF.Opened {
         let opened = try TraceBPF.open()
         var c = opened.config
         c.funcId = funcID
@@ -206,27 +204,27 @@ public final class Tracer {
         c.filterPcap = filterBodies == nil ? 0 : 1
         c.ftPcapLen = config.filter?.usesLength == true ? 1 : 0
         // fentry and tp_btf get the skb as a BTF pointer: its fields are plain loads.
-        c.ftDirectSkb = backend == .fentry || backend == .tracepoint ? 1 : 0
+        c.ftDirectSkb = backend.implementation.directSkb ? 1 : 0
         c.trackSkb = config.trackSkb ? 1 : 0
         c.snaplen = UInt32(min(max(config.snapLength, 0), TraceConfig.maxSnapLength))
         opened.config = c
         if let first = objects.first {
-            try opened.object.map(named: "rings").reuse(first.maps.rings)
-            try opened.object.map(named: "stats").reuse(first.maps.stats.map)
-            try opened.object.map(named: "stacks").reuse(first.maps.stacks)
-            try opened.object.map(named: "tracked").reuse(first.maps.tracked.map)
-            try opened.object.map(named: "clone_parents").reuse(first.maps.cloneParents.map)
+            try opened.maps.rings.reuse(first.maps.rings)
+            try opened.maps.stats.reuse(first.maps.stats.map)
+            try opened.maps.stacks.reuse(first.maps.stacks)
+            try opened.maps.tracked.reuse(first.maps.tracked.map)
+            try opened.maps.cloneParents.reuse(first.maps.cloneParents.map)
         } else {
-            try opened.object.map(named: "tracked").setMaxEntries(max(1, config.trackCapacity))
+            try opened.maps.tracked.setMaxEntries(max(1, config.trackCapacity))
             // One slot per CPU. The inner template keeps its declared size: the kernel does not
             // compare max_entries of ring-buffer inner maps, and libbpf 1.1 crashes resizing
             // an inner template (it has no owning object).
-            try opened.object.map(named: "rings").setMaxEntries(BPFMap.possibleCPUs)
+            try opened.maps.rings.setMaxEntries(BPFMap.possibleCPUs)
         }
         return opened
     }
 
-    private func load(_ opened: consuming TraceBPF.Opened) throws(BPFError) -> TraceBPF.Loaded {
+    func load(_ opened: consuming TraceBPF.Opened) throws(BPFError) -> TraceBPF.Loaded {
         let loaded = try opened.load()
         if objects.isEmpty {
             rings = try RingSet(outer: loaded.maps.rings, cpus: BPFMap.possibleCPUs,
@@ -237,7 +235,7 @@ public final class Tracer {
     }
 
     /// Enables only `keep` (by keypath) in an opened object, with the pcap filter spliced in.
-    private func only(_ opened: borrowing TraceBPF.Opened, _ keep: [KeyPath<TraceBPF.Programs, BPFProgram>]) {
+    func only(_ opened: borrowing TraceBPF.Opened, _ keep: [KeyPath<TraceBPF.Programs, BPFProgram>]) {
         let chosen = keep.map { opened.programs[keyPath: $0] }
         for p in opened.programs.all {
             p.autoload = chosen.contains { $0 === p }
@@ -245,59 +243,11 @@ public final class Tracer {
         }
     }
 
-    static var kmultiSkb: [KeyPath<TraceBPF.Programs, BPFProgram>] { [\.kmultiSkb1, \.kmultiSkb2, \.kmultiSkb3, \.kmultiSkb4, \.kmultiSkb5] }
-    static var kprobeSkb: [KeyPath<TraceBPF.Programs, BPFProgram>] { [\.kprobeSkb1, \.kprobeSkb2, \.kprobeSkb3, \.kprobeSkb4, \.kprobeSkb5] }
-    static var fentrySkb: [KeyPath<TraceBPF.Programs, BPFProgram>] { [\.fentrySkb1, \.fentrySkb2, \.fentrySkb3, \.fentrySkb4, \.fentrySkb5] }
-    static var tpSkb: [KeyPath<TraceBPF.Programs, BPFProgram>] { [\.tpSkb1, \.tpSkb2, \.tpSkb3] }
-
-    /// The program for a target: the drop variant for drop functions, else by skb position.
-    private func program(for t: TracedTarget) -> KeyPath<TraceBPF.Programs, BPFProgram>? {
+    /// The program for a target: the backend's drop variant for drop functions, else by skb
+    /// position.
+    func program(for t: TracedTarget) -> KeyPath<TraceBPF.Programs, BPFProgram>? {
         let drop = Self.dropFunctions[t.name].flatMap { $0.skb == t.position ? $0 : nil }
-        switch backend {
-        case .kprobeMulti:
-            if let d = drop { return d.skb == 1 ? \.kmultiDrop12 : \.kmultiDrop23 }
-            return Self.kmultiSkb[t.position - 1]
-        case .kprobe:
-            if let d = drop { return d.skb == 1 ? \.kprobeDrop12 : \.kprobeDrop23 }
-            return Self.kprobeSkb[t.position - 1]
-        case .fentry:
-            if let d = drop { return d.skb == 1 ? \.fentryDrop12 : \.fentryDrop23 }
-            return Self.fentrySkb[t.position - 1]
-        case .tracepoint:
-            if t.name == "kfree_skb" { return \.tpKfreeSkb }
-            return t.position <= Self.tpSkb.count ? Self.tpSkb[t.position - 1] : nil
-        }
-    }
-
-    /// kprobe.multi: one object, one link per program, functions by address, cookie = id.
-    private func attachKprobeMulti(_ progress: (Int, Int) -> Void) throws(BPFError) {
-        var groups: [KeyPath<TraceBPF.Programs, BPFProgram>: [Int]] = [:]
-        for (id, t) in targets.enumerated() {
-            if let p = program(for: t) { groups[p, default: []].append(id) }
-        }
-        let opened = try open()
-        only(opened, Array(groups.keys) + (config.trackSkb ? [\.kmultiUntrack, \.kmultiClone, \.kmultiRetClone] : []))
-        let loaded = try load(opened)
-        let addresses = Dictionary(discovery.functions.map { ($0.name, $0.addresses) }, uniquingKeysWith: { a, _ in a })
-        var done = 0
-        for (path, ids) in groups.sorted(by: { $0.value.first! < $1.value.first! }) {
-            var addrs: [UInt] = [], cookies: [UInt64] = []
-            for id in ids {
-                let a = addresses[targets[id].name] ?? []
-                if a.isEmpty { ignored.append((targets[id].name, "no address in kallsyms")); continue }
-                for x in a { addrs.append(UInt(x)); cookies.append(UInt64(id)) }
-            }
-            guard !addrs.isEmpty else { continue }
-            links.append(try loaded.programs[keyPath: path].attachKprobeMulti(addresses: addrs, cookies: cookies))
-            attachedCount += ids.count
-            done += ids.count
-            progress(done, targets.count)
-        }
-        guard config.trackSkb else { return }
-        let p = loaded.programs
-        attachTrackingProbes(untrack: p.kmultiUntrack, clone: p.kmultiClone, cloneReturn: p.kmultiRetClone) { prog, f, ret throws(BPFError) in
-            try prog.attachKprobeMulti(symbols: [f], retprobe: ret)
-        }
+        return backend.implementation.program(for: t, drop: drop)
     }
 
     // MARK: --filter-track-skb
@@ -312,13 +262,13 @@ public final class Tracer {
 
     /// Attaches one tracking hook; a failure becomes a note, not an error (the trace still
     /// works, tracking is less complete).
-    private func hook(_ what: String, _ attach: () throws(BPFError) -> BPFLink) {
+    func hook(_ what: String, _ attach: () throws(BPFError) -> BPFLink) {
         do { links.append(try attach()) } catch { trackingNotes.append("\(what): \(error.errnoName)") }
     }
 
     /// The kprobe backends' tracking hooks: `attach(program, function, as return probe)`.
-    private func attachTrackingProbes(untrack: BPFProgram, clone: BPFProgram, cloneReturn: BPFProgram,
-                                      _ attach: (BPFProgram, String, Bool) throws(BPFError) -> BPFLink) {
+    func attachTrackingProbes(untrack: BPFProgram, clone: BPFProgram, cloneReturn: BPFProgram,
+                              _ attach: (BPFProgram, String, Bool) throws(BPFError) -> BPFLink) {
         for f in Self.freeFunctions { hook("forget freed skbs at \(f)") { () throws(BPFError) in try attach(untrack, f, false) } }
         for f in Self.cloneFunctions {
             hook("follow clones at \(f)") { () throws(BPFError) in try attach(clone, f, false) }
@@ -326,51 +276,16 @@ public final class Tracer {
         }
     }
 
-    /// fentry/fexit and tp_btf tracking hooks: one load each, maps shared.
-    private func attachTrackingPerTarget() {
-        func loadOne(_ path: KeyPath<TraceBPF.Programs, BPFProgram>, _ target: String) throws(BPFError) -> BPFLink {
-            let opened = try open()
-            only(opened, [path])
-            try opened.programs[keyPath: path].setAttachTarget(function: target)
-            return try load(opened).programs[keyPath: path].attachTrace()
-        }
-        if backend == .tracepoint {
-            for t in Self.freeTracepoints { hook("forget freed skbs at skb:\(t)") { () throws(BPFError) in try loadOne(\.tpUntrack, t) } }
-            trackingNotes.append("tracepoint backend: clones are not followed (no hook at skb_clone), and skbs are forgotten only at skb:kfree_skb and skb:consume_skb; a kprobe or fentry backend tracks exactly")
-            return
-        }
-        for f in Self.freeFunctions { hook("forget freed skbs at \(f)") { () throws(BPFError) in try loadOne(\.fentryUntrack, f) } }
-        for f in Self.cloneFunctions { hook("follow clones at \(f)") { () throws(BPFError) in try loadOne(\.fexitClone, f) } }
-    }
-
-    /// Legacy kprobes: one object, one perf-event link per function, attached in parallel.
-    private func attachKprobes(_ progress: (Int, Int) -> Void, _ cancelled: () -> Bool) throws(BPFError) {
-        let plan = targets.enumerated().compactMap { id, t in program(for: t).map { (id, t, $0) } }
+    /// One fentry/fexit or tp_btf tracking hook: its own load, maps shared.
+    func loadTracking(_ path: KeyPath<TraceBPF.Programs, BPFProgram>, at target: String) throws(BPFError) -> BPFLink {
         let opened = try open()
-        only(opened, Array(Set(plan.map(\.2))) + (config.trackSkb ? [\.kprobeUntrack, \.kprobeClone, \.kretprobeClone] : []))
-        let loaded = try load(opened)
-        let results = ParallelAttach.run(plan.count, progress: { progress($0, plan.count) }, cancelled: cancelled) { i in
-            let (id, t, path) = plan[i]
-            return Result { () throws(BPFError) -> BPFLink in
-                try loaded.programs[keyPath: path].attachKprobe(function: t.name, cookie: UInt64(id))
-            }
-        }
-        for (i, r) in results.enumerated() {
-            switch r {
-            case .success(let link)?: links.append(link); attachedCount += 1
-            case .failure(let e)?: ignored.append((plan[i].1.name, "\(e.errnoName)"))
-            case nil: break // cancelled before this one
-            }
-        }
-        guard config.trackSkb, !cancelled() else { return }
-        let p = loaded.programs
-        attachTrackingProbes(untrack: p.kprobeUntrack, clone: p.kprobeClone, cloneReturn: p.kretprobeClone) { prog, f, ret throws(BPFError) in
-            try prog.attachKprobe(function: f, retprobe: ret)
-        }
+        only(opened, [path])
+        try opened.programs[keyPath: path].setAttachTarget(function: target)
+        return try load(opened).programs[keyPath: path].attachTrace()
     }
 
     /// fentry and tp_btf: the target is fixed at load, so one load per target (maps shared).
-    private func attachPerTarget(_ progress: (Int, Int) -> Void, _ cancelled: () -> Bool) throws(BPFError) {
+    func attachEachTarget(progress: (Int, Int) -> Void, cancelled: () -> Bool) throws(BPFError) {
         for (id, t) in targets.enumerated() {
             if cancelled() { break }
             guard let path = program(for: t) else {
@@ -390,7 +305,6 @@ public final class Tracer {
             }
             progress(id + 1, targets.count)
         }
-        if config.trackSkb && !cancelled() && !objects.isEmpty { attachTrackingPerTarget() }
     }
 
     // MARK: events
@@ -416,7 +330,7 @@ public final class Tracer {
     public func stack(_ id: Int32) -> [UInt64] {
         guard id >= 0, let first = objects.first else { return [] }
         var key = UInt32(id)
-        var frames = [UInt64](repeating: 0, count: 127)
+        var frames = [UInt64](repeating: 0, count: Int(Limit.stackDepth.rawValue))
         guard bpf_map_lookup_elem(first.maps.stacks.fd, &key, &frames) == 0 else { return [] }
         return Array(frames.prefix { $0 != 0 })
     }
@@ -427,25 +341,26 @@ public final class Tracer {
     }
 
     /// Records the BPF side could not reserve (rings full), summed over CPUs.
-    public var lost: UInt64 { stat(0) }
+    public var lost: UInt64 { stat(.lost) }
     /// The same, per CPU.
-    public var lostPerCPU: [UInt64] { perCPU(0) }
+    public var lostPerCPU: [UInt64] { perCPU(.lost) }
     /// First kernel address of each target (0 for tracepoints), for the log's function table.
     public var targetAddresses: [UInt64] {
         let byName = Dictionary(discovery.functions.map { ($0.name, $0.addresses.first ?? 0) }, uniquingKeysWith: { a, _ in a })
         return targets.map { $0.kind == .function ? byName[$0.name] ?? 0 : 0 }
     }
     /// Records submitted by the BPF side.
-    public var submitted: UInt64 { stat(1) }
+    public var submitted: UInt64 { stat(.submitted) }
     /// Matched skbs that could not be tracked because the tracked map was full.
-    public var trackOverflow: UInt64 { stat(3) }
+    public var trackOverflow: UInt64 { stat(.trackOverflow) }
 
-    private func perCPU(_ slot: UInt32) -> [UInt64] {
-        guard let first = objects.first, let v = try? first.maps.stats.lookup(slot) else { return [] }
+    /// A `stats` slot (enum ft_stat in events.h) on every CPU.
+    private func perCPU(_ slot: Stat) -> [UInt64] {
+        guard let first = objects.first, let v = try? first.maps.stats.lookup(slot.rawValue) else { return [] }
         return v
     }
 
-    private func stat(_ slot: UInt32) -> UInt64 { perCPU(slot).reduce(0, +) }
+    private func stat(_ slot: Stat) -> UInt64 { perCPU(slot).reduce(0, +) }
 
     /// Detaches everything (links in parallel: legacy kprobe detach waits for RCU per probe;
     /// `parallel: false` is for benchmarks).

@@ -1,3 +1,4 @@
+import FastTrace
 import Foundation
 
 /// The trigger workload: UDP datagrams over loopback, sent and received by one thread. Each

@@ -1,3 +1,4 @@
+import FastTrace
 import Foundation
 
 /// One measured quantity over repeats: min, median and max of the samples.

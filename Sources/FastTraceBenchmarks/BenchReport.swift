@@ -1,3 +1,4 @@
+import FastTrace
 import Foundation
 
 /// Every measurement of one `fasttrace bench` run on one kernel, and the tables made from

@@ -1,3 +1,4 @@
+import FastTrace
 import Foundation
 
 /// The busy host, measured as a user meets it: `fasttrace` runs as its own process (backend

@@ -1,3 +1,4 @@
+import FastTrace
 import CShim
 import Foundation
 

@@ -1,3 +1,4 @@
+import FastTrace
 import Foundation
 
 /// A capture ended by a crash, as a user meets it: `fasttrace -w` runs as its own process

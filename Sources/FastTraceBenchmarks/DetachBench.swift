@@ -1,3 +1,4 @@
+import FastTrace
 import Foundation
 
 /// Legacy kprobe detach: each probe's unregistration waits for an RCU grace period, so

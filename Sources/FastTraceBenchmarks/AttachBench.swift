@@ -1,3 +1,4 @@
+import FastTrace
 import Foundation
 
 /// Attach and detach time of the tracer per backend and target count, within a time budget:

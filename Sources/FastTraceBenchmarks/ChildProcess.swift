@@ -1,3 +1,4 @@
+import FastTrace
 import Foundation
 
 /// A program the benchmarks run as a user would: its own process, stdout and stderr to files.

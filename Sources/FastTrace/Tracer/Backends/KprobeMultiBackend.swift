@@ -1,0 +1,42 @@
+/// kprobe.multi (5.18+, CONFIG_FPROBE): one object, one link per program variant, the
+/// functions by address, the function id in each address's cookie. The fastest attach.
+enum KprobeMultiBackend: AttachBackend {
+    static let directSkb = false
+
+    static var bySkbPosition: [KeyPath<TraceBPF.Programs, BPFProgram>] { [\.kmultiSkb1, \.kmultiSkb2, \.kmultiSkb3, \.kmultiSkb4, \.kmultiSkb5] }
+
+    static func program(for t: TracedTarget, drop: (skb: Int, reason: Int)?) -> KeyPath<TraceBPF.Programs, BPFProgram>? {
+        if let d = drop { return d.skb == 1 ? \.kmultiDrop12 : \.kmultiDrop23 }
+        return bySkbPosition[t.position - 1]
+    }
+
+    static func attach(_ tracer: Tracer, progress: (Int, Int) -> Void, cancelled: () -> Bool) throws(BPFError) {
+        var groups: [KeyPath<TraceBPF.Programs, BPFProgram>: [Int]] = [:]
+        for (id, t) in tracer.targets.enumerated() {
+            if let p = tracer.program(for: t) { groups[p, default: []].append(id) }
+        }
+        let opened = try tracer.open()
+        tracer.only(opened, Array(groups.keys) + (tracer.config.trackSkb ? [\.kmultiUntrack, \.kmultiClone, \.kmultiRetClone] : []))
+        let loaded = try tracer.load(opened)
+        let addresses = Dictionary(tracer.discovery.functions.map { ($0.name, $0.addresses) }, uniquingKeysWith: { a, _ in a })
+        var done = 0
+        for (path, ids) in groups.sorted(by: { $0.value.first! < $1.value.first! }) {
+            var addrs: [UInt] = [], cookies: [UInt64] = []
+            for id in ids {
+                let a = addresses[tracer.targets[id].name] ?? []
+                if a.isEmpty { tracer.ignored.append((tracer.targets[id].name, "no address in kallsyms")); continue }
+                for x in a { addrs.append(UInt(x)); cookies.append(UInt64(id)) }
+            }
+            guard !addrs.isEmpty else { continue }
+            tracer.links.append(try loaded.programs[keyPath: path].attachKprobeMulti(addresses: addrs, cookies: cookies))
+            tracer.attachedCount += ids.count
+            done += ids.count
+            progress(done, tracer.targets.count)
+        }
+        guard tracer.config.trackSkb else { return }
+        let p = loaded.programs
+        tracer.attachTrackingProbes(untrack: p.kmultiUntrack, clone: p.kmultiClone, cloneReturn: p.kmultiRetClone) { prog, f, ret throws(BPFError) in
+            try prog.attachKprobeMulti(symbols: [f], retprobe: ret)
+        }
+    }
+}
