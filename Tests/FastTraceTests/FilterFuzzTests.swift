@@ -158,7 +158,7 @@ extension ExclusiveSuites {
             }
             failures += c.mismatches.prefix(5).map(\.description)
         }
-        print("filter fuzz: seed \(seed), \(Self.iterations) expressions, \(compiled) compiled, \(refused) refused by libpcap, \(untranslatable) refused by the translator, slowest compile \(String(format: "%.3f", slowest)) s, \(slow) over 1 s (name lookups); \(loaded) loaded into the kernel, \(c.runs) runs against libpcap, \(c.mismatches.count) mismatches; \(failures.count) failures")
+        print("filter fuzz: seed \(seed), \(Self.iterations) expressions, \(compiled) compiled, \(refused) refused by libpcap, \(untranslatable) refused by the translator, slowest compile \(String(format: "%.3f", slowest)) s, \(slow) over 1 s (name lookups); \(loaded) loaded into the kernel, \(c.runs) runs against libpcap, \(c.mismatches.count) mismatches (\(c.undefined) undefined in libpcap: an unset scratch slot read); \(failures.count) failures")
         if slowest > 1 { print("filter fuzz: slowest: '\(slowestExpression)'") }
         #expect(compiled > Self.iterations / 5, "the grammar should mostly make valid expressions")
         #expect(failures.isEmpty, "\(failures.count) failures, first: \(failures.prefix(5).joined(separator: "\n"))")

@@ -6,11 +6,29 @@
 /// value), so the differential test only hands libpcap the packets this oracle shows to
 /// terminate; the rest are the cases where the translated filter stops after
 /// `CBPFTranslator.loopLimit` iterations and rejects.
+///
+/// It also says when the run reads a scratch slot M[k] that nothing stored to on that path.
+/// libpcap's interpreter leaves M[] uninitialised (stack garbage), so its verdict is then
+/// undefined; libpcap's optimiser never emits such reads, but its unoptimised output
+/// (`--no-optimize`) can, on paths that skip the store. fasttrace defines the value as 0.
 enum LoopOracle {
     /// nil when the program takes more than `limit` backward jumps.
     static func backwardJumps(_ p: [CBPFInstruction], packet: [UInt8], wirelen: Int, limit: Int) -> Int? {
+        var unset = false
+        return run(p, packet: packet, wirelen: wirelen, limit: limit, readsUnset: &unset)
+    }
+
+    /// Whether libpcap's verdict on this packet depends on uninitialised memory.
+    static func readsUnsetMemory(_ p: [CBPFInstruction], packet: [UInt8], wirelen: Int, limit: Int) -> Bool {
+        var unset = false
+        _ = run(p, packet: packet, wirelen: wirelen, limit: limit, readsUnset: &unset)
+        return unset
+    }
+
+    static func run(_ p: [CBPFInstruction], packet: [UInt8], wirelen: Int, limit: Int, readsUnset: inout Bool) -> Int? {
         typealias C = CBPFInstruction
         var a: UInt32 = 0, x: UInt32 = 0, mem = [UInt32](repeating: 0, count: 16)
+        var stored = [Bool](repeating: false, count: 16)
         var pc = 0, loops = 0
         let buflen = UInt64(packet.count)
         func load(_ off: UInt64, _ n: Int) -> UInt32? {
@@ -26,7 +44,9 @@ enum LoopOracle {
                 var v: UInt32
                 switch i.mode {
                 case C.modeIMM: v = i.k
-                case C.modeMEM: v = mem[Int(i.k & 15)]
+                case C.modeMEM:
+                    if !stored[Int(i.k & 15)] { readsUnset = true }
+                    v = mem[Int(i.k & 15)]
                 case C.modeLEN: v = UInt32(wirelen)
                 case C.modeABS: guard let r = load(UInt64(i.k), i.loadBytes) else { return loops }; v = r
                 case C.modeIND: guard let r = load(UInt64(x) + UInt64(i.k), i.loadBytes) else { return loops }; v = r
@@ -34,8 +54,8 @@ enum LoopOracle {
                 default: return loops
                 }
                 if i.instructionClass == .ld { a = v } else { x = v }
-            case .st: mem[Int(i.k & 15)] = a
-            case .stx: mem[Int(i.k & 15)] = x
+            case .st: mem[Int(i.k & 15)] = a; stored[Int(i.k & 15)] = true
+            case .stx: mem[Int(i.k & 15)] = x; stored[Int(i.k & 15)] = true
             case .alu:
                 let v = i.src == C.srcX ? x : i.k
                 switch i.op {
