@@ -1,5 +1,4 @@
 import FastTrace
-import CShim
 import KernelBTF
 import Foundation
 
@@ -92,12 +91,7 @@ public enum FilterBench {
 
         /// The kernel's own average over 200,000 runs.
         func nsPerRun() throws -> Double {
-            var ret: UInt32 = 0, ns: UInt32 = 0
-            let rc = FilterBench.packet.withUnsafeBytes {
-                shim_prog_test_run(loaded.programs.pcapTestL2.fd, $0.baseAddress, UInt32($0.count), 200_000, &ret, &ns)
-            }
-            guard rc == 0 else { throw BenchFailure("BPF_PROG_TEST_RUN: \(String(cString: strerror(-rc)))") }
-            return Double(ns)
+            Double(try loaded.programs.pcapTestL2.testRun(packet: FilterBench.packet, repeat: 200_000).nsPerRun)
         }
     }
 

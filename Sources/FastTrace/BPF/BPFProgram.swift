@@ -56,10 +56,16 @@ public final class BPFProgram {
     /// Runs the loaded program once on `packet` (BPF_PROG_TEST_RUN; tc and XDP types);
     /// returns the program's return value.
     public func testRun(packet: [UInt8]) throws(BPFError) -> UInt32 {
-        var ret: UInt32 = 0
-        let rc = packet.withUnsafeBytes { shim_prog_test_run(fd, $0.baseAddress, UInt32($0.count), 1, &ret, nil) }
+        try testRun(packet: packet, repeat: 1).result
+    }
+
+    /// Runs the loaded program `repeat` times on `packet`; the return value and the kernel's
+    /// average time per run.
+    public func testRun(packet: [UInt8], repeat: UInt32) throws(BPFError) -> (result: UInt32, nsPerRun: UInt32) {
+        var ret: UInt32 = 0, ns: UInt32 = 0
+        let rc = packet.withUnsafeBytes { shim_prog_test_run(fd, $0.baseAddress, UInt32($0.count), `repeat`, &ret, &ns) }
         guard rc == 0 else { throw BPFError("test run \(name) (\(packet.count) bytes)", errno: -rc) }
-        return ret
+        return (ret, ns)
     }
 
     /// Sets the kernel function of an fentry/fexit/tp_btf program before load.

@@ -44,11 +44,11 @@ public enum KernelInfo {
     ///   its own descriptor for every shared map (measured on 6.18: 9 more per tracepoint,
     ///   56 open for 5 tracepoints, 272 for 29).
     public static func descriptorsNeeded(backend: Backend, targets: Int, cpus: Int) -> Int {
-        let perTarget = switch backend {
-        case .kprobeMulti: 0
-        case .kprobe: 2
-        case .fentry, .tracepoint: 9
+        let attach = switch backend {
+        case .kprobeMulti: 16
+        case .kprobe: 2 * targets
+        case .fentry, .tracepoint: 9 * targets
         }
-        return (backend == .kprobeMulti ? 16 : perTarget * targets) + cpus + 64
+        return attach + cpus + 64
     }
 }
