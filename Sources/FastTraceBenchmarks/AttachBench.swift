@@ -37,7 +37,7 @@ public enum AttachBench {
         -> (results: [Result], skipped: [String]) {
         var results: [Result] = [], skipped: [String] = []
         for backend in o.backends { // the caller picks available ones; others fail in Tracer.init, listed
-            let pool = backend == .tracepoint ? discovery.tracepoints.map(\.name) : discovery.functions.map(\.name)
+            let pool = backend.tracesTracepoints ? discovery.tracepoints.map(\.name) : discovery.functions.map(\.name)
             let spent = benchNow()
             // Wall seconds per repeat (tracer set-up, attach, detach) by size: the next size's
             // cost is extrapolated on the line through the last two (one: proportionally).

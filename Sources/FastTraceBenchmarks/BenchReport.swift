@@ -48,7 +48,7 @@ public struct BenchReport: Codable, Sendable {
         note("discovering sk_buff functions and tracepoints")
         let discovery = try Discovery.run()
         let drops = DropReasons.current()
-        let available = Backend.allCases.filter { FeatureProbe.probe($0.feature).ok }
+        let available = Backend.allCases.filter { $0.probe().ok }
         for b in Backend.allCases where !available.contains(b) { r.skipped.append("\(b.rawValue): not on this kernel") }
         if o.parts.contains("attach") {
             var a = o.attach

@@ -21,7 +21,7 @@ public enum DetachBench {
 
     public static func run(discovery: Discovery, drops: DropReasons, probes: Int, repeats: Int,
                            note: (String) -> Void) -> (results: [Result], skipped: [String]) {
-        guard FeatureProbe.probe(Backend.kprobe.feature).ok else { return ([], ["legacy detach: no kprobes on this kernel"]) }
+        guard Backend.kprobe.probe().ok else { return ([], ["legacy detach: no kprobes on this kernel"]) }
         var config = TraceConfig()
         config.backend = .kprobe
         config.discovery = discovery.restricted(to: Set(discovery.functions.prefix(probes).map(\.name)))

@@ -56,7 +56,7 @@ public enum HitBench {
 
     /// The hooks: the loopback path's functions or tracepoints that this kernel has.
     public static func hooks(_ backend: Backend, _ discovery: Discovery) -> Discovery {
-        discovery.restricted(to: Set(backend == .tracepoint ? loopbackTracepoints : loopbackPath))
+        discovery.restricted(to: Set(backend.tracesTracepoints ? loopbackTracepoints : loopbackPath))
     }
 
     /// The tracer on those hooks, discovery and drop names reused.
@@ -72,31 +72,20 @@ public enum HitBench {
         var objects: [BenchBPF.Loaded] = []
         var links: [BPFLink] = []
 
+        /// The bench object's empty program of `backend`'s section, on every hook, attached
+        /// the way the backend attaches (one load per target or one for all).
         init(backend: Backend, discovery: Discovery) throws {
-            switch backend {
-            case .tracepoint, .fentry:
-                let names = backend == .tracepoint ? discovery.tracepoints.map(\.name) : discovery.functions.map(\.name)
-                for name in names {
-                    let opened = try BenchBPF.open()
-                    let path: KeyPath<BenchBPF.Programs, BPFProgram> = backend == .tracepoint ? \.emptyTp : \.emptyFentry
-                    for p in opened.programs.all { p.autoload = p === opened.programs[keyPath: path] }
-                    try opened.programs[keyPath: path].setAttachTarget(function: name)
-                    guard let loaded = try? opened.load() else { continue } // the tracer skips these too
-                    objects.append(loaded)
-                    if let l = try? loaded.programs[keyPath: path].attachTrace() { links.append(l) }
-                }
-            case .kprobeMulti, .kprobe:
+            let plan = try TracePlan(HitBench.config(backend, discovery, DropReasons(names: [:])))
+            let addresses = Dictionary(discovery.functions.map { ($0.name, $0.addresses) }, uniquingKeysWith: { a, _ in a })
+            links = try backend.attachBare(targets: plan.targets, addresses: addresses) { [self] target throws(BPFError) -> BPFProgram in
                 let opened = try BenchBPF.open()
-                let path: KeyPath<BenchBPF.Programs, BPFProgram> = backend == .kprobeMulti ? \.emptyKmulti : \.emptyKprobe
-                for p in opened.programs.all { p.autoload = p === opened.programs[keyPath: path] }
-                let loaded = try opened.load()
-                objects.append(loaded)
-                if backend == .kprobeMulti {
-                    let addrs = discovery.functions.flatMap(\.addresses).map { UInt($0) }
-                    links.append(try loaded.programs.emptyKmulti.attachKprobeMulti(addresses: addrs))
-                } else {
-                    for f in discovery.functions { if let l = try? loaded.programs.emptyKprobe.attachKprobe(function: f.name) { links.append(l) } }
+                guard let program = opened.programs.all.first(where: { $0.section == backend.section }) else {
+                    throw BPFError("bench: no empty program in section \(backend.section)", errno: ENOENT)
                 }
+                for p in opened.programs.all { p.autoload = p === program }
+                if let target { try program.setAttachTarget(function: target) }
+                objects.append(try opened.load())
+                return program
             }
         }
 

@@ -68,7 +68,7 @@ struct BenchCommand: ParsableCommand {
         if let backends {
             o.attach.backends = backends.split(separator: ",").map { s in
                 guard let b = Backend(rawValue: String(s)) else {
-                    fail("--backends: '\(s)' is not one of \(Backend.allCases.map(\.rawValue).joined(separator: ", "))", status: 2)
+                    fail("--backends: '\(s)' is not one of \(Backend.names.joined(separator: ", "))", status: 2)
                 }
                 return b
             }

@@ -42,6 +42,9 @@ struct TraceCommand: ParsableCommand {
     @Option(help: ArgumentHelp("auto, kprobe-multi, kprobe, fentry or tracepoint. auto tries them in that order and says why each was passed over.", valueName: "backend"))
     var backend: String = "auto"
 
+    @Flag(name: .customLong("dry-run"), help: "Print what would be loaded and attached, and why (backend, programs per target, filter, maps, tracking hooks, descriptors), then exit. Loads only the feature probes.")
+    var dryRun = false
+
     @Option(name: [.customLong("limit-funcs"), .customLong("filter-func")],
             help: ArgumentHelp("Only functions/tracepoints whose whole name matches this POSIX extended regex.", valueName: "regex"))
     var limitFuncs: String?
@@ -127,7 +130,7 @@ struct TraceCommand: ParsableCommand {
         config.trackCapacity = filterTrackMax
         if backend != "auto" {
             guard let b = Backend(rawValue: backend) else {
-                throw UsageError("--backend: '\(backend)' is not one of auto, \(Backend.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw UsageError("--backend: '\(backend)' is not one of auto, \(Backend.names.joined(separator: ", "))")
             }
             config.backend = b
         }
@@ -177,6 +180,15 @@ struct TraceCommand: ParsableCommand {
         }
         guard KernelInfo.isRoot else { fail("tracing needs root (CAP_BPF and CAP_PERFMON): run with sudo", status: 3) }
 
+        if dryRun {
+            do {
+                for line in try TracePlan(config).describe() { print(escapeControl(line)) }
+            } catch {
+                fail(error.description, status: error.kind == .badInput ? 2 : error.kind == .kernelFeature ? 3 : 1)
+            }
+            return
+        }
+
         // Every output path is checked before anything is attached.
         var logFile: LogFile?
         if let outputFile {
@@ -197,7 +209,7 @@ struct TraceCommand: ParsableCommand {
             fail(error.description, status: error.kind == .badInput ? 2 : error.kind == .kernelFeature ? 3 : 1)
         }
         let files = KernelInfo.raiseOpenFileLimit()
-        let needed = KernelInfo.descriptorsNeeded(backend: tracer.backend, targets: tracer.targets.count, cpus: BPFMap.possibleCPUs)
+        let needed = tracer.plan.descriptorsNeeded()
         guard files >= needed else {
             logFile?.discard()
             fail("\(tracer.backend.rawValue) on \(tracer.targets.count) targets needs about \(needed) open files, and the limit is \(files) (ulimit -Hn): raise it, or trace fewer functions (--limit-funcs)", status: 2)
@@ -227,7 +239,7 @@ struct TraceCommand: ParsableCommand {
             let which = first.reason == "ENFILE" ? "the system's open-file table is full (fs.file-max)" : "the open-file limit is \(files) (ulimit -n)"
             fail("\(exhausted.count) of \(tracer.targets.count) targets could not be attached (\(first.reason)): \(which); raise it, or trace fewer functions (--limit-funcs)")
         }
-        let kind = tracer.backend == .tracepoint ? "tracepoints" : "functions"
+        let kind = tracer.backend.tracesTracepoints ? "tracepoints" : "functions"
         note("Attached \(tracer.attachedCount) \(kind) (\(tracer.ignored.count) ignored) via \(tracer.backend.rawValue) in \(Int(Date().timeIntervalSince(start) * 1000)) ms")
         for n in tracer.trackingNotes { note("--filter-track-skb: \(n)") }
         if !tracer.ignored.isEmpty {

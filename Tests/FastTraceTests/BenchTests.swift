@@ -41,7 +41,7 @@ extension ExclusiveSuites {
             let d = JSONDecoder()
             d.dateDecodingStrategy = .iso8601
             let report = try d.decode(BenchReport.self, from: Data(contentsOf: URL(fileURLWithPath: json)))
-            let available = Backend.allCases.filter { FeatureProbe.probe($0.feature).ok }.map(\.rawValue)
+            let available = Backend.allCases.filter { $0.probe().ok }.map(\.rawValue)
             #expect(Set(report.attach.map(\.backend)) == Set(available))
             for a in report.attach {
                 #expect(a.functions == 10 && a.attachMs.repeats == 5 && a.attachMs.min > 0 && a.attachMs.min <= a.attachMs.median)

@@ -1,4 +1,5 @@
-import BPFCodegen
+@testable import BPFCodegen
+import FastTrace
 import Foundation
 import Testing
 
@@ -141,5 +142,31 @@ import Testing
         #expect(try TestSupport.run(gen, []).status == 2)
         #expect(try TestSupport.run(gen, ["frobnicate"]).status == 2)
         #expect(try TestSupport.run(gen, ["swift"]).status == 2)
+    }
+}
+
+/// The program-variant table: `family_N` programs become `family(N)` lookups, so backends
+/// pick a variant by argument position without a hand-kept list.
+@Suite struct VariantTableTests {
+    typealias P = (cName: String, swiftName: String, section: String)
+    static func programs(_ names: [String]) -> [P] { names.map { ($0, Naming.member($0), "ft.kprobe") } }
+
+    @Test func familiesGroupByNameAndArity() {
+        let f = SkeletonEmitter.variantFamilies(Self.programs(["skb_1", "skb_2", "drop_1_2", "drop_2_3", "plain", "mixed_1", "mixed_1_2"]))
+        #expect(f.map(\.family) == ["skb", "drop"], "mixed arity is no family; plain has no number")
+        #expect(f[0].members.map(\.numbers) == [[1], [2]])
+        #expect(f[1].members.map(\.swiftName) == ["drop12", "drop23"])
+    }
+
+    @Test func aProgramNamedLikeTheFamilyKeepsItsName() {
+        #expect(SkeletonEmitter.variantFamilies(Self.programs(["skb", "skb_1"])).isEmpty)
+    }
+
+    @Test func generatedLookupsReturnTheVariantOrNil() {
+        #expect(TraceBPF.Programs.kmultiSkb(3) == \.kmultiSkb3)
+        #expect(TraceBPF.Programs.kmultiSkb(6) == nil)
+        #expect(TraceBPF.Programs.fentryDrop(2, 3) == \.fentryDrop23)
+        #expect(TraceBPF.Programs.tpSkb(4) == nil)
+        #expect(TraceBPF.Programs.cNames[\.tpKfreeSkb] == "tp_kfree_skb")
     }
 }

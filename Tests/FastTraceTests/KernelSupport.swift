@@ -34,13 +34,14 @@ enum TestKernel {
 
 /// Sends UDP datagrams over loopback: each is one udp_sendmsg, one net_dev_queue,
 /// one ip_rcv and one netif_receive_skb.
-func sendLoopbackUDP(count: Int, size: Int = 100) throws {
+func sendLoopbackUDP(count: Int, size: Int = 100, port: UInt16 = 0) throws {
     let rx = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
     let tx = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
     defer { close(rx); close(tx) }
     var addr = sockaddr_in()
     addr.sin_family = sa_family_t(AF_INET)
     addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    addr.sin_port = port.bigEndian
     var len = socklen_t(MemoryLayout<sockaddr_in>.size)
     try withUnsafeMutablePointer(to: &addr) { p in
         try p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in

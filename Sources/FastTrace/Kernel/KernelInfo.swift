@@ -35,20 +35,4 @@ public enum KernelInfo {
         let n = shim_raise_nofile()
         return n < 0 ? 1024 : Int(clamping: n)
     }
-
-    /// Descriptors a trace needs, plus one per ring and a margin for maps, BTF and output
-    /// (if it is still short, running out during attach is a one-line error too):
-    /// - kprobe.multi: a few links in all;
-    /// - legacy kprobes: a perf event and a link per function (one shared program);
-    /// - fentry and tracepoints: one object per target, each with its program, its link and
-    ///   its own descriptor for every shared map (measured on 6.18: 9 more per tracepoint,
-    ///   56 open for 5 tracepoints, 272 for 29).
-    public static func descriptorsNeeded(backend: Backend, targets: Int, cpus: Int) -> Int {
-        let attach = switch backend {
-        case .kprobeMulti: 16
-        case .kprobe: 2 * targets
-        case .fentry, .tracepoint: 9 * targets
-        }
-        return attach + cpus + 64
-    }
 }

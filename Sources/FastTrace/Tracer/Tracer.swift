@@ -2,170 +2,35 @@ import CShim
 import KernelBTF
 import Foundation
 
-/// Something fasttrace attached to; its index in `Tracer.targets` is the function id events carry.
-public struct TracedTarget: Codable, Sendable, Equatable {
-    public enum Kind: String, Codable, Sendable { case function, tracepoint }
-    public let name: String
-    public let kind: Kind
-    public let position: Int
-    public let module: String?
-
-    public init(name: String, kind: Kind, position: Int, module: String?) {
-        self.name = name
-        self.kind = kind
-        self.position = position
-        self.module = module
-    }
-}
-
-extension Array where Element == TracedTarget {
-    /// The function (or tracepoint) an event's `func_id` names; `func#N` outside the table.
-    public func name(of id: UInt32) -> String { Int(id) < count ? self[Int(id)].name : "func#\(id)" }
-}
-
-/// What to trace and how.
-public struct TraceConfig: Sendable {
-    public var backend: Backend?              // nil: auto, best first
-    public var limit: NameFilter?
-    public var modules: [String] = []
-    public var allModules = false
-    public var ringBytesPerCPU = TraceConfig.defaultRingBytes()
-    /// Wake the consumer with a forced wakeup every N records per CPU (a power of two), or
-    /// 0: by the kernel's rule on every record (when the consumer has caught up). Epoll
-    /// timeouts pick up the rest. docs/tracer.md has the measurements behind the default.
-    public var wakeupEvery: UInt32 = 1024
-
-    /// `wakeupEvery`, lowered for small rings so that a ring holds at least 16 wakeup
-    /// periods of records: the consumer is always woken long before a ring fills.
-    public var effectiveWakeupEvery: UInt32 {
-        guard wakeupEvery > 0 else { return 0 }
-        let record = MemoryLayout<Event>.size + 8 + (snapLength > 0 ? MemoryLayout<Snap>.size + snapLength : 0)
-        let periods = RingSet.validSize(ringBytesPerCPU) / record / 16
-        var every = wakeupEvery
-        while every > 1 && Int(every) > periods { every /= 2 }
-        return every
-    }
-    public var filterMark: UInt32 = 0
-    public var filterMarkMask: UInt32 = 0
-    public var filterIfindex: UInt32 = 0
-    public var filterNetns: UInt32 = 0
-    public var outputStack = false
-    /// Record the caller's address (kprobe and kprobe-multi backends).
-    public var outputCaller = false
-    /// A pcap-filter expression (both link-layer forms), spliced into every program.
-    public var filter: PacketFilter?
-    /// Keep reporting an skb that matched once, by address, until it is freed.
-    public var trackSkb = false
-    /// Capacity of the tracked-skb map; matches beyond it are counted (`trackOverflow`).
-    public var trackCapacity = 16384
-    /// At most this many tracked skbs (a hash map entry each, ~100 bytes of kernel memory).
-    public static let maxTrackCapacity = 1 << 24
-    /// Ring sizes the kernel and fasttrace accept (bytes per CPU).
-    public static let ringSizes = 4096...(1 << 30)
-    /// Copy up to this many packet bytes with each event (0: none; at most `maxSnapLength`).
-    public var snapLength = 0
-    public static let maxSnapLength = Int(Limit.snaplenMax.rawValue)
-    /// A discovery made earlier (benchmarks attach many times): used as is, `limit` and
-    /// `modules` ignored; with `dropReasons`, the kernel's BTF is not parsed again.
-    public var discovery: Discovery?
-    public var dropReasons: DropReasons?
-    /// Legacy kprobe detach with /sys/kernel/rcu_expedited set (restored afterwards): one
-    /// grace period per probe, expedited. docs/benchmarks.md has the numbers.
-    public var expediteDetach = true
-    public init() {}
-
-    /// Ring bytes per CPU by default: 1/256 of the machine's memory spread over the rings
-    /// (one per possible CPU), as a power of two between 4 and 32 MiB. Ring pages are kernel
-    /// memory, locked while tracing; docs/tracer.md explains the sizing.
-    public static func defaultRingBytes(cpus: Int = BPFMap.possibleCPUs,
-                                        memory: UInt64 = ProcessInfo.processInfo.physicalMemory) -> Int {
-        let share = Int(min(memory / 256 / UInt64(max(cpus, 1)), UInt64(32 << 20)))
-        var size = 4 << 20
-        while size * 2 <= share { size *= 2 }
-        return size
-    }
-}
-
-public struct TraceError: Error, CustomStringConvertible {
-    /// What the failure says about its cause (the CLI's exit status follows it).
-    public enum Kind: Sendable { case runtime, badInput, kernelFeature }
-    public let description: String
-    public let kind: Kind
-    /// The errno behind it, when a system call failed (EMFILE: the open-file limit).
-    public let errno: Int32?
-    init(_ d: String, kind: Kind = .runtime, errno: Int32? = nil) {
-        description = d
-        self.kind = kind
-        self.errno = errno
-    }
-    init(_ e: BPFError) { self.init(e.description, errno: e.errno) }
-}
-
-/// The packet tracer: discovers targets, attaches the chosen backend, drains per-CPU rings.
+/// A trace session: carries out a `TracePlan` (loads, splices, attaches through the plan's
+/// backend), drains the per-CPU rings, reads statistics and stacks, and detaches.
 public final class Tracer {
-    public let backend: Backend
-    public let rejections: [BackendRejection]
-    public let targets: [TracedTarget]
-    public let dropReasons: DropReasons
+    public let plan: TracePlan
+    public var backend: Backend { plan.backend }
+    public var rejections: [BackendRejection] { plan.rejections }
+    public var targets: [TracedTarget] { plan.targets }
+    public var dropReasons: DropReasons { plan.dropReasons }
     /// Targets that could not be attached, with the reason.
     public internal(set) var ignored: [(name: String, reason: String)] = []
     public internal(set) var attachedCount = 0
 
-    let config: TraceConfig
-    let discovery: Discovery
+    var config: TraceConfig { plan.config }
+    var discovery: Discovery { plan.discovery }
     private var objects: [TraceBPF.Loaded] = []
     /// Whether anything was loaded (the first load failing is not per-target).
     var hasObjects: Bool { !objects.isEmpty }
-    private let filterBodies: (l2: [EBPFInstruction], l3: [EBPFInstruction])?
     /// --filter-track-skb hooks that could not be attached (function: reason), and what the
     /// backend cannot do.
     public internal(set) var trackingNotes: [String] = []
     var links: [BPFLink] = []
     private var rings: RingSet?
 
-    /// Discovery and backend choice; nothing is attached yet.
-    public init(_ config: TraceConfig) throws(TraceError) {
-        self.config = config
-        do {
-            filterBodies = try config.filter?.translated()
-        } catch {
-            throw TraceError("pcap filter '\(PacketFilter.abbreviated(config.filter!.expression))': \(error.description)", kind: .badInput)
-        }
-        // Parsed once: discovery and drop-reason names (skipped when both are given).
-        let vmlinux = config.discovery != nil && config.dropReasons != nil ? nil : try? BTF.vmlinux()
-        if let given = config.discovery {
-            discovery = given
-        } else {
-            do {
-                discovery = try Discovery.run(.init(limit: config.limit, modules: config.modules, allModules: config.allModules),
-                                              vmlinux: vmlinux)
-            } catch {
-                throw TraceError(error.description)
-            }
-        }
-        if let b = config.backend {
-            let f = FeatureProbe.probe(b.feature)
-            guard f.ok else { throw TraceError("backend \(b.rawValue) unavailable: \(f.errno ?? "?") (\(f.detail))", kind: .kernelFeature) }
-            backend = b
-            rejections = []
-        } else {
-            let (b, r) = Backend.choose()
-            guard let b else {
-                throw TraceError("no attach mode works on this kernel: " + r.map(\.description).joined(separator: "; "), kind: .kernelFeature)
-            }
-            backend = b
-            rejections = r
-        }
-        switch backend {
-        case .tracepoint:
-            targets = discovery.tracepoints.map { TracedTarget(name: $0.name, kind: .tracepoint, position: $0.position, module: nil) }
-        default:
-            targets = discovery.functions.map { TracedTarget(name: $0.name, kind: .function, position: $0.position, module: $0.module) }
-        }
-        dropReasons = config.dropReasons ?? DropReasons.current(btf: vmlinux)
-        guard !targets.isEmpty else {
-            throw TraceError("nothing to attach: no \(backend == .tracepoint ? "sk_buff tracepoint" : "sk_buff function") matches" + (config.limit.map { " --limit-funcs '\($0.pattern)'" } ?? ""))
-        }
+    /// A session for `plan`; nothing is loaded or attached yet.
+    public init(_ plan: TracePlan) { self.plan = plan }
+
+    /// Plans (discovery, backend choice) and makes a session; nothing is attached yet.
+    public convenience init(_ config: TraceConfig) throws(TraceError) {
+        self.init(try TracePlan(config))
     }
 
     deinit { detach() }
@@ -185,11 +50,6 @@ public final class Tracer {
         }
     }
 
-    /// Drop functions: (skb position, reason position) → the program variant that reads the reason.
-    static let dropFunctions: [String: (skb: Int, reason: Int)] = [
-        "kfree_skb_reason": (1, 2), "sk_skb_reason_drop": (2, 3),
-    ]
-
     func open(funcID: UInt32 = 0) throws(BPFError) -> TraceBPF.Opened {
         let opened = try TraceBPF.open()
         var c = opened.config
@@ -201,7 +61,7 @@ public final class Tracer {
         c.outputStack = config.outputStack ? 1 : 0
         c.outputCaller = config.outputCaller ? 1 : 0
         c.wakeupEvery = config.effectiveWakeupEvery
-        c.filterPcap = filterBodies == nil ? 0 : 1
+        c.filterPcap = plan.filterBodies == nil ? 0 : 1
         c.ftPcapLen = config.filter?.usesLength == true ? 1 : 0
         // fentry and tp_btf get the skb as a BTF pointer: its fields are plain loads.
         c.ftDirectSkb = backend.implementation.directSkb ? 1 : 0
@@ -239,16 +99,12 @@ public final class Tracer {
         let chosen = keep.map { opened.programs[keyPath: $0] }
         for p in opened.programs.all {
             p.autoload = chosen.contains { $0 === p }
-            if p.autoload, let f = filterBodies { p.spliceFilter(l2: f.l2, l3: f.l3) }
+            if p.autoload, let f = plan.filterBodies { p.spliceFilter(l2: f.l2, l3: f.l3) }
         }
     }
 
-    /// The program for a target: the backend's drop variant for drop functions, else by skb
-    /// position.
-    func program(for t: TracedTarget) -> KeyPath<TraceBPF.Programs, BPFProgram>? {
-        let drop = Self.dropFunctions[t.name].flatMap { $0.skb == t.position ? $0 : nil }
-        return backend.implementation.program(for: t, drop: drop)
-    }
+    /// The program for a target (the plan's choice).
+    func program(for t: TracedTarget) -> KeyPath<TraceBPF.Programs, BPFProgram>? { plan.program(for: t) }
 
     // MARK: --filter-track-skb
 
@@ -367,7 +223,7 @@ public final class Tracer {
     public func detach(parallel: Bool = true, progress: (Int, Int) -> Void = { _, _ in }) {
         let all = links
         links = []
-        let knob = backend == .kprobe && config.expediteDetach && all.count > 8 ? RCUExpedited() : nil
+        let knob = backend.implementation.detachWaitsForRCU && config.expediteDetach && all.count > 8 ? RCUExpedited() : nil
         knob?.set(true)
         defer { knob?.restore() }
         if !parallel {

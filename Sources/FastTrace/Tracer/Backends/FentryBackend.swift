@@ -1,13 +1,21 @@
 /// fentry (BPF trampolines): the target is fixed at load, so one object, load and verifier
 /// run per function (maps shared with the first). The skb is a BTF pointer.
 enum FentryBackend: AttachBackend {
+    static let name = "fentry"
+    static let feature = "fentry"
+    static let targetKind = TracedTarget.Kind.function
     static let directSkb = true
-
-    static var bySkbPosition: [KeyPath<TraceBPF.Programs, BPFProgram>] { [\.fentrySkb1, \.fentrySkb2, \.fentrySkb3, \.fentrySkb4, \.fentrySkb5] }
+    static let loadsPerTarget = true
+    static let section = "ft.fentry"
+    /// As tracepoints: an object per function, with a descriptor per shared map.
+    static func descriptorsNeeded(targets: Int) -> Int { 9 * targets }
+    static var trackingHooks: [String] {
+        Tracer.freeFunctions.map { "fentry \($0) (forget freed skbs)" } + Tracer.cloneFunctions.map { "fexit \($0) (follow clones)" }
+    }
 
     static func program(for t: TracedTarget, drop: (skb: Int, reason: Int)?) -> KeyPath<TraceBPF.Programs, BPFProgram>? {
-        if let d = drop { return d.skb == 1 ? \.fentryDrop12 : \.fentryDrop23 }
-        return bySkbPosition[t.position - 1]
+        if let d = drop { return TraceBPF.Programs.fentryDrop(d.skb, d.reason) }
+        return TraceBPF.Programs.fentrySkb(t.position)
     }
 
     static func attach(_ tracer: Tracer, progress: (Int, Int) -> Void, cancelled: () -> Bool) throws(BPFError) {
@@ -20,4 +28,13 @@ enum FentryBackend: AttachBackend {
             tracer.hook("follow clones at \(f)") { () throws(BPFError) in try tracer.loadTracking(\.fexitClone, at: f) }
         }
     }
+
+    static func attachBare(targets: [TracedTarget], addresses: [String: [UInt64]],
+                           load: (String?) throws(BPFError) -> BPFProgram) throws(BPFError) -> [BPFLink] {
+        attachBareEach(targets, load: load)
+    }
+}
+
+extension Backend {
+    public static let fentry = Backend(FentryBackend.self)
 }

@@ -1,13 +1,22 @@
 /// Legacy kprobes: one object, one perf-event link per function (about two descriptors
 /// each), attached in parallel; detach waits for RCU per probe (see RCUExpedited).
 enum KprobeBackend: AttachBackend {
+    static let name = "kprobe"
+    static let feature = "kprobe"
+    static let targetKind = TracedTarget.Kind.function
     static let directSkb = false
-
-    static var bySkbPosition: [KeyPath<TraceBPF.Programs, BPFProgram>] { [\.kprobeSkb1, \.kprobeSkb2, \.kprobeSkb3, \.kprobeSkb4, \.kprobeSkb5] }
+    static let loadsPerTarget = false
+    static let section = "ft.kprobe"
+    static let detachWaitsForRCU = true
+    /// A perf event and a link per function (one shared program).
+    static func descriptorsNeeded(targets: Int) -> Int { 2 * targets }
+    static var trackingHooks: [String] {
+        Tracer.freeFunctions.map { "kprobe \($0) (forget freed skbs)" } + Tracer.cloneFunctions.map { "kprobe+kretprobe \($0) (follow clones)" }
+    }
 
     static func program(for t: TracedTarget, drop: (skb: Int, reason: Int)?) -> KeyPath<TraceBPF.Programs, BPFProgram>? {
-        if let d = drop { return d.skb == 1 ? \.kprobeDrop12 : \.kprobeDrop23 }
-        return bySkbPosition[t.position - 1]
+        if let d = drop { return TraceBPF.Programs.kprobeDrop(d.skb, d.reason) }
+        return TraceBPF.Programs.kprobeSkb(t.position)
     }
 
     static func attach(_ tracer: Tracer, progress: (Int, Int) -> Void, cancelled: () -> Bool) throws(BPFError) {
@@ -34,4 +43,14 @@ enum KprobeBackend: AttachBackend {
             try prog.attachKprobe(function: f, retprobe: ret)
         }
     }
+
+    static func attachBare(targets: [TracedTarget], addresses: [String: [UInt64]],
+                           load: (String?) throws(BPFError) -> BPFProgram) throws(BPFError) -> [BPFLink] {
+        let p = try load(nil)
+        return targets.compactMap { try? p.attachKprobe(function: $0.name) }
+    }
+}
+
+extension Backend {
+    public static let kprobe = Backend(KprobeBackend.self)
 }

@@ -1,13 +1,21 @@
 /// kprobe.multi (5.18+, CONFIG_FPROBE): one object, one link per program variant, the
 /// functions by address, the function id in each address's cookie. The fastest attach.
 enum KprobeMultiBackend: AttachBackend {
+    static let name = "kprobe-multi"
+    static let feature = "kprobe.multi"
+    static let targetKind = TracedTarget.Kind.function
     static let directSkb = false
-
-    static var bySkbPosition: [KeyPath<TraceBPF.Programs, BPFProgram>] { [\.kmultiSkb1, \.kmultiSkb2, \.kmultiSkb3, \.kmultiSkb4, \.kmultiSkb5] }
+    static let loadsPerTarget = false
+    static let section = "ft.kprobe.multi"
+    /// A few links in all, one per program variant.
+    static func descriptorsNeeded(targets: Int) -> Int { 16 }
+    static var trackingHooks: [String] {
+        Tracer.freeFunctions.map { "kprobe.multi \($0) (forget freed skbs)" } + Tracer.cloneFunctions.map { "kprobe.multi entry+return \($0) (follow clones)" }
+    }
 
     static func program(for t: TracedTarget, drop: (skb: Int, reason: Int)?) -> KeyPath<TraceBPF.Programs, BPFProgram>? {
-        if let d = drop { return d.skb == 1 ? \.kmultiDrop12 : \.kmultiDrop23 }
-        return bySkbPosition[t.position - 1]
+        if let d = drop { return TraceBPF.Programs.kmultiDrop(d.skb, d.reason) }
+        return TraceBPF.Programs.kmultiSkb(t.position)
     }
 
     static func attach(_ tracer: Tracer, progress: (Int, Int) -> Void, cancelled: () -> Bool) throws(BPFError) {
@@ -39,4 +47,14 @@ enum KprobeMultiBackend: AttachBackend {
             try prog.attachKprobeMulti(symbols: [f], retprobe: ret)
         }
     }
+
+    static func attachBare(targets: [TracedTarget], addresses: [String: [UInt64]],
+                           load: (String?) throws(BPFError) -> BPFProgram) throws(BPFError) -> [BPFLink] {
+        let p = try load(nil)
+        return [try p.attachKprobeMulti(addresses: targets.flatMap { addresses[$0.name] ?? [] }.map { UInt($0) })]
+    }
+}
+
+extension Backend {
+    public static let kprobeMulti = Backend(KprobeMultiBackend.self)
 }

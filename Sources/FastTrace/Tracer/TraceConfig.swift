@@ -1,0 +1,79 @@
+import Foundation
+
+/// What to trace and how.
+public struct TraceConfig: Sendable {
+    public var backend: Backend?              // nil: auto, best first
+    public var limit: NameFilter?
+    public var modules: [String] = []
+    public var allModules = false
+    public var ringBytesPerCPU = TraceConfig.defaultRingBytes()
+    /// Wake the consumer with a forced wakeup every N records per CPU (a power of two), or
+    /// 0: by the kernel's rule on every record (when the consumer has caught up). Epoll
+    /// timeouts pick up the rest. docs/tracer.md has the measurements behind the default.
+    public var wakeupEvery: UInt32 = 1024
+
+    /// `wakeupEvery`, lowered for small rings so that a ring holds at least 16 wakeup
+    /// periods of records: the consumer is always woken long before a ring fills.
+    public var effectiveWakeupEvery: UInt32 {
+        guard wakeupEvery > 0 else { return 0 }
+        let record = MemoryLayout<Event>.size + 8 + (snapLength > 0 ? MemoryLayout<Snap>.size + snapLength : 0)
+        let periods = RingSet.validSize(ringBytesPerCPU) / record / 16
+        var every = wakeupEvery
+        while every > 1 && Int(every) > periods { every /= 2 }
+        return every
+    }
+    public var filterMark: UInt32 = 0
+    public var filterMarkMask: UInt32 = 0
+    public var filterIfindex: UInt32 = 0
+    public var filterNetns: UInt32 = 0
+    public var outputStack = false
+    /// Record the caller's address (kprobe and kprobe-multi backends).
+    public var outputCaller = false
+    /// A pcap-filter expression (both link-layer forms), spliced into every program.
+    public var filter: PacketFilter?
+    /// Keep reporting an skb that matched once, by address, until it is freed.
+    public var trackSkb = false
+    /// Capacity of the tracked-skb map; matches beyond it are counted (`trackOverflow`).
+    public var trackCapacity = 16384
+    /// At most this many tracked skbs (a hash map entry each, ~100 bytes of kernel memory).
+    public static let maxTrackCapacity = 1 << 24
+    /// Ring sizes the kernel and fasttrace accept (bytes per CPU).
+    public static let ringSizes = 4096...(1 << 30)
+    /// Copy up to this many packet bytes with each event (0: none; at most `maxSnapLength`).
+    public var snapLength = 0
+    public static let maxSnapLength = Int(Limit.snaplenMax.rawValue)
+    /// A discovery made earlier (benchmarks attach many times): used as is, `limit` and
+    /// `modules` ignored; with `dropReasons`, the kernel's BTF is not parsed again.
+    public var discovery: Discovery?
+    public var dropReasons: DropReasons?
+    /// Legacy kprobe detach with /sys/kernel/rcu_expedited set (restored afterwards): one
+    /// grace period per probe, expedited. docs/benchmarks.md has the numbers.
+    public var expediteDetach = true
+    public init() {}
+
+    /// Ring bytes per CPU by default: 1/256 of the machine's memory spread over the rings
+    /// (one per possible CPU), as a power of two between 4 and 32 MiB. Ring pages are kernel
+    /// memory, locked while tracing; docs/tracer.md explains the sizing.
+    public static func defaultRingBytes(cpus: Int = BPFMap.possibleCPUs,
+                                        memory: UInt64 = ProcessInfo.processInfo.physicalMemory) -> Int {
+        let share = Int(min(memory / 256 / UInt64(max(cpus, 1)), UInt64(32 << 20)))
+        var size = 4 << 20
+        while size * 2 <= share { size *= 2 }
+        return size
+    }
+}
+
+public struct TraceError: Error, CustomStringConvertible {
+    /// What the failure says about its cause (the CLI's exit status follows it).
+    public enum Kind: Sendable { case runtime, badInput, kernelFeature }
+    public let description: String
+    public let kind: Kind
+    /// The errno behind it, when a system call failed (EMFILE: the open-file limit).
+    public let errno: Int32?
+    init(_ d: String, kind: Kind = .runtime, errno: Int32? = nil) {
+        description = d
+        self.kind = kind
+        self.errno = errno
+    }
+    init(_ e: BPFError) { self.init(e.description, errno: e.errno) }
+}
