@@ -20,17 +20,19 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
     ],
     targets: [
         .target(name: "CShim", linkerSettings: systemLibraries),
         .target(name: "KernelBTF", dependencies: ["CShim"]),
         .target(name: "BPFCodegen", dependencies: ["CShim", "KernelBTF"]),
+        .target(name: "BPFAsm", dependencies: ["CShim"]),
         .executableTarget(name: "Gen", dependencies: ["BPFCodegen"]),
         .plugin(name: "BPFBuildPlugin", capability: .buildTool(), dependencies: ["Gen"]),
         // Release: no dynamic exclusivity checks. The renderer and ring consumer touch class
         // state per byte and per record, where the checks cost about a third of the time;
         // debug builds (and so the tests) keep them.
-        .target(name: "FastTrace", dependencies: ["CShim", "KernelBTF"],
+        .target(name: "FastTrace", dependencies: ["CShim", "KernelBTF", "BPFAsm", .product(name: "SystemPackage", package: "swift-system")],
                 swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))],
                 plugins: ["BPFBuildPlugin"]),
         .target(name: "FastTraceBenchmarks", dependencies: ["FastTrace", "CShim", "KernelBTF"]),

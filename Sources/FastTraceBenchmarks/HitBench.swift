@@ -161,9 +161,7 @@ public enum HitBench {
         func sample() -> Double { (0..<slices).map { _ in load.run(datagrams) }.min()! }
         func perRun(_ programs: [BPFProgram]) throws -> Double {
             let before = programs.map(\.runStatistics)
-            let statsFD = try BPFProgram.enableRunStatistics()
-            _ = load.run(datagrams)
-            close(statsFD)
+            _ = try BPFProgram.withRunStatistics { load.run(datagrams) }
             let after = programs.map(\.runStatistics)
             let runs = zip(after, before).reduce(0) { $0 + $1.0.runs - $1.1.runs }
             let ns = zip(after, before).reduce(0) { $0 + $1.0.nanoseconds - $1.1.nanoseconds }

@@ -1,3 +1,4 @@
+import FastTrace
 import Foundation
 
 // How the CLI speaks: one-line errors with the exit-code contract (docs/output.md), status
@@ -18,6 +19,17 @@ struct UsageError: Error {
         self.message = message
         self.status = status
     }
+}
+
+/// A trace that could not be planned or attached: its one line, and the status its kind
+/// maps to (2 bad input, 3 missing privilege or kernel feature, 1 otherwise).
+func fail(_ error: TraceError) -> Never {
+    let status: Int32 = switch error.kind {
+    case .badInput: 2
+    case .kernelFeature: 3
+    case .runtime: 1
+    }
+    fail(error.description, status: status)
 }
 
 /// Input echoed in a message, with control bytes shown as \xNN (a terminal never sees them raw).

@@ -17,19 +17,12 @@ struct ReadCommand: ParsableCommand {
 
     @Argument(help: "The log file.") var file: String
     @OptionGroup(title: "Event filters") var filters: EventFilterOptions
-    @Flag(name: .customLong("output-json"), help: "One JSON object per line (fields: docs/output.md).") var outputJSON = false
-    @Flag(name: .customLong("output-tcp-flags"), help: "Append TCP flags to the tuple.") var outputTCPFlags = false
-    @Option(help: ArgumentHelp("none, relative, absolute or current (the capture's wall clock).", valueName: "mode"))
-    var timestamp: OutputOptions.Timestamp = .none
+    @OptionGroup(title: "Output") var output: OutputFlags
 
     func run() throws {
         let q = try filters.query()
         let reader = openLog(file)
-        var options = OutputOptions()
-        options.json = outputJSON
-        options.tcpFlags = outputTCPFlags
-        options.timestamp = timestamp
-        let formatter = EventFormatter(options: options, log: reader)
+        let formatter = EventFormatter(options: output.options, log: reader)
         let out = BufferedWriter()
         if let h = formatter.header { out.line(h) }
         filters.forEachMatch(q, in: reader, formatter: formatter) { e, p in

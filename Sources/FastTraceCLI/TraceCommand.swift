@@ -3,7 +3,6 @@ import FastTrace
 import Foundation
 
 extension Backend: ExpressibleByArgument {}
-extension OutputOptions.Timestamp: ExpressibleByArgument {}
 
 struct TraceCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -64,20 +63,11 @@ struct TraceCommand: ParsableCommand {
     @Option(name: .customLong("filter-netns"), help: ArgumentHelp("Only packets in this network namespace: /proc/PID/ns/net, /run/netns/NAME or inode:N.", valueName: "netns"))
     var filterNetns: String?
 
-    @Flag(inversion: .prefixedNo, help: "Print the 5-tuple (on by default).")
-    var outputTuple = true
-    @Flag(inversion: .prefixedNo, help: "Print netns, mark, interface, protocol, MTU and length (on by default).")
-    var outputMeta = true
-    @Flag(name: .customLong("output-tcp-flags"), help: "Append TCP flags to the tuple.")
-    var outputTCPFlags = false
+    @OptionGroup(title: "Output") var outputFlags: OutputFlags
     @Flag(name: .customLong("output-stack"), help: "Print the kernel stack of each event.")
     var outputStack = false
     @Flag(name: .customLong("output-caller"), help: "Print the calling function (kprobe and kprobe-multi backends; '-' otherwise).")
     var outputCaller = false
-    @Flag(name: .customLong("output-json"), help: "One JSON object per line (fields: docs/output.md).")
-    var outputJSON = false
-    @Option(help: ArgumentHelp("none, relative (since this skb was last seen), absolute (kernel ns) or current (wall clock).", valueName: "mode"))
-    var timestamp: OutputOptions.Timestamp = .none
     @Option(name: .customLong("output-limit-lines"), parsing: .unconditional, help: ArgumentHelp("Stop after this many events.", valueName: "n"))
     var outputLimitLines: Int?
     @Option(parsing: .unconditional, help: ArgumentHelp("Stop after this many seconds.", valueName: "seconds"))
@@ -184,7 +174,7 @@ struct TraceCommand: ParsableCommand {
             do {
                 for line in try TracePlan(config).describe() { print(escapeControl(line)) }
             } catch {
-                fail(error.description, status: error.kind == .badInput ? 2 : error.kind == .kernelFeature ? 3 : 1)
+                fail(error)
             }
             return
         }
@@ -206,7 +196,7 @@ struct TraceCommand: ParsableCommand {
         let tracer: Tracer
         do { tracer = try Tracer(config) } catch {
             logFile?.discard()
-            fail(error.description, status: error.kind == .badInput ? 2 : error.kind == .kernelFeature ? 3 : 1)
+            fail(error)
         }
         let files = KernelInfo.raiseOpenFileLimit()
         let needed = tracer.plan.descriptorsNeeded()
@@ -224,7 +214,7 @@ struct TraceCommand: ParsableCommand {
             progress.finish()
             tracer.detach()
             logFile?.discard()
-            if error.errno == EMFILE || error.errno == ENFILE {
+            if error.errno == .tooManyOpenFiles || error.errno == .tooManyOpenFilesInSystem {
                 fail("\(error.description): the open-file limit is \(files) (ulimit -n); raise it, or trace fewer functions (--limit-funcs)")
             }
             fail(error.description)
@@ -251,12 +241,7 @@ struct TraceCommand: ParsableCommand {
             if fd >= 0 { close(fd) } else { note("--ready-file: cannot create \(readyFile): \(String(cString: strerror(errno)))") }
         }
 
-        var options = OutputOptions()
-        options.tuple = outputTuple
-        options.meta = outputMeta
-        options.tcpFlags = outputTCPFlags
-        options.json = outputJSON
-        options.timestamp = timestamp
+        var options = outputFlags.options
         options.stack = outputStack
         options.caller = outputCaller
         let context = EventContext(stack: tracer.stack, symbols: outputStack || outputCaller ? KernelSymbols() : nil)
@@ -293,7 +278,7 @@ struct TraceCommand: ParsableCommand {
         }
         output?.finish(abandon: { StopSignal.count >= 2 })
         let outputDropped = output?.dropped ?? 0
-        if outputJSON {
+        if outputFlags.outputJSON {
             let line = "{\"type\":\"summary\",\"events\":\(capture.events),\"lost\":\(lost),\"output_dropped\":\(outputDropped),\"track_overflow\":\(overflow),\"log_dropped\":\(log?.dropped ?? 0)}"
             if let output { output.line(line) } else { print(line) } // -w without --print: the summary alone
         }
@@ -311,6 +296,7 @@ struct TraceCommand: ParsableCommand {
                                       logDropped: log?.dropped ?? 0, logWritten: log?.written ?? 0, trackOverflow: overflow)
             do { try counts.write(to: summaryFile) } catch { note("--summary-file: cannot write \(summaryFile): \(error.localizedDescription)") }
         }
+        if let failure = tracer.countersFailure { note("kernel counters unreadable (\(failure.description)): the number of events lost in the kernel is unknown") }
         var losses = "\(lost) lost"
         if outputDropped > 0 { losses += ", \(outputDropped) not printed (output fell behind)" }
         note("\(capture.events) events, \(losses); detached and drained in \(detachMs) ms")

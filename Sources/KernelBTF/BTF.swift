@@ -2,7 +2,7 @@ import CShim
 import Glibc
 
 /// A one-line error about reading BTF.
-public struct BTFError: Error, CustomStringConvertible, Equatable {
+public struct BTFError: Error, CustomStringConvertible, Equatable, Sendable {
     public let description: String
     public init(_ description: String) { self.description = description }
 }

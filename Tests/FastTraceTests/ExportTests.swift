@@ -107,7 +107,7 @@ import Testing
         let reader = try LogReader(path: path)
         var back: [Record] = []
         reader.forEachEvent(packets: { e, p in
-            back.append(Record(event: e, link: p.link, bytes: Array(p.bytes), wire: p.wireLength))
+            back.append(Record(event: e, link: p.link, bytes: p.copiedBytes, wire: p.wireLength))
             return true
         })
         #expect(reader.damageWarning == nil)

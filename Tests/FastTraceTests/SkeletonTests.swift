@@ -55,7 +55,7 @@ struct SkeletonTests {
             _ = try opened.load()
             Issue.record("load succeeded")
         } catch {
-            #expect(error.errno != 0)
+            #expect(error.errno.rawValue != 0)
             #expect(!error.description.contains("\n"))
             #expect(error.description.hasPrefix("load probes:") || error.description.hasPrefix("set attach target"), "\(error)")
         }

@@ -1,19 +1,25 @@
 import CShim
 import Foundation
+import SystemPackage
 
 /// A failed libbpf or bpf() operation: what was attempted, the errno, and what libbpf said.
 public struct BPFError: Error, CustomStringConvertible, Sendable, Equatable {
     /// What was attempted, e.g. "load skbcount" or "attach count_rx".
     public let operation: String
-    /// The positive errno value.
-    public let errno: Int32
+    /// The kernel's (or libbpf's) errno.
+    public let errno: Errno
     /// libbpf's messages about the failure (possibly several lines, verifier excerpts).
     public let libbpfLog: String
 
-    public init(_ operation: String, errno: Int32, libbpfLog: String = "") {
+    public init(_ operation: String, errno: Errno, libbpfLog: String = "") {
         self.operation = operation
         self.errno = errno
         self.libbpfLog = libbpfLog
+    }
+
+    /// From a positive errno value, as C returns it.
+    public init(_ operation: String, errno: Int32, libbpfLog: String = "") {
+        self.init(operation, errno: Errno(rawValue: errno), libbpfLog: libbpfLog)
     }
 
     /// Builds an error from the current errno (or a -errno return) and libbpf's pending log.
@@ -23,7 +29,7 @@ public struct BPFError: Error, CustomStringConvertible, Sendable, Equatable {
     }
 
     /// "EPERM", "EOPNOTSUPP", ...
-    public var errnoName: String { Self.name(ofErrno: errno) }
+    public var errnoName: String { Self.name(ofErrno: errno.rawValue) }
 
     public static func name(ofErrno err: Int32) -> String {
         shim_errno_name(err).map { String(cString: $0) } ?? "errno \(err)"
@@ -42,7 +48,7 @@ public struct BPFError: Error, CustomStringConvertible, Sendable, Equatable {
 
     /// One line: operation, errno name and text, and libbpf's last word.
     public var description: String {
-        var s = "\(operation): \(errnoName) (\(String(cString: strerror(errno))))"
+        var s = "\(operation): \(errnoName) (\(String(cString: strerror(errno.rawValue))))"
         if let summary = libbpfSummary { s += ": \(summary)" }
         return s
     }

@@ -38,15 +38,15 @@ public final class BPFObject {
     public func load() throws(BPFError) {
         _ = Libbpf.takeLog()
         let rc = bpf_object__load(handle)
-        let spliceError = finishSplices(loaded: rc == 0)
-        if let spliceError { throw BPFError("load \(name)", errno: EINVAL, libbpfLog: spliceError) }
+        let rewriteError = finishRewrites(loaded: rc == 0)
+        if let rewriteError { throw BPFError("load \(name)", errno: EINVAL, libbpfLog: rewriteError) }
         guard rc == 0 else { throw BPFError.capture("load \(name)", code: rc) }
         isLoaded = true
         try mapGlobalSections()
     }
 
-    /// Collects the outcome of code splicing (ProgramSections) for every program to load.
-    private func finishSplices(loaded: Bool) -> String? {
+    /// Collects the outcome of the prepare-load rewrites (ProgramSections) for every program to load.
+    private func finishRewrites(loaded: Bool) -> String? {
         var error: String?
         var p = bpf_object__next_program(handle, nil)
         while let prog = p {

@@ -1,3 +1,4 @@
+import BPFAsm
 import CShim
 import Foundation
 
@@ -29,15 +30,16 @@ public final class BPFProgram {
         return s.index(after: slash) < s.endIndex
     }
 
-    /// Replaces the pcap filter stubs (bpf/pcap_filter.h) with these bodies when the program
-    /// loads; the program must live in an `ft.*` section (ProgramSections).
-    public func spliceFilter(l2: [EBPFInstruction], l3: [EBPFInstruction]) {
-        ProgramSections.setSplices([.init(magic: FilterSplicer.l2Magic, body: l2),
-                                    .init(magic: FilterSplicer.l3Magic, body: l3)], for: handle)
+    /// Edits the program's final instructions right before BPF_PROG_LOAD (after libbpf's
+    /// relocations): `rewrite` returns whether it changed anything, or throws to fail the load
+    /// with its message. The program must live in an `ft.*` section (ProgramSections). A later
+    /// call replaces an earlier one.
+    public func rewriteBeforeLoad(_ rewrite: @escaping @Sendable (inout LoadableProgram) throws -> Bool) {
+        ProgramSections.setRewrite(rewrite, for: handle)
     }
 
     /// Runs and total run time so far, counted while BPF run-time statistics are enabled
-    /// (`BPFProgram.enableRunStatistics`), plus the instructions the verifier processed.
+    /// (`BPFProgram.withRunStatistics`), plus the instructions the verifier processed.
     public var runStatistics: (runs: UInt64, nanoseconds: UInt64, verifiedInstructions: UInt32) {
         var info = bpf_prog_info()
         var len = UInt32(MemoryLayout<bpf_prog_info>.size)
@@ -45,12 +47,14 @@ public final class BPFProgram {
         return (info.run_cnt, info.run_time_ns, info.verified_insns)
     }
 
-    /// Turns on the kernel's per-program run counters (BPF_ENABLE_STATS) until the returned
-    /// descriptor is closed. They cost two clock reads per run, so time nothing else meanwhile.
-    public static func enableRunStatistics() throws(BPFError) -> Int32 {
+    /// The kernel's per-program run counters (BPF_ENABLE_STATS), on while `body` runs and off
+    /// after (the descriptor that keeps them on is closed here). They cost two clock reads per
+    /// run, so time nothing else meanwhile.
+    public static func withRunStatistics<R>(_ body: () throws -> R) throws -> R {
         let fd = bpf_enable_stats(BPF_STATS_RUN_TIME)
         guard fd >= 0 else { throw BPFError.capture("enable BPF run-time statistics", code: fd) }
-        return fd
+        defer { close(fd) }
+        return try body()
     }
 
     /// Runs the loaded program once on `packet` (BPF_PROG_TEST_RUN; tc and XDP types);

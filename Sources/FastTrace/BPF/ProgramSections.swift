@@ -1,12 +1,15 @@
 import CShim
 import Foundation
 import Synchronization
+import BPFAsm
 
 /// fasttrace's own program sections (`SEC("ft.kprobe")`, ...): libbpf's standard ones plus a
 /// prepare-load hook, which runs after relocation and right before BPF_PROG_LOAD and is the
 /// only point where the final instructions can still change (libbpf's
-/// `bpf_program__set_insns` contract). The hook splices generated code (pcap filters) into
-/// programs that asked for it; every other program loads unchanged.
+/// `bpf_program__set_insns` contract). The hook runs the rewrite a program asked for
+/// (`BPFProgram.rewriteBeforeLoad`; the filter layer splices pcap filters with it) and hands
+/// libbpf the result; every other program loads unchanged. Nothing here knows what a
+/// rewrite does.
 ///
 /// The handlers are process-wide; registration happens once, before the first object is
 /// opened (libbpf picks a program's section handler at open).
@@ -21,13 +24,10 @@ public enum ProgramSections {
         ("ft.tc", BPF_PROG_TYPE_SCHED_CLS, bpf_attach_type(0)),
     ]
 
-    struct Splice: Sendable {
-        let magic: Int32
-        let body: [EBPFInstruction]
-    }
+    typealias Rewrite = @Sendable (inout LoadableProgram) throws -> Bool
 
-    /// Pending splices by program (bpf_program address), and failures to report after load.
-    private static let pending = Mutex<[UInt: [Splice]]>([:])
+    /// Pending rewrites by program (bpf_program address), and failures to report after load.
+    private static let pending = Mutex<[UInt: Rewrite]>([:])
     private static let failures = Mutex<[UInt: String]>([:])
 
     private static let registration: Int32 = {
@@ -49,8 +49,8 @@ public enum ProgramSections {
 
     static func key(_ prog: OpaquePointer) -> UInt { UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(prog))) }
 
-    static func setSplices(_ splices: [Splice], for prog: OpaquePointer) {
-        pending.withLock { $0[key(prog)] = splices.isEmpty ? nil : splices }
+    static func setRewrite(_ rewrite: @escaping Rewrite, for prog: OpaquePointer) {
+        pending.withLock { $0[key(prog)] = rewrite }
     }
 
     /// After load: the hook's error for this program, if it failed or never ran (a program
@@ -62,36 +62,36 @@ public enum ProgramSections {
         return unapplied && loaded ? "section \(String(cString: bpf_program__section_name(prog))) has no splice hook (use an ft.* section)" : nil
     }
 
-    /// The prepare-load hook: splice, then hand libbpf the new instructions and fixed-up
+    /// The prepare-load hook: rewrite, then hand libbpf the new instructions and fixed-up
     /// BTF offsets. A failure is kept for `finish` and fails the load with EINVAL.
     static func prepare(_ prog: OpaquePointer, _ opts: UnsafeMutablePointer<bpf_prog_load_opts>) -> Int32 {
-        guard let splices = pending.withLock({ $0[key(prog)] }) else { return 0 }
-        do throws(FilterError) {
-            try apply(splices, prog, opts)
+        guard let rewrite = pending.withLock({ $0[key(prog)] }) else { return 0 }
+        do {
+            try apply(rewrite, prog, opts)
             pending.withLock { _ = $0.removeValue(forKey: key(prog)) }
             return 0
         } catch {
-            failures.withLock { $0[key(prog)] = error.description }
+            failures.withLock { $0[key(prog)] = "\(error)" }
             return -EINVAL
         }
     }
 
-    private static func apply(_ splices: [Splice], _ prog: OpaquePointer, _ opts: UnsafeMutablePointer<bpf_prog_load_opts>) throws(FilterError) {
+    struct RewriteFailure: Error, CustomStringConvertible { let description: String }
+
+    private static func apply(_ rewrite: Rewrite, _ prog: OpaquePointer, _ opts: UnsafeMutablePointer<bpf_prog_load_opts>) throws {
         let n = bpf_program__insn_cnt(prog)
-        guard let raw = bpf_program__insns(prog) else { throw FilterError("program has no instructions") }
+        guard let raw = bpf_program__insns(prog) else { throw RewriteFailure(description: "program has no instructions") }
         let o = opts.pointee
         let funcInfo = BTFExtRecords(base: o.func_info, count: Int(o.func_info_cnt), size: Int(o.func_info_rec_size))
         let lineInfo = BTFExtRecords(base: o.line_info, count: Int(o.line_info_cnt), size: Int(o.line_info_rec_size))
-        var p = FilterSplicer.Program(instructions: (0..<n).map { EBPFInstruction(raw[$0]) },
-                                      funcInfo: funcInfo.offsets, lineInfo: lineInfo.offsets)
-        var changed = false
-        for s in splices { changed = try FilterSplicer.splice(&p, magic: s.magic, body: s.body) || changed }
-        guard changed else { return }
+        var p = LoadableProgram(instructions: (0..<n).map { EBPFInstruction(raw[$0]) },
+                                funcInfo: funcInfo.offsets, lineInfo: lineInfo.offsets)
+        guard try rewrite(&p) else { return }
         funcInfo.write(p.funcInfo)
         opts.pointee.line_info_cnt = UInt32(lineInfo.write(p.lineInfo))
         var out = p.instructions.map(\.raw)
         let rc = bpf_program__set_insns(prog, &out, out.count)
-        guard rc == 0 else { throw FilterError("bpf_program__set_insns: \(BPFError.name(ofErrno: -rc))") }
+        guard rc == 0 else { throw RewriteFailure(description: "bpf_program__set_insns: \(BPFError.name(ofErrno: -rc))") }
     }
 
     /// func_info / line_info records: each starts with its u32 instruction offset. libbpf
@@ -114,7 +114,7 @@ public enum ProgramSections {
         func write(_ offsets: [UInt32]) -> Int {
             guard let base else { return 0 }
             var kept = 0
-            for (i, off) in offsets.enumerated() where off != FilterSplicer.Program.removed {
+            for (i, off) in offsets.enumerated() where off != LoadableProgram.removed {
                 if kept != i { (base + kept * size).copyMemory(from: base + i * size, byteCount: size) }
                 (base + kept * size).storeBytes(of: off, as: UInt32.self)
                 kept += 1

@@ -42,7 +42,7 @@ public struct Discovery: Codable, Sendable {
         }
     }
 
-    public struct Failure: Error, CustomStringConvertible {
+    public struct Failure: Error, CustomStringConvertible, Sendable {
         public let description: String
     }
 

@@ -1,3 +1,5 @@
+import BPFAsm
+
 /// Replaces a stub function inside a loadable eBPF program with generated code.
 ///
 /// The mechanism (docs/filters.md): `bpf/pcap_filter.h` declares global `__noinline` stubs
@@ -12,31 +14,11 @@ public enum FilterSplicer {
     public static let l2Magic: Int32 = 0x4654_4C32
     public static let l3Magic: Int32 = 0x4654_4C33
 
-    /// A program as libbpf is about to load it: instructions plus the instruction offsets of
-    /// its BTF func_info and line_info records. A line_info offset of `removed` marks a
-    /// record that pointed into the replaced body and must be dropped.
-    public struct Program: Equatable {
-        public var instructions: [EBPFInstruction]
-        public var funcInfo: [UInt32]
-        public var lineInfo: [UInt32]
-        public static let removed = UInt32.max
+    /// The program text a splice edits (BPFAsm).
+    public typealias Program = LoadableProgram
 
-        public init(instructions: [EBPFInstruction], funcInfo: [UInt32] = [], lineInfo: [UInt32] = []) {
-            self.instructions = instructions
-            self.funcInfo = funcInfo
-            self.lineInfo = lineInfo
-        }
-    }
-
-    /// Indices of real instructions (the second slot of an ld_imm64 is not one).
     static func instructionStarts(_ insns: [EBPFInstruction]) -> [Int] {
-        var starts: [Int] = []
-        var i = 0
-        while i < insns.count {
-            starts.append(i)
-            i += insns[i].isLoadImm64 ? 2 : 1
-        }
-        return starts
+        LoadableProgram(instructions: insns).instructionStarts
     }
 
     /// The stub holding `magic`: from its entry (a call target) to its first exit.
@@ -102,5 +84,17 @@ public enum FilterSplicer {
             p.lineInfo[n] = o > stub.lowerBound && o <= stub.upperBound ? Program.removed : UInt32(moved(o))
         }
         return true
+    }
+}
+
+extension BPFProgram {
+    /// Replaces the pcap filter stubs (bpf/pcap_filter.h) with these bodies when the program
+    /// loads; the program must live in an `ft.*` section (ProgramSections).
+    public func spliceFilter(l2: [EBPFInstruction], l3: [EBPFInstruction]) {
+        rewriteBeforeLoad { p in
+            let a = try FilterSplicer.splice(&p, magic: FilterSplicer.l2Magic, body: l2)
+            let b = try FilterSplicer.splice(&p, magic: FilterSplicer.l3Magic, body: l3)
+            return a || b
+        }
     }
 }

@@ -128,7 +128,7 @@ public enum FeatureProbe {
 
     /// Turns an errno into the reason an engineer needs, per attach mode.
     static func explain(_ name: String, error: BPFError, phase: String) -> String {
-        let e = error.errno
+        let e = error.errno.rawValue // matched against libc's constants (and ENOTSUPP, which has none)
         switch (name, e) {
         case (_, EPERM) where !KernelInfo.isRoot:
             return "not permitted: run as root (needs CAP_BPF and CAP_PERFMON)"

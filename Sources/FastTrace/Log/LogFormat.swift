@@ -99,12 +99,7 @@ public struct LogHeader: Codable, Sendable, Equatable {
     }
 
     /// CLOCK_REALTIME − CLOCK_MONOTONIC now, in ns.
-    public static func currentBootToWall() -> Int64 {
-        var rt = timespec(), mono = timespec()
-        clock_gettime(CLOCK_REALTIME, &rt)
-        clock_gettime(CLOCK_MONOTONIC, &mono)
-        return (Int64(rt.tv_sec) - Int64(mono.tv_sec)) * 1_000_000_000 + Int64(rt.tv_nsec) - Int64(mono.tv_nsec)
-    }
+    public static func currentBootToWall() -> Int64 { currentBootToWallNs() }
 }
 
 /// One event frame in the seek index.

@@ -58,27 +58,24 @@ public final class EventFormatter {
     private var clockSecond: Int = .min
     private var clockPrefix: [UInt8] = []
 
-    public init(options: OutputOptions, targets: [TracedTarget], drops: DropReasons, context: EventContext = .init()) {
+    /// For live events: names resolved now (interfaces looked up again while unnamed).
+    public convenience init(options: OutputOptions, targets: [TracedTarget], drops: DropReasons, context: EventContext = .init()) {
+        self.init(options: options, targets: targets, drops: drops, context: context, interfaces: InterfaceNames(),
+                  retryUnnamed: true, bootToWallNs: currentBootToWallNs())
+    }
+
+    /// The designated form: every name source given. `retryUnnamed`: look an unnamed
+    /// interface up again later (live); off for recorded names (a log). `bootToWallNs`: the
+    /// offset that turns kernel time into wall-clock time.
+    public init(options: OutputOptions, targets: [TracedTarget], drops: DropReasons, context: EventContext,
+                interfaces: InterfaceNames, retryUnnamed: Bool, bootToWallNs: Int64) {
         self.options = options
         self.context = context
         self.targets = targets
         self.drops = drops
-        interfaces = InterfaceNames()
-        retryUnnamedAfter = 100_000
-        bootToWall = Double(LogHeader.currentBootToWall()) / 1e9
-        functionCells = Array(repeating: nil, count: targets.count)
-    }
-
-    /// For events read back from a log: the capture's function table, drop-reason names,
-    /// clock offset and interface names.
-    public init(options: OutputOptions, log: LogReader) {
-        self.options = options
-        context = .init()
-        targets = log.header.targets
-        drops = log.header.drops
-        interfaces = InterfaceNames(recorded: log.trailer?.interfaces ?? [:])
-        retryUnnamedAfter = .max
-        bootToWall = Double(log.header.bootToWallNs) / 1e9
+        self.interfaces = interfaces
+        retryUnnamedAfter = retryUnnamed ? 100_000 : .max
+        bootToWall = Double(bootToWallNs) / 1e9
         functionCells = Array(repeating: nil, count: targets.count)
     }
 

@@ -1,12 +1,21 @@
 /// The packet bytes captured with an event (`--snaplen`): the first bytes of the skb's
 /// linear data, from the MAC header (Ethernet) or the network header (raw IP). Borrowed: the
 /// bytes live in a ring record or a decoded frame and are valid only inside the callback
-/// that receives them; copy them (`Array(p.bytes)`) to keep them.
+/// that receives them. Outside the library they are reached only through `withBytes` (the
+/// pointer stays in the closure) or copied (`copiedBytes`).
 public struct PacketBytes {
     public var link: Link
     /// The packet's length from its first captured byte to its end (pcap's "original length").
     public var wireLength: UInt32
-    public var bytes: UnsafeRawBufferPointer
+    /// The borrowed bytes, for the library's own renderers and writers.
+    let bytes: UnsafeRawBufferPointer
+
+    /// The captured bytes, lent to `body` only.
+    public func withBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R { try body(bytes) }
+    /// The captured bytes, copied: safe to keep after the callback.
+    public var copiedBytes: [UInt8] { Array(bytes) }
+    /// How many bytes were captured.
+    public var count: Int { bytes.count }
 
     public init(link: Link, wireLength: UInt32, bytes: UnsafeRawBufferPointer) {
         self.link = link

@@ -62,18 +62,3 @@ public struct TraceConfig: Sendable {
         return size
     }
 }
-
-public struct TraceError: Error, CustomStringConvertible {
-    /// What the failure says about its cause (the CLI's exit status follows it).
-    public enum Kind: Sendable { case runtime, badInput, kernelFeature }
-    public let description: String
-    public let kind: Kind
-    /// The errno behind it, when a system call failed (EMFILE: the open-file limit).
-    public let errno: Int32?
-    init(_ d: String, kind: Kind = .runtime, errno: Int32? = nil) {
-        description = d
-        self.kind = kind
-        self.errno = errno
-    }
-    init(_ e: BPFError) { self.init(e.description, errno: e.errno) }
-}

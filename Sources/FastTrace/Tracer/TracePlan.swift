@@ -49,14 +49,14 @@ public struct TracePlan: Sendable {
         do {
             filterBodies = try config.filter?.translated()
         } catch {
-            throw TraceError("pcap filter '\(PacketFilter.abbreviated(config.filter!.expression))': \(error.description)", kind: .badInput)
+            throw TraceError("pcap filter '\(PacketFilter.abbreviated(config.filter!.expression))': \(error.description)", kind: .badInput, cause: .filter(error))
         }
         // The kernel's BTF, parsed once for discovery and drop-reason names (not at all when
         // both are given).
         var vmlinux: BTF?
         if config.discovery == nil || config.dropReasons == nil {
             do { vmlinux = try BTF.vmlinux() } catch {
-                throw TraceError("\(error.description): fasttrace needs kernel BTF (CONFIG_DEBUG_INFO_BTF)", kind: .kernelFeature)
+                throw TraceError("\(error.description): fasttrace needs kernel BTF (CONFIG_DEBUG_INFO_BTF)", kind: .kernelFeature, cause: .btf(error))
             }
         }
         if let given = config.discovery {
@@ -66,7 +66,7 @@ public struct TracePlan: Sendable {
                 discovery = try Discovery.run(.init(limit: config.limit, modules: config.modules, allModules: config.allModules),
                                               vmlinux: vmlinux)
             } catch {
-                throw TraceError(error.description)
+                throw TraceError(error.description, cause: .discovery(error))
             }
         }
         if let b = config.backend {

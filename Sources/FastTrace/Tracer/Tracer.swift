@@ -41,12 +41,8 @@ public final class Tracer {
     public func attach(progress: (Int, Int) -> Void = { _, _ in }, cancelled: () -> Bool = { false }) throws(TraceError) {
         do {
             try backend.implementation.attach(self, progress: progress, cancelled: cancelled)
-        } catch let e as BPFError {
-            throw TraceError(e)
-        } catch let e as TraceError {
-            throw e
         } catch {
-            throw TraceError("\(error)")
+            throw TraceError(error)
         }
     }
 
@@ -212,9 +208,16 @@ public final class Tracer {
 
     /// A `stats` slot (enum ft_stat in events.h) on every CPU.
     private func perCPU(_ slot: Stat) -> [UInt64] {
-        guard let first = objects.first, let v = try? first.maps.stats.lookup(slot.rawValue) else { return [] }
-        return v
+        guard let first = objects.first else { return [] }
+        do { return try first.maps.stats.lookup(slot.rawValue) } catch {
+            countersFailure = error
+            return []
+        }
     }
+
+    /// Set when the kernel-side counters (submitted, lost, track overflow) could not be read:
+    /// the counts read as 0 then, and a caller must say that loss is unknown.
+    public private(set) var countersFailure: BPFError?
 
     private func stat(_ slot: Stat) -> UInt64 { perCPU(slot).reduce(0, +) }
 

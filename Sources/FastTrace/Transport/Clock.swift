@@ -7,3 +7,12 @@ public func monotonicSeconds() -> Double {
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts)
     return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }
+
+/// Wall-clock time minus CLOCK_MONOTONIC (kernel event time), in ns: adds to a kernel
+/// timestamp to give wall-clock time.
+public func currentBootToWallNs() -> Int64 {
+    var rt = timespec(), mono = timespec()
+    clock_gettime(CLOCK_REALTIME, &rt)
+    clock_gettime(CLOCK_MONOTONIC, &mono)
+    return (Int64(rt.tv_sec) - Int64(mono.tv_sec)) * 1_000_000_000 + Int64(rt.tv_nsec) - Int64(mono.tv_nsec)
+}

@@ -1,3 +1,7 @@
+// BPFAsm: eBPF instructions as values (cilium/ebpf's `asm/`): the opcode fields, builders for
+// what fasttrace generates, and a loadable program's text with its BTF line/func records.
+// It knows nothing of libbpf objects or pcap; the BPF layer hands programs to it at load,
+// the filter layer generates code with it.
 import CShim
 
 /// One eBPF instruction. `ld_imm64` occupies two slots (the second has code 0).
@@ -16,11 +20,11 @@ public struct EBPFInstruction: Equatable, Sendable, CustomStringConvertible {
         self.imm = imm
     }
 
-    init(_ raw: bpf_insn) {
+    package init(_ raw: bpf_insn) {
         self.init(code: raw.code, dst: raw.dst_reg, src: raw.src_reg, off: raw.off, imm: raw.imm)
     }
 
-    var raw: bpf_insn {
+    package var raw: bpf_insn {
         var r = bpf_insn()
         r.code = code
         r.dst_reg = dst
@@ -58,28 +62,28 @@ public struct EBPFInstruction: Equatable, Sendable, CustomStringConvertible {
 
     // MARK: builders (the subset the classic translator emits)
 
-    static func mov64(_ dst: UInt8, _ src: UInt8) -> Self { .init(code: classALU64 | mov | srcX, dst: dst, src: src) }
-    static func mov32(_ dst: UInt8, _ src: UInt8) -> Self { .init(code: classALU | mov | srcX, dst: dst, src: src) }
-    static func mov32(_ dst: UInt8, imm: UInt32) -> Self { .init(code: classALU | mov | srcK, dst: dst, imm: Int32(bitPattern: imm)) }
-    static func mov64(_ dst: UInt8, imm: Int32) -> Self { .init(code: classALU64 | mov | srcK, dst: dst, imm: imm) }
-    static func alu32(_ op: UInt8, _ dst: UInt8, imm: UInt32) -> Self { .init(code: classALU | op | srcK, dst: dst, imm: Int32(bitPattern: imm)) }
-    static func alu32(_ op: UInt8, _ dst: UInt8, _ src: UInt8) -> Self { .init(code: classALU | op | srcX, dst: dst, src: src) }
-    static func alu64(_ op: UInt8, _ dst: UInt8, imm: Int32) -> Self { .init(code: classALU64 | op | srcK, dst: dst, imm: imm) }
-    static func alu64(_ op: UInt8, _ dst: UInt8, _ src: UInt8) -> Self { .init(code: classALU64 | op | srcX, dst: dst, src: src) }
-    static func neg32(_ dst: UInt8) -> Self { .init(code: classALU | 0x80, dst: dst) }
-    static func toBigEndian(_ dst: UInt8, bits: Int32) -> Self { .init(code: classALU | end | toBE, dst: dst, imm: bits) }
-    static func load(_ size: UInt8, _ dst: UInt8, _ src: UInt8, _ off: Int16) -> Self { .init(code: classLDX | modeMEM | size, dst: dst, src: src, off: off) }
-    static func store(_ size: UInt8, _ dst: UInt8, _ off: Int16, _ src: UInt8) -> Self { .init(code: classSTX | modeMEM | size, dst: dst, src: src, off: off) }
-    static func store(_ size: UInt8, _ dst: UInt8, _ off: Int16, imm: Int32) -> Self { .init(code: classST | modeMEM | size, dst: dst, off: off, imm: imm) }
-    static func jump(_ op: UInt8, _ dst: UInt8, imm: UInt32, wide: Bool = false) -> Self {
+    package static func mov64(_ dst: UInt8, _ src: UInt8) -> Self { .init(code: classALU64 | mov | srcX, dst: dst, src: src) }
+    package static func mov32(_ dst: UInt8, _ src: UInt8) -> Self { .init(code: classALU | mov | srcX, dst: dst, src: src) }
+    package static func mov32(_ dst: UInt8, imm: UInt32) -> Self { .init(code: classALU | mov | srcK, dst: dst, imm: Int32(bitPattern: imm)) }
+    package static func mov64(_ dst: UInt8, imm: Int32) -> Self { .init(code: classALU64 | mov | srcK, dst: dst, imm: imm) }
+    package static func alu32(_ op: UInt8, _ dst: UInt8, imm: UInt32) -> Self { .init(code: classALU | op | srcK, dst: dst, imm: Int32(bitPattern: imm)) }
+    package static func alu32(_ op: UInt8, _ dst: UInt8, _ src: UInt8) -> Self { .init(code: classALU | op | srcX, dst: dst, src: src) }
+    package static func alu64(_ op: UInt8, _ dst: UInt8, imm: Int32) -> Self { .init(code: classALU64 | op | srcK, dst: dst, imm: imm) }
+    package static func alu64(_ op: UInt8, _ dst: UInt8, _ src: UInt8) -> Self { .init(code: classALU64 | op | srcX, dst: dst, src: src) }
+    package static func neg32(_ dst: UInt8) -> Self { .init(code: classALU | 0x80, dst: dst) }
+    package static func toBigEndian(_ dst: UInt8, bits: Int32) -> Self { .init(code: classALU | end | toBE, dst: dst, imm: bits) }
+    package static func load(_ size: UInt8, _ dst: UInt8, _ src: UInt8, _ off: Int16) -> Self { .init(code: classLDX | modeMEM | size, dst: dst, src: src, off: off) }
+    package static func store(_ size: UInt8, _ dst: UInt8, _ off: Int16, _ src: UInt8) -> Self { .init(code: classSTX | modeMEM | size, dst: dst, src: src, off: off) }
+    package static func store(_ size: UInt8, _ dst: UInt8, _ off: Int16, imm: Int32) -> Self { .init(code: classST | modeMEM | size, dst: dst, off: off, imm: imm) }
+    package static func jump(_ op: UInt8, _ dst: UInt8, imm: UInt32, wide: Bool = false) -> Self {
         .init(code: (wide ? classJMP : classJMP32) | op | srcK, dst: dst, imm: Int32(bitPattern: imm))
     }
-    static func jump(_ op: UInt8, _ dst: UInt8, _ src: UInt8, wide: Bool = false) -> Self {
+    package static func jump(_ op: UInt8, _ dst: UInt8, _ src: UInt8, wide: Bool = false) -> Self {
         .init(code: (wide ? classJMP : classJMP32) | op | srcX, dst: dst, src: src)
     }
-    static var goto: Self { .init(code: classJMP | ja) }
-    static func call(helper: Int32) -> Self { .init(code: classJMP | call, imm: helper) }
-    static var exitInsn: Self { .init(code: classJMP | exit) }
+    package static var goto: Self { .init(code: classJMP | ja) }
+    package static func call(helper: Int32) -> Self { .init(code: classJMP | call, imm: helper) }
+    package static var exitInsn: Self { .init(code: classJMP | exit) }
 
     public var description: String {
         "{code 0x\(String(code, radix: 16)) dst r\(dst) src r\(src) off \(off) imm \(imm)}"

@@ -1,0 +1,12 @@
+/// Where the log meets the renderer: post-processing reads events from a log and renders
+/// them with the capture's own names. Log/ and Output/ do not know each other; this folder
+/// (journeys, diff, stats) uses both.
+extension EventFormatter {
+    /// For events read back from a log: the capture's function table, drop-reason names,
+    /// clock offset and interface names.
+    public convenience init(options: OutputOptions, log: LogReader) {
+        self.init(options: options, targets: log.header.targets, drops: log.header.drops, context: .init(),
+                  interfaces: InterfaceNames(recorded: log.trailer?.interfaces ?? [:]), retryUnnamed: false,
+                  bootToWallNs: log.header.bootToWallNs)
+    }
+}

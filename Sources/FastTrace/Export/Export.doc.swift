@@ -1,0 +1,1 @@
+// Export: capture logs to other formats (pcapng). Depends on: Log, Analysis.

@@ -1,0 +1,31 @@
+import ArgumentParser
+import FastTrace
+
+extension OutputOptions.Timestamp: ExpressibleByArgument {}
+
+/// How events are printed: the flags a live trace and `read` share, declared once.
+/// (`--output-stack` and `--output-caller` change what the kernel records, so they stay
+/// with `trace`.)
+struct OutputFlags: ParsableArguments {
+    @Flag(inversion: .prefixedNo, help: "Print the 5-tuple (on by default).")
+    var outputTuple = true
+    @Flag(inversion: .prefixedNo, help: "Print netns, mark, interface, protocol, MTU and length (on by default).")
+    var outputMeta = true
+    @Flag(name: .customLong("output-tcp-flags"), help: "Append TCP flags to the tuple.")
+    var outputTCPFlags = false
+    @Flag(name: .customLong("output-json"), help: "One JSON object per line (fields: docs/output.md).")
+    var outputJSON = false
+    @Option(help: ArgumentHelp("none, relative (since this skb was last seen), absolute (kernel ns) or current (wall clock; a log's own for `read`).", valueName: "mode"))
+    var timestamp: OutputOptions.Timestamp = .none
+
+    /// The renderer's options these flags ask for.
+    var options: OutputOptions {
+        var o = OutputOptions()
+        o.tuple = outputTuple
+        o.meta = outputMeta
+        o.tcpFlags = outputTCPFlags
+        o.json = outputJSON
+        o.timestamp = timestamp
+        return o
+    }
+}
