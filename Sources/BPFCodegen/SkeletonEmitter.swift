@@ -45,7 +45,8 @@ enum SkeletonEmitter {
             w.line()
             w.block("init(_ object: BPFObject) throws(BPFError)") { w in
                 for map in m.maps {
-                    let lookup = "object.map(named: \(TypeEmitter.quote(map.cName)))"
+                    let name = TypeEmitter.quote(map.cName)
+                    let lookup = "object.map(bpf_object__find_map_by_name(object.handle, \(name)), name: \(name))"
                     w.line("\(map.swiftName) = try " + (!typed || map.swiftType == "BPFMap" ? lookup : "\(map.swiftType)(\(lookup))"))
                 }
             }

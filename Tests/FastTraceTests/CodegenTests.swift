@@ -44,10 +44,10 @@ import Testing
         #expect(skel.contains("public var threshold: UInt32 = 0"))
         #expect(skel.contains("cName: \"mask\", swiftName: \"mask\", offset: 8, size: 8"))
         #expect(skel.contains("public let table: BPFHashMap<UInt32, Fixture>"))
-        #expect(skel.contains("table = try BPFHashMap<UInt32, Fixture>(object.map(named: \"table\"))"))
+        #expect(skel.contains("table = try BPFHashMap<UInt32, Fixture>(object.map(bpf_object__find_map_by_name(object.handle, \"table\"), name: \"table\"))"))
         // No BTF key/value (ring buffer): an untyped handle.
         #expect(skel.contains("public let events: BPFMap"))
-        #expect(skel.contains("events = try object.map(named: \"events\")"))
+        #expect(skel.contains("events = try object.map(bpf_object__find_map_by_name(object.handle, \"events\"), name: \"events\")"))
         #expect(skel.contains("public let fixtureProg: BPFProgram"))
         #expect(skel.contains("public consuming func load() throws(BPFError) -> Loaded"))
         #expect(skel.contains("private let objectBase64 ="))

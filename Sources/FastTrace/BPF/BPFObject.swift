@@ -88,11 +88,11 @@ public final class BPFObject {
         return BPFProgram(handle: p, object: self)
     }
 
-    public func map(named mapName: String) throws(BPFError) -> BPFMap {
-        guard let m = bpf_object__find_map_by_name(handle, mapName) else {
-            throw BPFError("find map \(mapName) in \(name)", errno: ENOENT)
-        }
-        return BPFMap(handle: m, object: self)
+    /// The map the generated skeleton found by its C name (the skeleton is the only code
+    /// that names maps; everything else holds its typed handles); throws when it is absent.
+    func map(_ found: OpaquePointer?, name mapName: String) throws(BPFError) -> BPFMap {
+        guard let found else { throw BPFError("find map \(mapName) in \(name)", errno: ENOENT) }
+        return BPFMap(handle: found, object: self)
     }
 
     /// The memory behind a global-data section (`.rodata`, `.bss`, `.data`): libbpf's
