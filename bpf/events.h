@@ -10,8 +10,11 @@
 #ifndef FASTTRACE_EVENTS_H
 #define FASTTRACE_EVENTS_H
 
-#define FT_EXPORT_TYPES(...)                                                       \
-	__attribute__((noinline, used)) int __ft_export_types(__VA_ARGS__) { return 0; }
+#define FT_EXPORT_TYPES_AS(name, ...)                                              \
+	__attribute__((noinline, used)) int name(__VA_ARGS__) { return 0; }
+/* At most five types per use (BPF functions take five arguments): name the next ones with
+ * FT_EXPORT_TYPES_AS and a name of their own. */
+#define FT_EXPORT_TYPES(...) FT_EXPORT_TYPES_AS(__ft_export_types, __VA_ARGS__)
 
 #define FT_TASK_COMM_LEN 16
 
@@ -20,6 +23,13 @@ enum ft_event_kind {
 	FT_EVENT_KIND_FUNC = 0,	/* a traced function or tracepoint saw the skb */
 	FT_EVENT_KIND_DROP = 1,	/* kfree_skb_reason / skb:kfree_skb with a drop reason */
 	FT_EVENT_KIND_LOSS = 2,	/* synthetic: ring reservations failed (counts in `len`) */
+	FT_EVENT_KIND_PROG = 3,	/* a traced BPF program (--filter-trace-tc) was entered */
+	FT_EVENT_KIND_PROG_EXIT = 4, /* it returned: its return value is in `drop_reason` */
+};
+
+/* ft_meta.flags */
+enum ft_meta_flag {
+	FT_META_FLAG_TC_INGRESS = 1,	/* skb->tc_at_ingress: a tc program runs on ingress (else egress) */
 };
 
 /* Slots of trace.bpf.c's per-CPU `stats` counters (user space reads them by these names). */
@@ -49,7 +59,7 @@ struct ft_meta {
 	__u32 len;
 	__u32 mtu;
 	__u16 protocol;		/* skb->protocol, host byte order */
-	__u16 pad;
+	__u16 flags;		/* enum ft_meta_flag */
 };
 
 struct ft_event {
@@ -61,7 +71,8 @@ struct ft_event {
 	__u32 pid;
 	__u32 tgid;
 	__s32 stack_id;		/* -1 unless stacks were asked */
-	__u32 drop_reason;	/* enum skb_drop_reason of the running kernel */
+	__u32 drop_reason;	/* enum skb_drop_reason of the running kernel; for PROG_EXIT, the
+				 * program's return value (TC_ACT_OK, ...) */
 	enum ft_event_kind kind;
 	char comm[FT_TASK_COMM_LEN];
 	struct ft_meta meta;

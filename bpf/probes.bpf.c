@@ -37,3 +37,11 @@ int probe_get_func_ip(struct pt_regs *ctx)
 {
 	return bpf_get_func_ip(ctx) ? 0 : 1;
 }
+
+/* Tracing BPF programs (--filter-trace-tc): a tc program to be the target, and an fentry
+ * program attached to it. */
+SEC("tc")
+int probe_tc_target(struct __sk_buff *skb) { return 0; }
+
+SEC("fentry")
+int probe_fentry_prog(__u64 *ctx) { return 0; }

@@ -95,6 +95,7 @@ struct {
 } clone_parents SEC(".maps");
 
 FT_EXPORT_TYPES(struct ft_event *event, struct ft_snap *snap, enum ft_link link, enum ft_stat stat, enum ft_limit limit)
+FT_EXPORT_TYPES_AS(__ft_export_meta_types, enum ft_meta_flag meta_flag)
 
 static __always_inline __u64 bump(enum ft_stat slot)
 {
@@ -255,7 +256,9 @@ static __always_inline void emit(void *ctx, struct sk_buff *skb, __u32 id, __u32
 	e->meta.len = BPF_CORE_READ(skb, len);
 	e->meta.mtu = dev ? BPF_CORE_READ(dev, mtu) : 0;
 	e->meta.protocol = bpf_ntohs(BPF_CORE_READ(skb, protocol));
-	e->meta.pad = 0;
+	e->meta.flags = 0;
+	if (kind == FT_EVENT_KIND_PROG || kind == FT_EVENT_KIND_PROG_EXIT)
+		e->meta.flags = BPF_CORE_READ_BITFIELD_PROBED(skb, tc_at_ingress) ? FT_META_FLAG_TC_INGRESS : 0;
 	__builtin_memset(&e->tuple, 0, sizeof(e->tuple));
 	fill_tuple(&e->tuple, skb, e->meta.protocol);
 	if (snaplen)
@@ -349,6 +352,25 @@ SEC("ft.tp_btf")
 int tp_kfree_skb(__u64 *ctx)
 {
 	emit(ctx, (struct sk_buff *)ctx[0], func_id, (__u32)ctx[2], FT_EVENT_KIND_DROP, 0);
+	return 0;
+}
+
+/* ---- BPF programs as targets (--filter-trace-tc): fentry/fexit with a loaded tc program as
+ * the attach target, one load per program (func_id from config). The program's argument is
+ * a `struct __sk_buff *`, which at run time is the kernel's sk_buff; read with probe reads
+ * (ft_direct_skb is off for these objects). fexit sees the skb as the program left it and
+ * its return value after the arguments. */
+SEC("ft.fentry")
+int fentry_prog(__u64 *ctx)
+{
+	emit(ctx, (struct sk_buff *)ctx[0], func_id, 0, FT_EVENT_KIND_PROG, 0);
+	return 0;
+}
+
+SEC("ft.fexit")
+int fexit_prog(__u64 *ctx)
+{
+	emit(ctx, (struct sk_buff *)ctx[0], func_id, (__u32)ctx[1], FT_EVENT_KIND_PROG_EXIT, 0);
 	return 0;
 }
 

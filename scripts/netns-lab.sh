@@ -4,8 +4,10 @@
 # nftables rules in PREFIX-b that drop UDP to port 7778 and DNAT TCP port 80 to 8080, and a
 # little traffic: UDP to 7777 (delivered, no socket), UDP to 7778 (dropped by the rule), TCP
 # to 8080 (refused), to 80 (rewritten to 8080, refused) and to 9090 (refused), ICMP echo.
+# `chaos` adds the trouble of the pwru story: nftables in PREFIX-b also drops TCP to 8080 (a
+# tc program that rewrites 80 to 8080, bpf/chaos.bpf.c, is attached by the caller).
 set -euo pipefail
-cmd=${1:?usage: netns-lab.sh up|traffic|down [prefix]}
+cmd=${1:?usage: netns-lab.sh up|chaos|traffic|down [prefix]}
 p=${2:-ftlab}
 a=$p-a b=$p-b
 case $cmd in
@@ -33,6 +35,9 @@ table ip ftnat {
 }
 NFT
     ;;
+chaos)
+    ip netns exec "$b" nft add rule inet ftlab input tcp dport 8080 counter drop
+    ;;
 traffic)
     ip netns exec "$a" ping -c 2 -i 0.2 -W 1 10.77.0.2 >/dev/null || true
     ip netns exec "$a" bash -c 'echo hello > /dev/udp/10.77.0.2/7777' || true
@@ -47,5 +52,5 @@ down)
     ip netns del "$a" 2>/dev/null || true
     ip netns del "$b" 2>/dev/null || true
     ;;
-*) echo "usage: netns-lab.sh up|traffic|down [prefix]" >&2; exit 2 ;;
+*) echo "usage: netns-lab.sh up|chaos|traffic|down [prefix]" >&2; exit 2 ;;
 esac

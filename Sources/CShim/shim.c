@@ -284,3 +284,81 @@ int shim_pin_to_current_cpu(void) {
     CPU_SET(cpu, &set);
     return sched_setaffinity(0, sizeof set, &set) ? -errno : cpu;
 }
+
+// ---- loaded BPF programs (--filter-trace-tc) ---------------------------------------------
+
+int shim_prog_next(uint32_t after, struct shim_prog *out) {
+    uint32_t id = after;
+    for (;;) {
+        if (bpf_prog_get_next_id(id, &id)) return errno == ENOENT ? 0 : -errno;
+        int fd = bpf_prog_get_fd_by_id(id);
+        if (fd < 0) {
+            if (errno == ENOENT) continue; // unloaded meanwhile
+            return -errno;
+        }
+        struct bpf_prog_info info = {0};
+        struct bpf_func_info func = {0};
+        uint32_t len = sizeof(info);
+        info.nr_func_info = 1;
+        info.func_info_rec_size = sizeof(func);
+        info.func_info = (uint64_t)(uintptr_t)&func;
+        int rc = bpf_obj_get_info_by_fd(fd, &info, &len);
+        int err = rc ? -errno : 0;
+        close(fd);
+        if (err == -ENOENT) continue;
+        if (err) return err;
+        memset(out, 0, sizeof(*out));
+        out->id = id;
+        out->type = info.type;
+        out->btf_id = info.btf_id;
+        memcpy(out->tag, info.tag, sizeof(out->tag));
+        snprintf(out->name, sizeof(out->name), "%s", info.name);
+        // The main function's BTF name: the whole name (info.name is cut at 15 characters)
+        // and what fentry needs as the attach target.
+        if (info.btf_id && info.nr_func_info > 0) {
+            struct btf *btf = btf__load_from_kernel_by_id(info.btf_id);
+            if (btf) {
+                const struct btf_type *t = btf__type_by_id(btf, func.type_id);
+                const char *n = t ? btf__name_by_offset(btf, t->name_off) : NULL;
+                if (n) snprintf(out->func, sizeof(out->func), "%s", n);
+                btf__free(btf);
+            }
+        }
+        return 1;
+    }
+}
+
+struct tc_job {
+    const char *ns_path;
+    const char *ifname;
+    int prog_fd;
+    bool egress;
+    int err;
+};
+
+static void *tc_thread(void *arg) {
+    struct tc_job *job = arg;
+    if (job->ns_path) {
+        int fd = open(job->ns_path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) { job->err = -errno; return NULL; }
+        if (setns(fd, CLONE_NEWNET)) { job->err = -errno; close(fd); return NULL; }
+        close(fd);
+    }
+    int ifindex = (int)if_nametoindex(job->ifname);
+    if (!ifindex) { job->err = -errno; return NULL; }
+    LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+                .attach_point = job->egress ? BPF_TC_EGRESS : BPF_TC_INGRESS);
+    int rc = bpf_tc_hook_create(&hook);
+    if (rc && rc != -EEXIST) { job->err = rc; return NULL; }
+    LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = job->prog_fd);
+    job->err = bpf_tc_attach(&hook, &opts);
+    return NULL;
+}
+
+int shim_tc_attach(const char *ns_path, const char *ifname, int prog_fd, bool egress) {
+    struct tc_job job = {.ns_path = ns_path, .ifname = ifname, .prog_fd = prog_fd, .egress = egress};
+    pthread_t t;
+    if (pthread_create(&t, NULL, tc_thread, &job)) return -EAGAIN;
+    pthread_join(t, NULL);
+    return job.err;
+}

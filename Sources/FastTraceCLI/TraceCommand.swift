@@ -35,6 +35,9 @@ struct TraceCommand: ParsableCommand {
     @Flag(name: .customLong("filter-track-skb"), help: "Once an skb matches, keep reporting it (by address, clones included) until it is freed, even after NAT or a tc program rewrites it.")
     var filterTrackSkb = false
 
+    @Flag(name: .customLong("filter-trace-tc"), help: "Also trace every loaded tc BPF program (fentry and fexit): each shows as tc/ingress:NAME[id N] where a packet enters it, and with its verdict (TC_ACT_OK, TC_ACT_SHOT, ...) where it leaves. Needs fentry (docs/tracer.md).")
+    var filterTraceTC = false
+
     @Option(name: .customLong("filter-track-max"), parsing: .unconditional, help: ArgumentHelp("How many skbs --filter-track-skb can follow at once; matches beyond it are counted and reported.", valueName: "n"))
     var filterTrackMax = 16384
 
@@ -117,6 +120,7 @@ struct TraceCommand: ParsableCommand {
         config.snapLength = snaplen
         config.expediteDetach = !noExpediteDetach
         config.trackSkb = filterTrackSkb
+        config.traceTC = filterTraceTC
         config.trackCapacity = filterTrackMax
         if backend != "auto" {
             guard let b = Backend(rawValue: backend) else {
@@ -229,7 +233,10 @@ struct TraceCommand: ParsableCommand {
             let which = first.reason == "ENFILE" ? "the system's open-file table is full (fs.file-max)" : "the open-file limit is \(files) (ulimit -n)"
             fail("\(exhausted.count) of \(tracer.targets.count) targets could not be attached (\(first.reason)): \(which); raise it, or trace fewer functions (--limit-funcs)")
         }
-        let kind = tracer.backend.tracesTracepoints ? "tracepoints" : "functions"
+        if filterTraceTC && tracer.plan.programs.isEmpty {
+            note("--filter-trace-tc: no tc program with BTF is loaded; programs loaded from now on are not traced")
+        }
+        let kind = (tracer.backend.tracesTracepoints ? "tracepoints" : "functions") + (tracer.plan.programs.isEmpty ? "" : " and tc programs")
         note("Attached \(tracer.attachedCount) \(kind) (\(tracer.ignored.count) ignored) via \(tracer.backend.rawValue) in \(Int(Date().timeIntervalSince(start) * 1000)) ms")
         for n in tracer.trackingNotes { note("--filter-track-skb: \(n)") }
         if !tracer.ignored.isEmpty {

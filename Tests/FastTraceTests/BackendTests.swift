@@ -77,6 +77,68 @@ struct BackendTests {
         }
     }
 
+    // MARK: --filter-trace-tc in the plan
+
+    static let loaded = [
+        LoadedProgram(id: 42, type: LoadedProgram.schedCls, name: "rewrite_port", hasBTF: true, tag: "00"),
+        LoadedProgram(id: 43, type: LoadedProgram.schedCls, name: "old_prog", hasBTF: false, tag: "01"),
+    ]
+
+    static func features(_ ok: Bool) -> (String) -> Feature {
+        { Feature(name: $0, status: ok ? .ok : .unavailable, errno: ok ? nil : "EPERM", phase: "load", detail: "test") }
+    }
+
+    @Test func tcProgramsFollowTheFunctionsAndNeedBTF() throws {
+        var config = Self.config(.kprobeMulti)
+        config.traceTC = true
+        config.loadedPrograms = Self.loaded
+        let plan = try TracePlan(config, probe: Self.probe(ok: ["kprobe.multi"]), featureProbe: Self.features(true))
+        #expect(plan.functions.count == 4)
+        #expect(plan.targets.count == 5, "functions, then programs: a program's id follows them")
+        let p = try #require(plan.targets.last)
+        #expect(p.name == "tc:rewrite_port[id 42]" && p.kind == .bpfProgram && p.programID == 42 && p.programFunction == "rewrite_port")
+        #expect(plan.programName(for: p) == "fentry_prog")
+        #expect(plan.untraceablePrograms.map(\.name) == ["tc:old_prog[id 43]"])
+        #expect(plan.describe(cpus: 1).contains { $0.hasPrefix("tc programs (--filter-trace-tc): 1 traced") })
+    }
+
+    @Test func tcProgramsWithoutFentryOnProgramsIsBadInput() throws {
+        var config = Self.config(.kprobeMulti)
+        config.traceTC = true
+        config.loadedPrograms = Self.loaded
+        #expect { try TracePlan(config, probe: Self.probe(ok: ["kprobe.multi"]), featureProbe: Self.features(false)) } throws: { e in
+            (e as? TraceError)?.kind == .badInput && "\(e)".hasPrefix("--filter-trace-tc traces tc programs with fentry/fexit, which this kernel refuses (EPERM)")
+        }
+    }
+
+    /// Program events: the direction the program ran in, and the verdict by name, in text
+    /// and JSON.
+    @Test func programEventsRenderDirectionAndVerdict() throws {
+        let targets = [TracedTarget(name: "ip_rcv", kind: .function, position: 1, module: nil),
+                       TracedTarget(tcProgram: Self.loaded[0])]
+        var json = OutputOptions()
+        json.json = true
+        let text = EventFormatter(options: OutputOptions(), targets: targets, drops: DropReasons(names: [:]))
+        let jf = EventFormatter(options: json, targets: targets, drops: DropReasons(names: [:]))
+        var e = Event()
+        e.funcId = 1
+        e.kind = .prog
+        e.meta.flags = UInt16(MetaFlag.tcIngress.rawValue)
+        #expect(text.funcName(e) == "tc/ingress:rewrite_port[id 42]")
+        e.kind = .progExit
+        e.dropReason = 2
+        #expect(text.funcName(e) == "tc/ingress:rewrite_port[id 42](TC_ACT_SHOT)")
+        e.meta.flags = 0
+        e.dropReason = UInt32(bitPattern: -1)
+        #expect(text.funcName(e) == "tc/egress:rewrite_port[id 42](TC_ACT_UNSPEC)")
+        #expect(text.format(e).contains("tc/egress:rewrite_port[id 42](TC_ACT_UNSPEC)"))
+        let line = jf.format(e)
+        #expect(line.contains("\"func_kind\":\"bpf_program\""), "\(line)")
+        #expect(line.contains("\"verdict\":\"TC_ACT_UNSPEC\",\"verdict_value\":-1"), "\(line)")
+        // A path step keeps kind, direction and verdict (fasttrace diff).
+        #expect(text.funcName(PathDiff.Path.event(PathDiff.Path.step(e))) == text.funcName(e))
+    }
+
     @Test func cliTakesTheTestBackendByName() throws {
         let command = try #require(try FastTraceCommand.parseAsRoot(["trace", "--backend", "test-receive-only"]) as? TraceCommand)
         #expect(try command.makeConfig().backend?.rawValue == "test-receive-only")

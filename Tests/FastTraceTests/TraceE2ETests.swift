@@ -19,11 +19,13 @@ struct TraceE2ETests {
     struct Capture { let lines: [[String: Any]]; let stderr: String; let status: Int32; let netns: [String: UInt32]; let seconds: Double }
 
     /// Runs fasttrace with `args` while the lab sends its traffic; returns the JSON lines.
-    func capture(_ args: [String], prefix: String) throws -> Capture {
+    /// `setup(prefix)` runs once the lab is up, before fasttrace starts.
+    func capture(_ args: [String], prefix: String, setup: (String) throws -> Void = { _ in }) throws -> Capture {
         _ = try TestSupport.run(lab, ["down", prefix])
         let up = try TestSupport.run(lab, ["up", prefix])
         try #require(up.status == 0, "lab up: \(up.stderr)")
         defer { _ = try? TestSupport.run(lab, ["down", prefix]) }
+        try setup(prefix)
         let ready = TestSupport.temporaryDirectory("ready").appendingPathComponent("ready").path
         let p = Process()
         p.executableURL = URL(fileURLWithPath: cli)
@@ -275,6 +277,82 @@ struct TraceE2ETests {
         #expect(plain.status == 0, "\(plain.stderr)")
         #expect(!events(plain).isEmpty)
         #expect(!events(plain).contains { tuple($0)["dport"] as? Int == 8080 }, "without tracking, the rewritten packet no longer matches")
+    }
+
+    // MARK: BPF programs in the path (--filter-trace-tc)
+
+    /// The lab with the pwru story's trouble: `rewrite_port` (bpf/chaos.bpf.c) on b's
+    /// ingress rewrites TCP 80 to 8080 and shoots TCP to 9090; nftables in b drops 8080.
+    func chaos(_ program: BPFProgram) -> (String) throws -> Void {
+        { [lab] prefix in
+            let r = try TestSupport.run(lab, ["chaos", prefix])
+            try #require(r.status == 0, "lab chaos: \(r.stderr)")
+            try program.attachTC(netns: "/run/netns/\(prefix)-b", interface: "\(prefix)-vb")
+        }
+    }
+
+    /// The acceptance story: the tc program appears by name where the packet enters it
+    /// (port 80) and with its verdict where it leaves (TC_ACT_OK, port now 8080), then
+    /// nftables drops it; a packet the program shoots shows TC_ACT_SHOT, then the kernel's
+    /// tc drop. `stats` on the log counts the verdicts.
+    @Test(.enabled(if: TestKernel.has("bpf_prog_trace"), TestKernel.whyNot("bpf_prog_trace")))
+    func traceTCShowsTheProgramItsVerdictAndTheDrop() throws {
+        let chaosProgram = try ChaosBPF.open().load()
+        let log = TestSupport.temporaryDirectory("tc").appendingPathComponent("tc.ftlog").path
+        let c = try capture(filterBackend + ["--filter-trace-tc", "--filter-track-skb", "-w", log, "--print",
+                                              "tcp and (dst port 80 or dst port 9090)"],
+                            prefix: "fteT", setup: chaos(chaosProgram.programs.rewritePort))
+        #expect(c.status == 0, "\(c.stderr)")
+        #expect(c.stderr.contains("and tc programs"), "\(c.stderr)")
+        let ev = events(c)
+        func time(_ e: [String: Any]) -> Int { e["time_ns"] as? Int ?? 0 }
+        func named(_ e: [String: Any], _ prefix: String) -> Bool { (e["func"] as? String ?? "").hasPrefix(prefix) }
+        let program = "tc/ingress:rewrite_port[id "
+
+        // Port 80: enters the program as 80, leaves as 8080 with TC_ACT_OK, dropped by nftables.
+        let entry = try #require(ev.first { named($0, program) && $0["func_kind"] as? String == "bpf_program" && $0["verdict"] == nil && tuple($0)["dport"] as? Int == 80 },
+                                 "\(Set(ev.compactMap { $0["func"] as? String }).sorted())")
+        #expect(entry["iface"] as? String == "fteT-vb")
+        let skb = try #require(entry["skb"] as? String)
+        let path = ev.filter { $0["skb"] as? String == skb }.sorted { time($0) < time($1) }
+        let exit = try #require(path.first { named($0, program) && $0["verdict"] as? String == "TC_ACT_OK" }, "\(path.compactMap { $0["func"] })")
+        #expect((exit["func"] as? String ?? "").hasSuffix("](TC_ACT_OK)"))
+        #expect(tuple(exit)["dport"] as? Int == 8080, "the program rewrote the port")
+        let drop = try #require(path.first { $0["drop_reason"] as? String == "SKB_DROP_REASON_NETFILTER_DROP" }, "\(path.compactMap { $0["func"] })")
+        #expect(time(entry) < time(exit) && time(exit) < time(drop))
+        #expect(tuple(drop)["dport"] as? Int == 8080)
+
+        // Port 9090: TC_ACT_SHOT, then the kernel drops it at tc ingress.
+        let shot = try #require(ev.first { $0["verdict"] as? String == "TC_ACT_SHOT" }, "no TC_ACT_SHOT")
+        #expect(tuple(shot)["dport"] as? Int == 9090)
+        let shotPath = ev.filter { $0["skb"] as? String == shot["skb"] as? String }.sorted { time($0) < time($1) }
+        let tcDrop = try #require(shotPath.first { ($0["drop_reason"] as? String ?? "").contains("TC_INGRESS") }, "\(shotPath.compactMap { $0["func"] })")
+        #expect(time(shot) < time(tcDrop))
+
+        let stats = try TestSupport.run(cli, ["stats", log])
+        #expect(stats.status == 0, "\(stats.stderr)")
+        #expect(stats.stdout.contains("BPF program verdicts"), "\(stats.stdout)")
+        #expect(stats.stdout.contains(" TC_ACT_SHOT") && stats.stdout.contains(" TC_ACT_OK"), "\(stats.stdout)")
+    }
+
+    /// Where fentry on programs is refused (this host), the flag is one line and exit 2; the
+    /// trace is never silently less than asked.
+    @Test(.enabled(if: !TestKernel.has("bpf_prog_trace"), "the kernel traces BPF programs"))
+    func traceTCWithoutFentryIsOneLine() throws {
+        let r = try TestSupport.run(cli, ["--filter-trace-tc", "--duration", "1"])
+        #expect(r.status == 2)
+        #expect(r.stderr.hasPrefix("fasttrace: --filter-trace-tc") && r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
+    }
+
+    /// The chaos lab itself, on any kernel (tracepoints here): the tc program really rewrites
+    /// 80 to 8080 and nftables drops it, which the trace shows at skb:kfree_skb.
+    @Test func chaosLabDropsTheRewrittenPort() throws {
+        let chaosProgram = try ChaosBPF.open().load()
+        let c = try capture(["--backend", "tracepoint", "tcp"], prefix: "fteU", setup: chaos(chaosProgram.programs.rewritePort))
+        #expect(c.status == 0, "\(c.stderr)")
+        let drops = events(c).filter { $0["drop_reason"] as? String == "SKB_DROP_REASON_NETFILTER_DROP" }
+        #expect(drops.contains { tuple($0)["dport"] as? Int == 8080 }, "\(drops.prefix(3))")
+        #expect(events(c).contains { ($0["drop_reason"] as? String ?? "").contains("TC_INGRESS") && tuple($0)["dport"] as? Int == 9090 })
     }
 
     /// --filter-ifname is looked up inside the --filter-netns namespace (the lab's veth ends

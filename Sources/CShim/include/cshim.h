@@ -137,6 +137,23 @@ int shim_ifindex_in_netns(const char *ns_path, const char *name);
 int shim_prog_test_run(int prog_fd, const void *data, uint32_t size, uint32_t repeat,
                        uint32_t *retval, uint32_t *duration_ns);
 
+// ---- loaded BPF programs (--filter-trace-tc) -------------------------------------------
+struct shim_prog {
+    uint32_t id;
+    uint32_t type;          // enum bpf_prog_type
+    uint32_t btf_id;        // 0: loaded without BTF (cannot be traced with fentry)
+    uint8_t tag[8];
+    char name[16];          // the kernel's copy, cut at 15 characters
+    char func[128];         // the main function's BTF name (the fentry attach target), or ""
+};
+
+/// The next loaded program after id `after`: 1 and `out` filled, 0 at the end, -errno.
+int shim_prog_next(uint32_t after, struct shim_prog *out);
+
+/// Attaches `prog_fd` (SCHED_CLS) to `ifname`'s clsact ingress or egress hook through netlink,
+/// in the network namespace at `ns_path` (NULL: the caller's); 0 or -errno. For tests.
+int shim_tc_attach(const char *ns_path, const char *ifname, int prog_fd, bool egress);
+
 // ---- libbpf custom program sections -------------------------------------------------
 
 /// libbpf_register_prog_handler(sec, type, attach type) with only a prepare-load callback

@@ -69,6 +69,14 @@ public struct LogStats {
         public let function: UInt32
     }
 
+    /// How often each traced BPF program returned each value.
+    public private(set) var verdicts: [ProgramVerdict: Int] = [:]
+
+    public struct ProgramVerdict: Hashable, Sendable {
+        public let function: UInt32
+        public let value: UInt32
+    }
+
     public init() {}
 
     public mutating func add(_ e: Event) {
@@ -80,6 +88,7 @@ public struct LogStats {
         lastNs = max(lastNs, e.tsNs)
         let flow = e.tuple.l3Proto != 0 ? FlowKey(e.tuple) : nil
         if let flow { flows.insert(flow) }
+        if e.kind == .progExit { verdicts[ProgramVerdict(function: e.funcId, value: e.dropReason), default: 0] += 1 }
         if e.kind == .drop {
             let site = DropSite(reason: e.dropReason, function: e.funcId)
             var d = drops[site] ?? (0, [:])
@@ -114,6 +123,14 @@ public struct LogStats {
             lines.append("  \(d.count)\t\(header.drops.name(site.reason)) at \(header.targets.name(of: site.function))")
             for (_, f) in d.flows.sorted(by: { $0.value.count > $1.value.count }).prefix(5) {
                 lines.append("      \(f.count)\t\(EventFormatter.tuple(f.example.tuple))")
+            }
+        }
+        if !verdicts.isEmpty {
+            lines.append("")
+            lines.append("BPF program verdicts (--filter-trace-tc):")
+            for (v, n) in verdicts.sorted(by: { $0.value > $1.value }) {
+                let name = header.targets.name(of: v.function)
+                lines.append("  \(n)\t\(name) \(ProgramVerdicts.name(v.value, target: name))")
             }
         }
         lines.append("")

@@ -62,18 +62,29 @@ public enum PathDiff {
             drop = j.drop.map(Path.step)
         }
 
+        /// A step: the function id in the low 32 bits; above it the kind (bits 61-63: 0
+        /// function, 1 drop, 3 program entry, 4 program exit, as `ft_event_kind`), the tc
+        /// direction (bit 60) and the drop reason or verdict (bits 32-59; verdict −1 wraps).
         static func step(_ e: Event) -> UInt64 {
-            e.kind == .drop ? 1 << 63 | UInt64(e.dropReason) << 32 | UInt64(e.funcId) : UInt64(e.funcId)
+            switch e.kind {
+            case .drop, .prog, .progExit:
+                return UInt64(e.kind.rawValue & 7) << 61 | UInt64(e.meta.flags & 1) << 60
+                    | UInt64(e.dropReason & 0x0fff_ffff) << 32 | UInt64(e.funcId)
+            default:
+                return UInt64(e.funcId)
+            }
         }
 
         /// The event a step stands for (enough for its function name).
         public static func event(_ step: UInt64) -> Event {
             var e = Event()
             e.funcId = UInt32(truncatingIfNeeded: step)
-            if step >> 63 != 0 {
-                e.kind = .drop
-                e.dropReason = UInt32(truncatingIfNeeded: step >> 32) & 0x7fff_ffff
-            }
+            let kind = UInt32(step >> 61)
+            guard kind != 0 else { return e }
+            e.kind = EventKind(rawValue: kind)
+            e.meta.flags = UInt16(step >> 60 & 1)
+            let value = UInt32(truncatingIfNeeded: step >> 32) & 0x0fff_ffff
+            e.dropReason = e.kind == .progExit && value == 0x0fff_ffff ? UInt32.max : value
             return e
         }
     }

@@ -72,6 +72,22 @@ public final class BPFProgram {
         return (ret, ns)
     }
 
+    /// Sets a loaded BPF program (by descriptor) and its function as the target of an
+    /// fentry/fexit program, before load. The descriptor is needed until the load.
+    public func setAttachTarget(programFD: Int32, function: String) throws(BPFError) {
+        let rc = bpf_program__set_attach_target(handle, programFD, function)
+        guard rc == 0 else { throw BPFError.capture("set attach target \(function) (program fd \(programFD)) for \(name)", code: rc) }
+    }
+
+    /// Attaches a loaded tc (SCHED_CLS) program to `interface`'s clsact ingress (or egress)
+    /// hook with netlink, direct action, inside the network namespace at `netns` (a
+    /// /run/netns or /proc/PID/ns/net path; nil: this one). It stays until the interface goes
+    /// (tests and the lab delete the namespace).
+    public func attachTC(netns: String?, interface: String, egress: Bool = false) throws(BPFError) {
+        let rc = shim_tc_attach(netns, interface, fd, egress)
+        guard rc == 0 else { throw BPFError("attach \(name) to tc \(egress ? "egress" : "ingress") of \(interface)", errno: -rc) }
+    }
+
     /// Sets the kernel function of an fentry/fexit/tp_btf program before load.
     public func setAttachTarget(function: String) throws(BPFError) {
         let rc = bpf_program__set_attach_target(handle, 0, function)

@@ -4,7 +4,8 @@ import Foundation
 /// One line of `fasttrace features`.
 public struct Feature: Codable, Sendable, Equatable {
     public enum Status: String, Codable, Sendable { case ok, unavailable }
-    /// Stable identifier: btf, bpf, kprobe, kprobe.multi, fentry, fexit, tp_btf, raw_tp, tracepoint, ringbuf, bpf_get_func_ip.
+    /// Stable identifier: btf, bpf, kprobe, kprobe.multi, fentry, fexit, tp_btf, raw_tp, tracepoint, ringbuf,
+    /// bpf_prog_trace (fentry on a BPF program: --filter-trace-tc), bpf_get_func_ip.
     public let name: String
     public let status: Status
     /// The errno name when unavailable (EPERM, EOPNOTSUPP, ENOENT, ...).
@@ -43,6 +44,7 @@ public enum FeatureProbe {
         ("raw_tp", { attachProbe("raw_tp", program: \.probeRawTp) { p throws(BPFError) in try p.attach() } }),
         ("tracepoint", { attachProbe("tracepoint", program: \.probeTracepoint) { p throws(BPFError) in try p.attach() } }),
         ("ringbuf", ringbuf),
+        ("bpf_prog_trace", bpfProgramTrace),
         ("bpf_get_func_ip", { attachProbe("bpf_get_func_ip", program: \.probeGetFuncIp, attach: nil) }),
     ]
 
@@ -93,6 +95,28 @@ public enum FeatureProbe {
         let e = rc < 0 ? -rc : EOPNOTSUPP
         return Feature(name: "ringbuf", status: .unavailable, errno: BPFError.name(ofErrno: e), phase: "load",
                        detail: rc == 0 ? "kernel older than 5.8: no BPF ring buffer" : String(cString: strerror(e)))
+    }
+
+    /// fentry on a BPF program (what --filter-trace-tc needs): loads a tc program, then an
+    /// fentry program with it as the target, and attaches.
+    static func bpfProgramTrace() -> Feature {
+        let name = "bpf_prog_trace"
+        var phase = "load"
+        do throws(BPFError) {
+            let target = try ProbesBPF.open()
+            for p in target.programs.all { p.autoload = p === target.programs.probeTcTarget }
+            let tc = try target.load()
+            let opened = try ProbesBPF.open()
+            for p in opened.programs.all { p.autoload = p === opened.programs.probeFentryProg }
+            try opened.programs.probeFentryProg.setAttachTarget(programFD: tc.programs.probeTcTarget.fd, function: "probe_tc_target")
+            let loaded = try opened.load()
+            phase = "attach"
+            try loaded.programs.probeFentryProg.attachTrace().detach()
+            return Feature(name: name, status: .ok, errno: nil, phase: nil, detail: "fentry attached to a tc program: --filter-trace-tc works")
+        } catch {
+            return Feature(name: name, status: .unavailable, errno: error.errnoName, phase: phase,
+                           detail: "--filter-trace-tc unavailable: " + explain("fentry", error: error, phase: phase))
+        }
     }
 
     /// Opens the probe object with only `program` enabled, loads it and (unless `attach` is

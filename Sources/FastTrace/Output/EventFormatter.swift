@@ -92,7 +92,18 @@ public final class EventFormatter {
 
     public func funcName(_ e: Event) -> String {
         let base = targets.name(of: e.funcId)
-        return e.kind == .drop ? "\(base)(\(drops.name(e.dropReason)))" : base
+        switch e.kind {
+        case .drop: return "\(base)(\(drops.name(e.dropReason)))"
+        case .prog: return Self.programLabel(base, e)
+        case .progExit: return "\(Self.programLabel(base, e))(\(ProgramVerdicts.name(e.dropReason, target: base)))"
+        default: return base
+        }
+    }
+
+    /// A tc program target with the direction it ran in: `tc/ingress:prog[id 42]`.
+    static func programLabel(_ name: String, _ e: Event) -> String {
+        guard name.hasPrefix("tc:") else { return name }
+        return (e.meta.flags & UInt16(MetaFlag.tcIngress.rawValue) != 0 ? "tc/ingress:" : "tc/egress:") + name.dropFirst(3)
     }
 
     public func ifname(_ e: Event) -> String {
@@ -224,14 +235,25 @@ public final class EventFormatter {
         out.ascii(",\"func\":")
         put(function(e).json, out)
         out.ascii(",\"func_kind\":\"")
-        if Int(e.funcId) < targets.count { out.ascii(targets[Int(e.funcId)].kind == .function ? "function" : "tracepoint") }
-        else { out.ascii("unknown") }
+        if Int(e.funcId) < targets.count {
+            switch targets[Int(e.funcId)].kind {
+            case .function: out.ascii("function")
+            case .tracepoint: out.ascii("tracepoint")
+            case .bpfProgram: out.ascii("bpf_program")
+            }
+        } else { out.ascii("unknown") }
         out.byte(0x22)
         if e.kind == .drop {
             out.ascii(",\"drop_reason\":")
             out.jsonString(drops.name(e.dropReason))
             out.ascii(",\"drop_reason_value\":")
             out.decimal(e.dropReason)
+        }
+        if e.kind == .progExit {
+            out.ascii(",\"verdict\":")
+            out.jsonString(ProgramVerdicts.name(e.dropReason, target: targets.name(of: e.funcId)))
+            out.ascii(",\"verdict_value\":")
+            out.decimal(Int64(Int32(bitPattern: e.dropReason)))
         }
         let m = e.meta
         out.ascii(",\"netns\":")
@@ -369,13 +391,15 @@ public final class EventFormatter {
     /// The function, with `(REASON)` for drops.
     func function(_ e: Event) -> Cells {
         let id = Int(e.funcId)
-        if e.kind != .drop, id < functionCells.count, let c = functionCells[id] { return c }
-        let key = UInt64(e.dropReason) << 32 | UInt64(e.funcId) | (e.kind == .drop ? 1 << 63 : 0)
+        if e.kind == .func, id < functionCells.count, let c = functionCells[id] { return c }
+        // Drops and program events: keyed by reason or verdict, kind and direction too.
+        let flags = UInt64(e.meta.flags & 1) << 27
+        let key = UInt64(e.dropReason) << 32 | UInt64(e.kind.rawValue & 0x7) << 28 | flags | UInt64(e.funcId & 0x7ff_ffff)
         if let c = dropCells[key] { return c }
         if dropCells.count >= 1 << 16 { resetArena() }
         let name = funcName(e)
         let c = store(text: name, json: name)
-        if e.kind != .drop, id < functionCells.count { functionCells[id] = c } else { dropCells[key] = c }
+        if e.kind == .func, id < functionCells.count { functionCells[id] = c } else { dropCells[key] = c }
         return c
     }
 

@@ -31,6 +31,10 @@ public struct TraceConfig: Sendable {
     public var outputCaller = false
     /// A pcap-filter expression (both link-layer forms), spliced into every program.
     public var filter: PacketFilter?
+    /// Also trace every loaded tc (SCHED_CLS) program, entry and verdict (fentry/fexit).
+    public var traceTC = false
+    /// The loaded programs to consider (tests); nil: listed from the kernel.
+    public var loadedPrograms: [LoadedProgram]?
     /// Keep reporting an skb that matched once, by address, until it is freed.
     public var trackSkb = false
     /// Capacity of the tracked-skb map; matches beyond it are counted (`trackOverflow`).

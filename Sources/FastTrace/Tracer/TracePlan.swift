@@ -2,17 +2,32 @@ import KernelBTF
 
 /// Something fasttrace attached to; its index in `Tracer.targets` is the function id events carry.
 public struct TracedTarget: Codable, Sendable, Equatable {
-    public enum Kind: String, Codable, Sendable { case function, tracepoint }
+    public enum Kind: String, Codable, Sendable {
+        case function, tracepoint
+        /// A loaded BPF program (--filter-trace-tc): named `tc:FUNC[id N]`.
+        case bpfProgram = "bpf_program"
+    }
     public let name: String
     public let kind: Kind
     public let position: Int
     public let module: String?
+    /// For a BPF program: its id when traced, and its main function (the attach target).
+    public let programID: UInt32?
+    public let programFunction: String?
 
-    public init(name: String, kind: Kind, position: Int, module: String?) {
+    public init(name: String, kind: Kind, position: Int, module: String?, programID: UInt32? = nil, programFunction: String? = nil) {
         self.name = name
         self.kind = kind
         self.position = position
         self.module = module
+        self.programID = programID
+        self.programFunction = programFunction
+    }
+
+    /// A tc program as a target.
+    init(tcProgram p: LoadedProgram) {
+        self.init(name: "tc:\(p.name)[id \(p.id)]", kind: .bpfProgram, position: 1, module: nil,
+                  programID: p.id, programFunction: p.name)
     }
 }
 
@@ -31,8 +46,15 @@ public struct TracePlan: Sendable {
     public let backend: Backend
     public let rejections: [BackendRejection]
     public let discovery: Discovery
-    /// What will be attached; a target's index is the function id its events carry.
-    public let targets: [TracedTarget]
+    /// Kernel functions or tracepoints (the backend's), then BPF programs (`programs`); a
+    /// target's index in `targets` is the function id its events carry.
+    public var targets: [TracedTarget] { functions + programs }
+    /// What the backend attaches: kernel functions or tracepoints.
+    public let functions: [TracedTarget]
+    /// BPF programs traced with fentry/fexit (--filter-trace-tc).
+    public let programs: [TracedTarget]
+    /// Loaded programs that cannot be traced, and why (no BTF).
+    public let untraceablePrograms: [(name: String, reason: String)]
     public let dropReasons: DropReasons
     /// The pcap filter as eBPF, for both link-layer forms (nil: no filter).
     let filterBodies: (l2: [EBPFInstruction], l3: [EBPFInstruction])?
@@ -44,7 +66,9 @@ public struct TracePlan: Sendable {
 
     /// Translates the filter, discovers targets (unless `config.discovery` is given) and
     /// picks the backend: `config.backend`, or the first that `probe` accepts.
-    public init(_ config: TraceConfig, probe: (Backend) -> Feature = { $0.probe() }) throws(TraceError) {
+    /// `featureProbe` answers the other `fasttrace features` rows (tests replace it too).
+    public init(_ config: TraceConfig, probe: (Backend) -> Feature = { $0.probe() },
+                featureProbe: (String) -> Feature = FeatureProbe.probe) throws(TraceError) {
         self.config = config
         do {
             filterBodies = try config.filter?.translated()
@@ -82,21 +106,42 @@ public struct TracePlan: Sendable {
             backend = b
             rejections = r
         }
-        targets = switch backend.implementation.targetKind {
-        case .tracepoint:
-            discovery.tracepoints.map { TracedTarget(name: $0.name, kind: .tracepoint, position: $0.position, module: nil) }
-        case .function:
-            discovery.functions.map { TracedTarget(name: $0.name, kind: .function, position: $0.position, module: $0.module) }
-        }
+        functions = backend.tracesTracepoints
+            ? discovery.tracepoints.map { TracedTarget(name: $0.name, kind: .tracepoint, position: $0.position, module: nil) }
+            : discovery.functions.map { TracedTarget(name: $0.name, kind: .function, position: $0.position, module: $0.module) }
         dropReasons = config.dropReasons ?? DropReasons.current(btf: vmlinux)
-        guard !targets.isEmpty else {
+        (programs, untraceablePrograms) = try Self.programTargets(config, probe: featureProbe)
+        guard !functions.isEmpty else {
             throw TraceError("nothing to attach: no \(backend.tracesTracepoints ? "sk_buff tracepoint" : "sk_buff function") matches" + (config.limit.map { " --limit-funcs '\($0.pattern)'" } ?? ""))
         }
     }
 
-    /// The program for a target: the backend's drop variant for drop functions, else by skb
-    /// position; nil when none can trace it.
+    /// --filter-trace-tc: every loaded tc program, checked against the kernel first (fentry
+    /// and fexit on programs). A kernel without them is an error naming why: the trace is
+    /// never silently less than asked.
+    static func programTargets(_ config: TraceConfig, probe: (String) -> Feature) throws(TraceError)
+        -> ([TracedTarget], [(name: String, reason: String)]) {
+        guard config.traceTC else { return ([], []) }
+        let f = probe("bpf_prog_trace")
+        guard f.ok else {
+            throw TraceError("--filter-trace-tc traces tc programs with fentry/fexit, which this kernel refuses (\(f.errno ?? "?")): use a kernel with BPF trampolines (5.5+, not locked down); `fasttrace features` shows bpf_prog_trace", kind: .badInput)
+        }
+        let loaded: [LoadedProgram]
+        if let given = config.loadedPrograms { loaded = given } else {
+            do { loaded = try LoadedProgram.all(ofType: LoadedProgram.schedCls) } catch {
+                throw TraceError("--filter-trace-tc: \(error.description)", cause: .bpf(error))
+            }
+        }
+        let traceable = loaded.filter(\.hasBTF).map(TracedTarget.init(tcProgram:))
+        let without = loaded.filter { !$0.hasBTF }.map { ("tc:\($0.name)[id \($0.id)]", "loaded without BTF: fentry cannot attach to it") }
+        return (traceable, without)
+    }
+
+    /// The program for a target: for a BPF program the fentry/fexit pair (`fentryProg` named
+    /// here); else the backend's drop variant for drop functions, else by skb position; nil
+    /// when none can trace it.
     func program(for t: TracedTarget) -> KeyPath<TraceBPF.Programs, BPFProgram>? {
+        if t.kind == .bpfProgram { return \.fentryProg }
         let drop = Self.dropFunctions[t.name].flatMap { $0.skb == t.position ? $0 : nil }
         return backend.implementation.program(for: t, drop: drop)
     }
@@ -109,7 +154,7 @@ public struct TracePlan: Sendable {
     /// About how many descriptors carrying this plan out takes: the backend's, one per ring
     /// and a margin for maps, BTF and output.
     public func descriptorsNeeded(cpus: Int = BPFMap.possibleCPUs) -> Int {
-        backend.implementation.descriptorsNeeded(targets: targets.count) + cpus + 64
+        backend.implementation.descriptorsNeeded(targets: functions.count) + 10 * programs.count + cpus + 64
     }
 
     /// The plan in words, for `--dry-run`: a header, then one line per target.
@@ -119,9 +164,9 @@ public struct TracePlan: Sendable {
         let why = config.backend != nil ? "asked for" : rejections.isEmpty ? "auto: the first this kernel offers"
             : "auto, after " + rejections.map(\.description).joined(separator: "; ")
         lines.append("backend: \(backend.rawValue) (\(why))")
-        let programs = targets.map(programName(for:))
-        let usable = programs.compactMap { $0 }
-        let kind = backend.tracesTracepoints ? "tracepoints" : "functions"
+        let variants = targets.map(programName(for:))
+        let usable = variants.compactMap { $0 }
+        let kind = (backend.tracesTracepoints ? "tracepoints" : "functions") + (programs.isEmpty ? "" : " and BPF programs")
         var counts: [String: Int] = [:]
         for p in usable { counts[p, default: 0] += 1 }
         lines.append("targets: \(targets.count) \(kind), \(usable.count) traceable; programs: "
@@ -138,11 +183,15 @@ public struct TracePlan: Sendable {
         if !meta.isEmpty { lines.append("meta filters: " + meta.joined(separator: ", ")) }
         let ring = RingSet.validSize(config.ringBytesPerCPU)
         lines.append("rings: \(cpus) × \(ring >> 10) KiB, wakeup every \(config.effectiveWakeupEvery) records; snaplen \(config.snapLength)")
+        if config.traceTC {
+            lines.append("tc programs (--filter-trace-tc): \(programs.count) traced with fentry+fexit, one load each"
+                         + (untraceablePrograms.isEmpty ? "" : "; \(untraceablePrograms.count) without BTF, not traced"))
+        }
         if config.trackSkb {
             lines.append("tracking (--filter-track-skb): up to \(config.trackCapacity) skbs; hooks: " + impl.trackingHooks.joined(separator: ", "))
         }
-        lines.append("descriptors: about \(descriptorsNeeded(cpus: cpus)) (backend \(impl.descriptorsNeeded(targets: targets.count)), rings \(cpus), margin 64)")
-        for (t, p) in zip(targets, programs) {
+        lines.append("descriptors: about \(descriptorsNeeded(cpus: cpus)) (backend \(impl.descriptorsNeeded(targets: functions.count)), programs \(10 * programs.count), rings \(cpus), margin 64)")
+        for (t, p) in zip(targets, variants) {
             let module = t.module.map { " [\($0)]" } ?? ""
             lines.append("  \(t.name)\(module)  skb arg \(t.position)  " + (p ?? "— not traced: no program for sk_buff at argument \(t.position)"))
         }

@@ -41,12 +41,16 @@ public final class Tracer {
     public func attach(progress: (Int, Int) -> Void = { _, _ in }, cancelled: () -> Bool = { false }) throws(TraceError) {
         do {
             try backend.implementation.attach(self, progress: progress, cancelled: cancelled)
+            ignored += plan.untraceablePrograms
+            if !plan.programs.isEmpty, !cancelled() { try ProgramTargets.attach(self) }
         } catch {
             throw TraceError(error)
         }
     }
 
-    func open(funcID: UInt32 = 0) throws(BPFError) -> TraceBPF.Opened {
+    /// Opens a trace object configured from the plan; `directSkb` overrides the backend's
+    /// choice (BPF-program targets take their skb through probe reads).
+    func open(funcID: UInt32 = 0, directSkb: Bool? = nil) throws(BPFError) -> TraceBPF.Opened {
         let opened = try TraceBPF.open()
         var c = opened.config
         c.funcId = funcID
@@ -60,7 +64,7 @@ public final class Tracer {
         c.filterPcap = plan.filterBodies == nil ? 0 : 1
         c.ftPcapLen = config.filter?.usesLength == true ? 1 : 0
         // fentry and tp_btf get the skb as a BTF pointer: its fields are plain loads.
-        c.ftDirectSkb = backend.implementation.directSkb ? 1 : 0
+        c.ftDirectSkb = (directSkb ?? backend.implementation.directSkb) ? 1 : 0
         c.trackSkb = config.trackSkb ? 1 : 0
         c.snaplen = UInt32(min(max(config.snapLength, 0), TraceConfig.maxSnapLength))
         opened.config = c
@@ -138,7 +142,7 @@ public final class Tracer {
 
     /// fentry and tp_btf: the target is fixed at load, so one load per target (maps shared).
     func attachEachTarget(progress: (Int, Int) -> Void, cancelled: () -> Bool) throws(BPFError) {
-        for (id, t) in targets.enumerated() {
+        for (id, t) in plan.functions.enumerated() {
             if cancelled() { break }
             guard let path = program(for: t) else {
                 ignored.append((t.name, "sk_buff is argument \(t.position): no program for it"))
@@ -155,7 +159,7 @@ public final class Tracer {
                 if objects.isEmpty { throw error } // the first load failing is not per-target
                 ignored.append((t.name, error.errnoName))
             }
-            progress(id + 1, targets.count)
+            progress(id + 1, plan.functions.count)
         }
     }
 

@@ -56,7 +56,7 @@ public enum EventCodec {
             }
             if flags & Flag.meta != 0 {
                 let m = e.meta
-                for v in [m.netns, m.mark, m.ifindex, m.len, m.mtu, UInt32(m.protocol), UInt32(m.pad)] { putVarint(UInt64(v)) }
+                for v in [m.netns, m.mark, m.ifindex, m.len, m.mtu, UInt32(m.protocol), UInt32(m.flags)] { putVarint(UInt64(v)) }
             }
             if flags & Flag.tuple != 0 {
                 let t = e.tuple
@@ -146,7 +146,7 @@ public enum EventCodec {
                 e.meta.len = UInt32(truncatingIfNeeded: try r.varint())
                 e.meta.mtu = UInt32(truncatingIfNeeded: try r.varint())
                 e.meta.protocol = UInt16(truncatingIfNeeded: try r.varint())
-                e.meta.pad = UInt16(truncatingIfNeeded: try r.varint())
+                e.meta.flags = UInt16(truncatingIfNeeded: try r.varint())
             }
             if flags & Flag.tuple != 0 {
                 e.tuple.l3Proto = UInt16(truncatingIfNeeded: try r.varint())
@@ -223,7 +223,7 @@ public enum EventCodec {
 
     static func sameMeta(_ a: Meta, _ b: Meta) -> Bool {
         a.netns == b.netns && a.mark == b.mark && a.ifindex == b.ifindex && a.len == b.len && a.mtu == b.mtu
-            && a.protocol == b.protocol && a.pad == b.pad
+            && a.protocol == b.protocol && a.flags == b.flags
     }
     static func sameTuple(_ a: Tuple, _ b: Tuple) -> Bool {
         a.l3Proto == b.l3Proto && a.l4Proto == b.l4Proto && a.tcpFlags == b.tcpFlags && a.sport == b.sport && a.dport == b.dport

@@ -20,7 +20,7 @@ enum KprobeBackend: AttachBackend {
     }
 
     static func attach(_ tracer: Tracer, progress: (Int, Int) -> Void, cancelled: () -> Bool) throws(BPFError) {
-        let plan = tracer.targets.enumerated().compactMap { id, t in tracer.program(for: t).map { (id, t, $0) } }
+        let plan = tracer.plan.functions.enumerated().compactMap { id, t in tracer.program(for: t).map { (id, t, $0) } }
         let opened = try tracer.open()
         tracer.only(opened, Array(Set(plan.map(\.2))) + (tracer.config.trackSkb ? [\.kprobeUntrack, \.kprobeClone, \.kretprobeClone] : []))
         let loaded = try tracer.load(opened)

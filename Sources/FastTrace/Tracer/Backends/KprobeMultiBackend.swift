@@ -20,7 +20,7 @@ enum KprobeMultiBackend: AttachBackend {
 
     static func attach(_ tracer: Tracer, progress: (Int, Int) -> Void, cancelled: () -> Bool) throws(BPFError) {
         var groups: [KeyPath<TraceBPF.Programs, BPFProgram>: [Int]] = [:]
-        for (id, t) in tracer.targets.enumerated() {
+        for (id, t) in tracer.plan.functions.enumerated() {
             if let p = tracer.program(for: t) { groups[p, default: []].append(id) }
         }
         let opened = try tracer.open()
@@ -31,15 +31,15 @@ enum KprobeMultiBackend: AttachBackend {
         for (path, ids) in groups.sorted(by: { $0.value.first! < $1.value.first! }) {
             var addrs: [UInt] = [], cookies: [UInt64] = []
             for id in ids {
-                let a = addresses[tracer.targets[id].name] ?? []
-                if a.isEmpty { tracer.ignored.append((tracer.targets[id].name, "no address in kallsyms")); continue }
+                let a = addresses[tracer.plan.functions[id].name] ?? []
+                if a.isEmpty { tracer.ignored.append((tracer.plan.functions[id].name, "no address in kallsyms")); continue }
                 for x in a { addrs.append(UInt(x)); cookies.append(UInt64(id)) }
             }
             guard !addrs.isEmpty else { continue }
             tracer.links.append(try loaded.programs[keyPath: path].attachKprobeMulti(addresses: addrs, cookies: cookies))
             tracer.attachedCount += ids.count
             done += ids.count
-            progress(done, tracer.targets.count)
+            progress(done, tracer.plan.functions.count)
         }
         guard tracer.config.trackSkb else { return }
         let p = loaded.programs

@@ -1,0 +1,43 @@
+// SPDX-License-Identifier: GPL-2.0
+/* tc programs that put trouble in a packet's path, for the tests and the lab (netns-lab.sh
+ * chaos): the story users tell about pwru. On ingress, `rewrite_port` rewrites TCP
+ * destination port `from_port` to `to_port` (an nftables rule then drops the new port) and
+ * returns TC_ACT_SHOT for TCP to `shot_port`. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define TC_ACT_OK 0
+#define TC_ACT_SHOT 2
+#define ETH_P_IP 0x0800
+#define ETH_HLEN 14
+#define IPPROTO_TCP 6
+
+const volatile __u16 from_port = 80;
+const volatile __u16 to_port = 8080;
+const volatile __u16 shot_port = 9090;
+
+SEC("tc")
+int rewrite_port(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+	struct iphdr *ip = (void *)(eth + 1);
+	struct tcphdr *tcp = (void *)(ip + 1);
+
+	if ((void *)(tcp + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP) || ip->ihl != 5 ||
+	    ip->protocol != IPPROTO_TCP)
+		return TC_ACT_OK;
+	if (tcp->dest == bpf_htons(shot_port))
+		return TC_ACT_SHOT;
+	if (tcp->dest == bpf_htons(from_port)) {
+		__be16 old = tcp->dest, new = bpf_htons(to_port);
+		__u32 at = ETH_HLEN + sizeof(struct iphdr);
+
+		bpf_l4_csum_replace(skb, at + __builtin_offsetof(struct tcphdr, check), old, new, sizeof(new));
+		bpf_skb_store_bytes(skb, at + __builtin_offsetof(struct tcphdr, dest), &new, sizeof(new), 0);
+	}
+	return TC_ACT_OK;
+}
