@@ -2,7 +2,7 @@
 /* tc programs that put trouble in a packet's path, for the tests and the lab (netns-lab.sh
  * chaos): the story users tell about pwru. On ingress, `rewrite_port` rewrites TCP
  * destination port `from_port` to `to_port` (an nftables rule then drops the new port) and
- * returns TC_ACT_SHOT for TCP to `shot_port`. */
+ * returns TC_ACT_SHOT for TCP to `shot_port`. `drop_udp_port` (XDP) drops UDP to one port. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
@@ -40,4 +40,25 @@ int rewrite_port(struct __sk_buff *skb)
 		bpf_skb_store_bytes(skb, at + __builtin_offsetof(struct tcphdr, dest), &new, sizeof(new), 0);
 	}
 	return TC_ACT_OK;
+}
+
+#define XDP_DROP 1
+#define XDP_PASS 2
+#define IPPROTO_UDP 17
+
+const volatile __u16 xdp_drop_port = 7778;
+
+/* XDP on the receiving device: drops UDP to `xdp_drop_port`, passes everything else. */
+SEC("xdp")
+int drop_udp_port(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct iphdr *ip = (void *)(eth + 1);
+	struct udphdr *udp = (void *)(ip + 1);
+
+	if ((void *)(udp + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP) || ip->ihl != 5 ||
+	    ip->protocol != IPPROTO_UDP)
+		return XDP_PASS;
+	return udp->dest == bpf_htons(xdp_drop_port) ? XDP_DROP : XDP_PASS;
 }

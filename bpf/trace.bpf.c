@@ -143,10 +143,9 @@ static __noinline int ft_filter(struct sk_buff *skb)
 	return 1;
 }
 
-static __always_inline void fill_tuple(struct ft_tuple *t, struct sk_buff *skb, __u16 protocol)
+/* The tuple of the packet whose network header is at head + nh. */
+static __always_inline void fill_tuple_at(struct ft_tuple *t, unsigned char *head, __u32 nh, __u16 protocol)
 {
-	unsigned char *head = BPF_CORE_READ(skb, head);
-	__u16 nh = BPF_CORE_READ(skb, network_header);
 	__u8 vihl = 0;
 	__u32 l4off;
 
@@ -186,6 +185,11 @@ static __always_inline void fill_tuple(struct ft_tuple *t, struct sk_buff *skb, 
 		if (t->l4_proto == IPPROTO_TCP)
 			bpf_probe_read_kernel(&t->tcp_flags, 1, head + l4off + 13);
 	}
+}
+
+static __always_inline void fill_tuple(struct ft_tuple *t, struct sk_buff *skb, __u16 protocol)
+{
+	fill_tuple_at(t, BPF_CORE_READ(skb, head), BPF_CORE_READ(skb, network_header), protocol);
 }
 
 /* --snaplen: the packet from the view the pcap filter uses (Ethernet when an Ethernet-sized
@@ -371,6 +375,101 @@ SEC("ft.fexit")
 int fexit_prog(__u64 *ctx)
 {
 	emit(ctx, (struct sk_buff *)ctx[0], func_id, (__u32)ctx[1], FT_EVENT_KIND_PROG_EXIT, 0);
+	return 0;
+}
+
+/* ---- XDP programs as targets (--filter-trace-xdp): the packet is an xdp_buff (no skb yet):
+ * filtered by the pcap filter's Ethernet view over its data and by the meta filters on its
+ * receiving device; not tracked (an xdp_buff is not an skb). `skb` carries the packet's data
+ * address, which identifies the packet while XDP runs. */
+static __always_inline void emit_xdp(void *ctx, struct xdp_buff *xdp, __u32 id, __u32 verdict, __u32 kind)
+{
+	struct ft_event *e;
+	void *ring;
+	__u32 cpu, len;
+	__u64 flags = 0;
+	unsigned char *data = BPF_CORE_READ(xdp, data);
+	unsigned char *end = BPF_CORE_READ(xdp, data_end);
+	struct net_device *dev = BPF_CORE_READ(xdp, rxq, dev);
+	__be16 proto = 0;
+
+	if (!data || end <= data)
+		return;
+	len = end - data;
+	if (filter_mark_mask)
+		return; /* no mark before there is an skb */
+	if (filter_ifindex && (!dev || BPF_CORE_READ(dev, ifindex) != filter_ifindex))
+		return;
+	if (filter_netns && (!dev || BPF_CORE_READ(dev, nd_net.net, ns.inum) != filter_netns))
+		return;
+	if (filter_pcap && !ft_pcap_l2((__u64)data, len, len))
+		return;
+	cpu = bpf_get_smp_processor_id();
+	ring = bpf_map_lookup_elem(&rings, &cpu);
+	if (!ring) {
+		bump(FT_STAT_LOST);
+		return;
+	}
+	e = bpf_ringbuf_reserve(ring, sizeof(*e) + (snaplen ? sizeof(struct ft_snap) + snaplen : 0), 0);
+	if (!e) {
+		bump(FT_STAT_LOST);
+		return;
+	}
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	e->ts_ns = bpf_ktime_get_ns();
+	e->skb = (__u64)data;
+	e->caller = 0;
+	e->func_id = id;
+	e->cpu = cpu;
+	e->pid = (__u32)pid_tgid;
+	e->tgid = pid_tgid >> 32;
+	e->stack_id = output_stack ? bpf_get_stackid(ctx, &stacks, 0) : -1;
+	e->drop_reason = verdict;
+	e->kind = kind;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	e->meta.netns = dev ? BPF_CORE_READ(dev, nd_net.net, ns.inum) : 0;
+	e->meta.mark = 0;
+	e->meta.ifindex = dev ? BPF_CORE_READ(dev, ifindex) : 0;
+	e->meta.len = len;
+	e->meta.mtu = dev ? BPF_CORE_READ(dev, mtu) : 0;
+	bpf_probe_read_kernel(&proto, sizeof(proto), data + 12);
+	e->meta.protocol = bpf_ntohs(proto);
+	e->meta.flags = 0;
+	__builtin_memset(&e->tuple, 0, sizeof(e->tuple));
+	if (len >= 14)
+		fill_tuple_at(&e->tuple, data, 14, e->meta.protocol);
+	if (snaplen) {
+		struct ft_snap *sn = (struct ft_snap *)(e + 1);
+		__u32 n = len < snaplen ? len : snaplen;
+
+		sn->orig_len = 0;
+		sn->cap_len = 0;
+		sn->link = FT_LINK_NONE;
+		sn->pad = 0;
+		if (n <= FT_SNAPLEN_MAX && !bpf_probe_read_kernel(sn + 1, n, data)) {
+			sn->orig_len = len;
+			sn->cap_len = n;
+			sn->link = FT_LINK_ETHERNET;
+		}
+	}
+	if (wakeup_every)
+		flags = (bump(FT_STAT_WAKEUP_SAMPLED) & (wakeup_every - 1)) ? BPF_RB_NO_WAKEUP : BPF_RB_FORCE_WAKEUP;
+	bpf_ringbuf_submit(e, flags);
+	bump(FT_STAT_SUBMITTED);
+}
+
+SEC("ft.fentry")
+int fentry_xdp(__u64 *ctx)
+{
+	emit_xdp(ctx, (struct xdp_buff *)ctx[0], func_id, 0, FT_EVENT_KIND_PROG);
+	return 0;
+}
+
+SEC("ft.fexit")
+int fexit_xdp(__u64 *ctx)
+{
+	emit_xdp(ctx, (struct xdp_buff *)ctx[0], func_id, (__u32)ctx[1], FT_EVENT_KIND_PROG_EXIT);
 	return 0;
 }
 

@@ -2434,7 +2434,8 @@ enum skb_drop_reason {
 	SKB_DROP_REASON_PSP_INPUT = 125,
 	SKB_DROP_REASON_PSP_OUTPUT = 126,
 	SKB_DROP_REASON_RECURSION_LIMIT = 127,
-	SKB_DROP_REASON_MAX = 128,
+	SKB_DROP_REASON_SKB_RX_HEADROOM = 128,
+	SKB_DROP_REASON_MAX = 129,
 	SKB_DROP_REASON_SUBSYS_MASK = 4294901760,
 };
 
@@ -2630,6 +2631,60 @@ struct __sk_buff {
 	__u32 gso_size;
 	__u8 tstamp_type;
 	__u64 hwtstamp;
+};
+
+struct xdp_rxq_info;
+
+struct xdp_txq_info;
+
+struct xdp_buff {
+	void *data;
+	void *data_end;
+	void *data_meta;
+	void *data_hard_start;
+	struct xdp_rxq_info *rxq;
+	struct xdp_txq_info *txq;
+	union {
+		struct {
+			u32 frame_sz;
+			u32 flags;
+		};
+		u64 frame_sz_flags_init;
+	};
+};
+
+struct xdp_md {
+	__u32 data;
+	__u32 data_end;
+	__u32 data_meta;
+	__u32 ingress_ifindex;
+	__u32 rx_queue_index;
+	__u32 egress_ifindex;
+};
+
+enum xdp_action {
+	XDP_ABORTED = 0,
+	XDP_DROP = 1,
+	XDP_PASS = 2,
+	XDP_TX = 3,
+	XDP_REDIRECT = 4,
+};
+
+struct xdp_mem_info {
+	u32 type;
+	u32 id;
+};
+
+struct xdp_rxq_info {
+	struct net_device *dev;
+	u32 queue_index;
+	u32 reg_state;
+	struct xdp_mem_info mem;
+	u32 frag_size;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
 };
 
 

@@ -10,6 +10,7 @@
 #include <sys/epoll.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <linux/if_link.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -359,6 +360,35 @@ int shim_tc_attach(const char *ns_path, const char *ifname, int prog_fd, bool eg
     struct tc_job job = {.ns_path = ns_path, .ifname = ifname, .prog_fd = prog_fd, .egress = egress};
     pthread_t t;
     if (pthread_create(&t, NULL, tc_thread, &job)) return -EAGAIN;
+    pthread_join(t, NULL);
+    return job.err;
+}
+
+struct xdp_job {
+    const char *ns_path;
+    const char *ifname;
+    int prog_fd;
+    int err;
+};
+
+static void *xdp_thread(void *arg) {
+    struct xdp_job *job = arg;
+    if (job->ns_path) {
+        int fd = open(job->ns_path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) { job->err = -errno; return NULL; }
+        if (setns(fd, CLONE_NEWNET)) { job->err = -errno; close(fd); return NULL; }
+        close(fd);
+    }
+    int ifindex = (int)if_nametoindex(job->ifname);
+    if (!ifindex) { job->err = -errno; return NULL; }
+    job->err = bpf_xdp_attach(ifindex, job->prog_fd, XDP_FLAGS_SKB_MODE, NULL);
+    return NULL;
+}
+
+int shim_xdp_attach(const char *ns_path, const char *ifname, int prog_fd) {
+    struct xdp_job job = {.ns_path = ns_path, .ifname = ifname, .prog_fd = prog_fd};
+    pthread_t t;
+    if (pthread_create(&t, NULL, xdp_thread, &job)) return -EAGAIN;
     pthread_join(t, NULL);
     return job.err;
 }

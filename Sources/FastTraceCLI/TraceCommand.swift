@@ -38,6 +38,9 @@ struct TraceCommand: ParsableCommand {
     @Flag(name: .customLong("filter-trace-tc"), help: "Also trace every loaded tc BPF program (fentry and fexit): each shows as tc/ingress:NAME[id N] where a packet enters it, and with its verdict (TC_ACT_OK, TC_ACT_SHOT, ...) where it leaves. Needs fentry (docs/tracer.md).")
     var filterTraceTC = false
 
+    @Flag(name: .customLong("filter-trace-xdp"), help: "Also trace every loaded XDP program (fentry and fexit on its xdp_buff): xdp:NAME[id N], with its verdict (XDP_PASS, XDP_DROP, ...) where it returns. The pcap filter runs on the packet's data; --filter-track-skb does not follow an xdp_buff. Needs fentry.")
+    var filterTraceXDP = false
+
     @Option(name: .customLong("filter-track-max"), parsing: .unconditional, help: ArgumentHelp("How many skbs --filter-track-skb can follow at once; matches beyond it are counted and reported.", valueName: "n"))
     var filterTrackMax = 16384
 
@@ -121,6 +124,7 @@ struct TraceCommand: ParsableCommand {
         config.expediteDetach = !noExpediteDetach
         config.trackSkb = filterTrackSkb
         config.traceTC = filterTraceTC
+        config.traceXDP = filterTraceXDP
         config.trackCapacity = filterTrackMax
         if backend != "auto" {
             guard let b = Backend(rawValue: backend) else {
@@ -233,10 +237,11 @@ struct TraceCommand: ParsableCommand {
             let which = first.reason == "ENFILE" ? "the system's open-file table is full (fs.file-max)" : "the open-file limit is \(files) (ulimit -n)"
             fail("\(exhausted.count) of \(tracer.targets.count) targets could not be attached (\(first.reason)): \(which); raise it, or trace fewer functions (--limit-funcs)")
         }
-        if filterTraceTC && tracer.plan.programs.isEmpty {
-            note("--filter-trace-tc: no tc program with BTF is loaded; programs loaded from now on are not traced")
+        for (asked, prefix, flag) in [(filterTraceTC, "tc:", "--filter-trace-tc"), (filterTraceXDP, "xdp:", "--filter-trace-xdp")]
+        where asked && !tracer.plan.programs.contains(where: { $0.name.hasPrefix(prefix) }) {
+            note("\(flag): no \(prefix.dropLast()) program with BTF is loaded; programs loaded from now on are not traced")
         }
-        let kind = (tracer.backend.tracesTracepoints ? "tracepoints" : "functions") + (tracer.plan.programs.isEmpty ? "" : " and tc programs")
+        let kind = (tracer.backend.tracesTracepoints ? "tracepoints" : "functions") + (tracer.plan.programs.isEmpty ? "" : " and BPF programs")
         note("Attached \(tracer.attachedCount) \(kind) (\(tracer.ignored.count) ignored) via \(tracer.backend.rawValue) in \(Int(Date().timeIntervalSince(start) * 1000)) ms")
         for n in tracer.trackingNotes { note("--filter-track-skb: \(n)") }
         if !tracer.ignored.isEmpty {

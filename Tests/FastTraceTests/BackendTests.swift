@@ -99,7 +99,18 @@ struct BackendTests {
         #expect(p.name == "tc:rewrite_port[id 42]" && p.kind == .bpfProgram && p.programID == 42 && p.programFunction == "rewrite_port")
         #expect(plan.programName(for: p) == "fentry_prog")
         #expect(plan.untraceablePrograms.map(\.name) == ["tc:old_prog[id 43]"])
-        #expect(plan.describe(cpus: 1).contains { $0.hasPrefix("tc programs (--filter-trace-tc): 1 traced") })
+        #expect(plan.describe(cpus: 1).contains { $0.hasPrefix("BPF programs (--filter-trace-tc/-xdp): 1 traced") })
+    }
+
+    @Test func xdpProgramsGetTheXDPPairAndVerdictNames() throws {
+        var config = Self.config(.kprobeMulti)
+        config.traceXDP = true
+        config.loadedPrograms = Self.loaded + [LoadedProgram(id: 7, type: LoadedProgram.xdp, name: "drop_udp_port", hasBTF: true, tag: "02")]
+        let plan = try TracePlan(config, probe: Self.probe(ok: ["kprobe.multi"]), featureProbe: Self.features(true))
+        #expect(plan.programs.map(\.name) == ["xdp:drop_udp_port[id 7]"], "only XDP programs without --filter-trace-tc")
+        #expect(plan.programName(for: plan.programs[0]) == "fentry_xdp")
+        #expect(ProgramVerdicts.name(1, target: plan.programs[0].name) == "XDP_DROP")
+        #expect(ProgramVerdicts.name(9, target: plan.programs[0].name) == "XDP_9")
     }
 
     @Test func tcProgramsWithoutFentryOnProgramsIsBadInput() throws {
@@ -107,7 +118,7 @@ struct BackendTests {
         config.traceTC = true
         config.loadedPrograms = Self.loaded
         #expect { try TracePlan(config, probe: Self.probe(ok: ["kprobe.multi"]), featureProbe: Self.features(false)) } throws: { e in
-            (e as? TraceError)?.kind == .badInput && "\(e)".hasPrefix("--filter-trace-tc traces tc programs with fentry/fexit, which this kernel refuses (EPERM)")
+            (e as? TraceError)?.kind == .badInput && "\(e)".hasPrefix("--filter-trace-tc traces BPF programs with fentry/fexit, which this kernel refuses (EPERM)")
         }
     }
 
@@ -115,7 +126,7 @@ struct BackendTests {
     /// and JSON.
     @Test func programEventsRenderDirectionAndVerdict() throws {
         let targets = [TracedTarget(name: "ip_rcv", kind: .function, position: 1, module: nil),
-                       TracedTarget(tcProgram: Self.loaded[0])]
+                       TracedTarget(program: Self.loaded[0])]
         var json = OutputOptions()
         json.json = true
         let text = EventFormatter(options: OutputOptions(), targets: targets, drops: DropReasons(names: [:]))

@@ -303,7 +303,7 @@ struct TraceE2ETests {
                                               "tcp and (dst port 80 or dst port 9090)"],
                             prefix: "fteT", setup: chaos(chaosProgram.programs.rewritePort))
         #expect(c.status == 0, "\(c.stderr)")
-        #expect(c.stderr.contains("and tc programs"), "\(c.stderr)")
+        #expect(c.stderr.contains("and BPF programs"), "\(c.stderr)")
         let ev = events(c)
         func time(_ e: [String: Any]) -> Int { e["time_ns"] as? Int ?? 0 }
         func named(_ e: [String: Any], _ prefix: String) -> Bool { (e["func"] as? String ?? "").hasPrefix(prefix) }
@@ -335,13 +335,33 @@ struct TraceE2ETests {
         #expect(stats.stdout.contains(" TC_ACT_SHOT") && stats.stdout.contains(" TC_ACT_OK"), "\(stats.stdout)")
     }
 
+    /// --filter-trace-xdp: `drop_udp_port` (generic XDP on b's device) drops UDP to 7778 and
+    /// passes the rest; the pcap filter runs on the xdp_buff's data.
+    @Test(.enabled(if: TestKernel.has("bpf_prog_trace"), TestKernel.whyNot("bpf_prog_trace")))
+    func traceXDPShowsEachPacketsVerdict() throws {
+        let chaosProgram = try ChaosBPF.open().load()
+        let c = try capture(filterBackend + ["--filter-trace-xdp", "udp"], prefix: "fteX") { prefix in
+            try chaosProgram.programs.dropUdpPort.attachXDP(netns: "/run/netns/\(prefix)-b", interface: "\(prefix)-vb")
+        }
+        #expect(c.status == 0, "\(c.stderr)")
+        let xdp = events(c).filter { ($0["func"] as? String ?? "").hasPrefix("xdp:drop_udp_port[id ") }
+        #expect(!xdp.isEmpty, "\(Set(events(c).compactMap { $0["func"] as? String }).sorted().prefix(40))")
+        #expect(xdp.allSatisfy { tuple($0)["l4_proto"] as? String == "udp" && $0["iface"] as? String == "fteX-vb" }, "\(xdp.prefix(3))")
+        #expect(xdp.contains { $0["verdict"] == nil && $0["func_kind"] as? String == "bpf_program" }, "entry events")
+        let verdicts = Dictionary(grouping: xdp.filter { $0["verdict"] != nil }) { tuple($0)["dport"] as? Int ?? 0 }
+        #expect(verdicts[7778]?.allSatisfy { $0["verdict"] as? String == "XDP_DROP" } == true, "\(verdicts[7778] ?? [])")
+        #expect(verdicts[7777]?.allSatisfy { $0["verdict"] as? String == "XDP_PASS" } == true, "\(verdicts[7777] ?? [])")
+    }
+
     /// Where fentry on programs is refused (this host), the flag is one line and exit 2; the
     /// trace is never silently less than asked.
     @Test(.enabled(if: !TestKernel.has("bpf_prog_trace"), "the kernel traces BPF programs"))
     func traceTCWithoutFentryIsOneLine() throws {
-        let r = try TestSupport.run(cli, ["--filter-trace-tc", "--duration", "1"])
-        #expect(r.status == 2)
-        #expect(r.stderr.hasPrefix("fasttrace: --filter-trace-tc") && r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
+        for flag in ["--filter-trace-tc", "--filter-trace-xdp"] {
+            let r = try TestSupport.run(cli, [flag, "--duration", "1"])
+            #expect(r.status == 2)
+            #expect(r.stderr.hasPrefix("fasttrace: \(flag)") && r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
+        }
     }
 
     /// The chaos lab itself, on any kernel (tracepoints here): the tc program really rewrites

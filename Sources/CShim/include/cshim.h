@@ -154,6 +154,10 @@ int shim_prog_next(uint32_t after, struct shim_prog *out);
 /// in the network namespace at `ns_path` (NULL: the caller's); 0 or -errno. For tests.
 int shim_tc_attach(const char *ns_path, const char *ifname, int prog_fd, bool egress);
 
+/// Attaches `prog_fd` (XDP) to `ifname` in generic (skb) mode, in the network namespace at
+/// `ns_path` (NULL: the caller's); 0 or -errno. For tests.
+int shim_xdp_attach(const char *ns_path, const char *ifname, int prog_fd);
+
 // ---- libbpf custom program sections -------------------------------------------------
 
 /// libbpf_register_prog_handler(sec, type, attach type) with only a prepare-load callback

@@ -88,6 +88,13 @@ public final class BPFProgram {
         guard rc == 0 else { throw BPFError("attach \(name) to tc \(egress ? "egress" : "ingress") of \(interface)", errno: -rc) }
     }
 
+    /// Attaches a loaded XDP program to `interface` in generic (skb) mode, inside the network
+    /// namespace at `netns` (nil: this one); it stays until the interface goes.
+    public func attachXDP(netns: String?, interface: String) throws(BPFError) {
+        let rc = shim_xdp_attach(netns, interface, fd)
+        guard rc == 0 else { throw BPFError("attach \(name) to XDP of \(interface)", errno: -rc) }
+    }
+
     /// Sets the kernel function of an fentry/fexit/tp_btf program before load.
     public func setAttachTarget(function: String) throws(BPFError) {
         let rc = bpf_program__set_attach_target(handle, 0, function)

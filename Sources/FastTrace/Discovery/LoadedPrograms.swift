@@ -17,8 +17,11 @@ public struct LoadedProgram: Sendable, Equatable {
     public static let schedCls = UInt32(BPF_PROG_TYPE_SCHED_CLS.rawValue)
     public static let xdp = UInt32(BPF_PROG_TYPE_XDP.rawValue)
 
-    /// Every loaded program of `type`, by id (programs unloaded meanwhile are skipped).
-    public static func all(ofType type: UInt32) throws(BPFError) -> [LoadedProgram] {
+    /// `tc` or `xdp`: how targets name the program's kind.
+    public var kindPrefix: String { type == Self.xdp ? "xdp" : "tc" }
+
+    /// Every loaded program of one of `types`, by id (programs unloaded meanwhile are skipped).
+    public static func all(ofTypes types: Set<UInt32>) throws(BPFError) -> [LoadedProgram] {
         var found: [LoadedProgram] = []
         var p = shim_prog()
         var after: UInt32 = 0
@@ -27,7 +30,7 @@ public struct LoadedProgram: Sendable, Equatable {
             if rc == 0 { break }
             guard rc > 0 else { throw BPFError("list loaded BPF programs", errno: -rc) }
             after = p.id
-            guard p.type == type else { continue }
+            guard types.contains(p.type) else { continue }
             let short = withUnsafeBytes(of: p.name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
             let function = withUnsafeBytes(of: p.func) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
             let tag = withUnsafeBytes(of: p.tag) { $0.map { String(format: "%02x", $0) }.joined() }

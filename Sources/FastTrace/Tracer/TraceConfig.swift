@@ -33,6 +33,8 @@ public struct TraceConfig: Sendable {
     public var filter: PacketFilter?
     /// Also trace every loaded tc (SCHED_CLS) program, entry and verdict (fentry/fexit).
     public var traceTC = false
+    /// Also trace every loaded XDP program, entry and verdict, on the xdp_buff.
+    public var traceXDP = false
     /// The loaded programs to consider (tests); nil: listed from the kernel.
     public var loadedPrograms: [LoadedProgram]?
     /// Keep reporting an skb that matched once, by address, until it is freed.

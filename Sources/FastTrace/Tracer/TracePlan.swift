@@ -24,11 +24,14 @@ public struct TracedTarget: Codable, Sendable, Equatable {
         self.programFunction = programFunction
     }
 
-    /// A tc program as a target.
-    init(tcProgram p: LoadedProgram) {
-        self.init(name: "tc:\(p.name)[id \(p.id)]", kind: .bpfProgram, position: 1, module: nil,
+    /// A tc or XDP program as a target: `tc:NAME[id N]`, `xdp:NAME[id N]`.
+    init(program p: LoadedProgram) {
+        self.init(name: "\(p.kindPrefix):\(p.name)[id \(p.id)]", kind: .bpfProgram, position: 1, module: nil,
                   programID: p.id, programFunction: p.name)
     }
+
+    /// Whether this is an XDP program target (its argument is an xdp_buff, not an skb).
+    var isXDPProgram: Bool { kind == .bpfProgram && name.hasPrefix("xdp:") }
 }
 
 extension Array where Element == TracedTarget {
@@ -116,24 +119,28 @@ public struct TracePlan: Sendable {
         }
     }
 
-    /// --filter-trace-tc: every loaded tc program, checked against the kernel first (fentry
-    /// and fexit on programs). A kernel without them is an error naming why: the trace is
+    /// --filter-trace-tc / --filter-trace-xdp: every loaded tc or XDP program, checked against
+    /// the kernel first (fentry and fexit on programs). A kernel without them is an error naming why: the trace is
     /// never silently less than asked.
     static func programTargets(_ config: TraceConfig, probe: (String) -> Feature) throws(TraceError)
         -> ([TracedTarget], [(name: String, reason: String)]) {
-        guard config.traceTC else { return ([], []) }
+        var types: [UInt32] = []
+        if config.traceTC { types.append(LoadedProgram.schedCls) }
+        if config.traceXDP { types.append(LoadedProgram.xdp) }
+        guard !types.isEmpty else { return ([], []) }
+        let flags = [config.traceTC ? "--filter-trace-tc" : nil, config.traceXDP ? "--filter-trace-xdp" : nil].compactMap { $0 }.joined(separator: " and ")
         let f = probe("bpf_prog_trace")
         guard f.ok else {
-            throw TraceError("--filter-trace-tc traces tc programs with fentry/fexit, which this kernel refuses (\(f.errno ?? "?")): use a kernel with BPF trampolines (5.5+, not locked down); `fasttrace features` shows bpf_prog_trace", kind: .badInput)
+            throw TraceError("\(flags) traces BPF programs with fentry/fexit, which this kernel refuses (\(f.errno ?? "?")): use a kernel with BPF trampolines (5.5+, not locked down); `fasttrace features` shows bpf_prog_trace", kind: .badInput)
         }
         let loaded: [LoadedProgram]
-        if let given = config.loadedPrograms { loaded = given } else {
-            do { loaded = try LoadedProgram.all(ofType: LoadedProgram.schedCls) } catch {
-                throw TraceError("--filter-trace-tc: \(error.description)", cause: .bpf(error))
+        if let given = config.loadedPrograms { loaded = given.filter { types.contains($0.type) } } else {
+            do { loaded = try LoadedProgram.all(ofTypes: Set(types)) } catch {
+                throw TraceError("\(flags): \(error.description)", cause: .bpf(error))
             }
         }
-        let traceable = loaded.filter(\.hasBTF).map(TracedTarget.init(tcProgram:))
-        let without = loaded.filter { !$0.hasBTF }.map { ("tc:\($0.name)[id \($0.id)]", "loaded without BTF: fentry cannot attach to it") }
+        let traceable = loaded.filter(\.hasBTF).map(TracedTarget.init(program:))
+        let without = loaded.filter { !$0.hasBTF }.map { ("\($0.kindPrefix):\($0.name)[id \($0.id)]", "loaded without BTF: fentry cannot attach to it") }
         return (traceable, without)
     }
 
@@ -141,7 +148,7 @@ public struct TracePlan: Sendable {
     /// here); else the backend's drop variant for drop functions, else by skb position; nil
     /// when none can trace it.
     func program(for t: TracedTarget) -> KeyPath<TraceBPF.Programs, BPFProgram>? {
-        if t.kind == .bpfProgram { return \.fentryProg }
+        if t.kind == .bpfProgram { return t.isXDPProgram ? \.fentryXdp : \.fentryProg }
         let drop = Self.dropFunctions[t.name].flatMap { $0.skb == t.position ? $0 : nil }
         return backend.implementation.program(for: t, drop: drop)
     }
@@ -183,8 +190,8 @@ public struct TracePlan: Sendable {
         if !meta.isEmpty { lines.append("meta filters: " + meta.joined(separator: ", ")) }
         let ring = RingSet.validSize(config.ringBytesPerCPU)
         lines.append("rings: \(cpus) × \(ring >> 10) KiB, wakeup every \(config.effectiveWakeupEvery) records; snaplen \(config.snapLength)")
-        if config.traceTC {
-            lines.append("tc programs (--filter-trace-tc): \(programs.count) traced with fentry+fexit, one load each"
+        if config.traceTC || config.traceXDP {
+            lines.append("BPF programs (--filter-trace-tc/-xdp): \(programs.count) traced with fentry+fexit, one load each"
                          + (untraceablePrograms.isEmpty ? "" : "; \(untraceablePrograms.count) without BTF, not traced"))
         }
         if config.trackSkb {

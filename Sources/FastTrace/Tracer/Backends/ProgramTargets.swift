@@ -1,8 +1,9 @@
 import CShim
 import Glibc
 
-/// BPF programs as targets (--filter-trace-tc): each loaded tc program gets an fentry (the
-/// skb as the program receives it) and an fexit (the skb as it leaves it, and its verdict),
+/// BPF programs as targets (--filter-trace-tc, --filter-trace-xdp): each loaded tc program
+/// gets an fentry (the skb as the program receives it) and an fexit (the skb as it leaves
+/// it, and its verdict); an XDP program the same on its xdp_buff;
 /// one object and load per program, maps shared with the backend's first object. Not an
 /// `AttachBackend`: it runs after whichever backend traces the kernel functions, and needs
 /// fentry/fexit from the kernel (the plan checked).
@@ -25,11 +26,14 @@ enum ProgramTargets {
         guard fd >= 0 else { throw BPFError.capture("open program \(t.name)") } // unloaded since the plan
         defer { close(fd) }
         let opened = try tracer.open(funcID: funcID, directSkb: false)
-        tracer.only(opened, [\.fentryProg, \.fexitProg])
-        try opened.programs.fentryProg.setAttachTarget(programFD: fd, function: function)
-        try opened.programs.fexitProg.setAttachTarget(programFD: fd, function: function)
+        let xdp = t.isXDPProgram
+        let entry: KeyPath<TraceBPF.Programs, BPFProgram> = xdp ? \.fentryXdp : \.fentryProg
+        let exit: KeyPath<TraceBPF.Programs, BPFProgram> = xdp ? \.fexitXdp : \.fexitProg
+        tracer.only(opened, [entry, exit])
+        try opened.programs[keyPath: entry].setAttachTarget(programFD: fd, function: function)
+        try opened.programs[keyPath: exit].setAttachTarget(programFD: fd, function: function)
         let loaded = try tracer.load(opened)
-        tracer.links.append(try loaded.programs.fentryProg.attachTrace())
-        tracer.links.append(try loaded.programs.fexitProg.attachTrace())
+        tracer.links.append(try loaded.programs[keyPath: entry].attachTrace())
+        tracer.links.append(try loaded.programs[keyPath: exit].attachTrace())
     }
 }
