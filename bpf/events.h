@@ -30,6 +30,7 @@ enum ft_event_kind {
 /* ft_meta.flags */
 enum ft_meta_flag {
 	FT_META_FLAG_TC_INGRESS = 1,	/* skb->tc_at_ingress: a tc program runs on ingress (else egress) */
+	FT_META_FLAG_INNER = 2,		/* --output-tunnel: the record's inner tuple is the packet's */
 };
 
 /* Slots of trace.bpf.c's per-CPU `stats` counters (user space reads them by these names). */
@@ -79,8 +80,9 @@ struct ft_event {
 	struct ft_tuple tuple;
 };
 
-/* --snaplen: what follows an ft_event in its ring record when packet bytes are captured
- * (then `snaplen` bytes, of which the first cap_len are the packet's). */
+/* What follows an ft_event in its ring record: with --output-tunnel an ft_tuple, the inner
+ * packet's (valid when meta.flags has FT_META_FLAG_INNER); then, with --snaplen, an ft_snap
+ * and `snaplen` bytes, of which the first cap_len are the packet's. */
 enum ft_link {
 	FT_LINK_NONE = 0,	/* no bytes: the skb has no network header yet (early TX) */
 	FT_LINK_ETHERNET = 1,	/* from the MAC header (an Ethernet-sized one is in front) */

@@ -5,6 +5,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
 #include "pcap_filter.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -45,4 +46,34 @@ SEC("ft.tc")
 int pcap_test_l3(struct __sk_buff *ctx)
 {
 	return run(ctx, 0);
+}
+
+/* The tunnel stubs on the inner packet of a VXLAN/Geneve test packet (outer headers from the
+ * network header): the stub's own verdict, 0xdead when there is no inner packet (view). */
+static __always_inline __u32 run_tunnel(struct __sk_buff *ctx, int l2)
+{
+	struct sk_buff *skb = bpf_cast_to_kern_ctx(ctx);
+	struct ft_skb_fields f = {};
+	struct ft_pcap_view ip = {}, in = {}, in3 = {};
+
+	ft_skb_fields(skb, &f, ft_pcap_len);
+	if (!ft_pcap_view_at(&f, f.nh, &ip, ft_pcap_len) || !ft_tunnel_inner(&ip, &in))
+		return 0xdead;
+	if (l2)
+		return ft_pcap_tun_l2(in.data, in.caplen, in.wirelen);
+	if (!ft_tunnel_inner_l3(&in, &in3))
+		return 0xdead;
+	return ft_pcap_tun_l3(in3.data, in3.caplen, in3.wirelen);
+}
+
+SEC("ft.tc")
+int pcap_test_tun_l2(struct __sk_buff *ctx)
+{
+	return run_tunnel(ctx, 1);
+}
+
+SEC("ft.tc")
+int pcap_test_tun_l3(struct __sk_buff *ctx)
+{
+	return run_tunnel(ctx, 0);
 }

@@ -30,6 +30,27 @@ __noinline __u32 ft_pcap_l3(__u64 data, __u64 caplen, __u64 wirelen)
 	return r;
 }
 
+/* Tunnel filters (--filter-tunnel-pcap-l2/-l3): the same, on the inner packet of a VXLAN or
+ * Geneve packet (tun_l2 from the inner MAC header, tun_l3 from the inner network header). */
+#define FT_PCAP_TUN_L2_MAGIC 0x46545432 /* "FTT2" */
+#define FT_PCAP_TUN_L3_MAGIC 0x46545433 /* "FTT3" */
+
+__noinline __u32 ft_pcap_tun_l2(__u64 data, __u64 caplen, __u64 wirelen)
+{
+	__u64 r;
+
+	asm volatile("%0 = %1" : "=r"(r) : "i"(FT_PCAP_TUN_L2_MAGIC), "r"(data), "r"(caplen), "r"(wirelen));
+	return r;
+}
+
+__noinline __u32 ft_pcap_tun_l3(__u64 data, __u64 caplen, __u64 wirelen)
+{
+	__u64 r;
+
+	asm volatile("%0 = %1" : "=r"(r) : "i"(FT_PCAP_TUN_L3_MAGIC), "r"(data), "r"(caplen), "r"(wirelen));
+	return r;
+}
+
 /* Load-time config of the packet views:
  *  ft_direct_skb: the skb is a BTF pointer (fentry, tp_btf, tc), so its fields are plain
  *                 loads; otherwise (kprobes) they are copied with bpf_probe_read_kernel, in
@@ -38,6 +59,9 @@ __noinline __u32 ft_pcap_l3(__u64 data, __u64 caplen, __u64 wirelen)
  *                 length is never computed. */
 const volatile __u8 ft_direct_skb = 0;
 const volatile __u8 ft_pcap_len = 0;
+/* Which tunnel filters are given (each must match the inner packet). */
+const volatile __u8 ft_tunnel_l2 = 0;
+const volatile __u8 ft_tunnel_l3 = 0;
 
 struct ft_skb_fields {
 	__u64 head;
@@ -165,6 +189,102 @@ static __always_inline __u32 ft_pcap_match(struct sk_buff *skb)
 	if (l2 < 0)
 		return 0;
 	return l2 ? ft_pcap_l2(v.data, v.caplen, v.wirelen) : ft_pcap_l3(v.data, v.caplen, v.wirelen);
+}
+
+#define FT_VXLAN_PORT 4789
+#define FT_GENEVE_PORT 6081
+#define FT_ETH_P_TEB 0x6558 /* Geneve carrying Ethernet */
+
+/* The inner Ethernet frame of a VXLAN (UDP 4789) or Geneve (UDP 6081, Ethernet payload)
+ * packet whose outer IP header starts the view `ip`: 1 and `inner` filled, else 0. First
+ * fragments only (a later fragment has no UDP header); the outer headers must be linear. */
+static __always_inline int ft_tunnel_inner(struct ft_pcap_view *ip, struct ft_pcap_view *inner)
+{
+	__u8 b[8] = {};
+	__u16 dport;
+	__u64 l4, off;
+
+	if (ip->caplen < 28 || bpf_probe_read_kernel(b, 8, (void *)ip->data))
+		return 0;
+	if (b[0] >> 4 == 4) {
+		__u8 proto = 0;
+
+		l4 = (b[0] & 0xf) * 4;
+		if (l4 < 20 || ((b[6] & 0x1f) | b[7]) || bpf_probe_read_kernel(&proto, 1, (void *)ip->data + 9) || proto != 17)
+			return 0;
+	} else if (b[0] >> 4 == 6) {
+		l4 = 40;
+		if (b[6] != 17)
+			return 0;
+	} else {
+		return 0;
+	}
+	if (l4 + 16 > ip->caplen || bpf_probe_read_kernel(b, 8, (void *)ip->data + l4 + 8))
+		return 0;
+	/* b: the 8 bytes after the UDP header; the ports come next. */
+	__u16 ports[2] = {};
+
+	if (bpf_probe_read_kernel(ports, 4, (void *)ip->data + l4))
+		return 0;
+	dport = bpf_ntohs(ports[1]);
+	off = l4 + 8;
+	if (dport == FT_VXLAN_PORT) {
+		off += 8;
+	} else if (dport == FT_GENEVE_PORT) {
+		if ((b[2] << 8 | b[3]) != FT_ETH_P_TEB)
+			return 0;
+		off += 8 + (b[0] & 0x3f) * 4;
+	} else {
+		return 0;
+	}
+	if (off > ip->caplen)
+		return 0;
+	inner->data = ip->data + off;
+	inner->caplen = ip->caplen - off;
+	inner->wirelen = ip->wirelen > off ? ip->wirelen - off : 0;
+	return 1;
+}
+
+/* The inner network header of an inner Ethernet frame (IPv4 or IPv6 ethertype): 1 or 0. */
+static __always_inline int ft_tunnel_inner_l3(struct ft_pcap_view *eth, struct ft_pcap_view *l3)
+{
+	__u16 type = 0;
+
+	if (eth->caplen < 14 || bpf_probe_read_kernel(&type, 2, (void *)eth->data + 12))
+		return 0;
+	type = bpf_ntohs(type);
+	if (type != 0x0800 && type != 0x86dd)
+		return 0;
+	l3->data = eth->data + 14;
+	l3->caplen = eth->caplen - 14;
+	l3->wirelen = eth->wirelen > 14 ? eth->wirelen - 14 : 0;
+	return 1;
+}
+
+/* Every given tunnel filter matches the inner packet of the tunnel packet at `ip`. */
+static __always_inline __u32 ft_tunnel_match_view(struct ft_pcap_view *ip)
+{
+	struct ft_pcap_view in = {}, in3 = {};
+
+	if (!ft_tunnel_inner(ip, &in))
+		return 0;
+	if (ft_tunnel_l2 && !ft_pcap_tun_l2(in.data, in.caplen, in.wirelen))
+		return 0;
+	if (ft_tunnel_l3 && (!ft_tunnel_inner_l3(&in, &in3) || !ft_pcap_tun_l3(in3.data, in3.caplen, in3.wirelen)))
+		return 0;
+	return 1;
+}
+
+/* The skb's outer network header starts a VXLAN/Geneve packet whose inner packet matches. */
+static __always_inline __u32 ft_tunnel_match(struct sk_buff *skb)
+{
+	struct ft_skb_fields f = {};
+	struct ft_pcap_view ip = {};
+
+	ft_skb_fields(skb, &f, ft_pcap_len);
+	if (f.nh == 0 || !ft_pcap_view_at(&f, f.nh, &ip, ft_pcap_len))
+		return 0;
+	return ft_tunnel_match_view(&ip);
 }
 
 #endif

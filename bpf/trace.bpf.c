@@ -41,6 +41,8 @@ const volatile __u8 output_caller = 0;
 /* --snaplen: copy up to this many packet bytes after each event (0 = none). A read-only
  * constant, so the ring reservation below keeps the constant size the verifier requires. */
 const volatile __u32 snaplen = 0;
+/* --output-tunnel: an ft_tuple of the inner packet follows each event (before the snap). */
+const volatile __u8 output_tunnel = 0;
 /* Consumer wakeups. 0: the kernel's own rule on every record (wake only when the consumer
  * has caught up to that record, i.e. when it may be asleep). N (a power of two): no wakeup
  * except a forced one every N records per CPU. A sampled wakeup must be forced: with flags 0
@@ -138,6 +140,8 @@ static __noinline int ft_filter(struct sk_buff *skb)
 		return 0;
 	if (filter_pcap && !ft_pcap_match(skb))
 		return 0;
+	if ((ft_tunnel_l2 || ft_tunnel_l3) && !ft_tunnel_match(skb))
+		return 0;
 	if (track_skb)
 		track((__u64)skb);
 	return 1;
@@ -217,6 +221,25 @@ static __always_inline void fill_snap(struct ft_snap *s, void *bytes, struct sk_
 	s->link = l2 ? FT_LINK_ETHERNET : FT_LINK_RAW;
 }
 
+/* The bytes a record takes after its ft_event. */
+#define FT_EXTRA_SIZE ((output_tunnel ? sizeof(struct ft_tuple) : 0) + (snaplen ? sizeof(struct ft_snap) + snaplen : 0))
+
+/* --output-tunnel: the inner tuple of the VXLAN/Geneve packet whose outer IP header starts
+ * `ip`, into `t` (zeroed first); sets FT_META_FLAG_INNER in `flags` when there is one. */
+static __always_inline void fill_inner(struct ft_tuple *t, struct ft_pcap_view *ip, __u16 *flags)
+{
+	struct ft_pcap_view in = {}, in3 = {};
+	__u16 type = 0;
+
+	__builtin_memset(t, 0, sizeof(*t));
+	if (!ft_tunnel_inner(ip, &in) || !ft_tunnel_inner_l3(&in, &in3))
+		return;
+	bpf_probe_read_kernel(&type, 2, (void *)in.data + 12);
+	fill_tuple_at(t, (unsigned char *)in3.data, 0, bpf_ntohs(type));
+	if (t->l3_proto)
+		*flags |= FT_META_FLAG_INNER;
+}
+
 static __always_inline void emit(void *ctx, struct sk_buff *skb, __u32 id, __u32 reason, __u32 kind,
 				 __u64 caller)
 {
@@ -233,7 +256,7 @@ static __always_inline void emit(void *ctx, struct sk_buff *skb, __u32 id, __u32
 		bump(FT_STAT_LOST);
 		return;
 	}
-	e = bpf_ringbuf_reserve(ring, sizeof(*e) + (snaplen ? sizeof(struct ft_snap) + snaplen : 0), 0);
+	e = bpf_ringbuf_reserve(ring, sizeof(*e) + FT_EXTRA_SIZE, 0);
 	if (!e) {
 		bump(FT_STAT_LOST);
 		return;
@@ -265,8 +288,21 @@ static __always_inline void emit(void *ctx, struct sk_buff *skb, __u32 id, __u32
 		e->meta.flags = BPF_CORE_READ_BITFIELD_PROBED(skb, tc_at_ingress) ? FT_META_FLAG_TC_INGRESS : 0;
 	__builtin_memset(&e->tuple, 0, sizeof(e->tuple));
 	fill_tuple(&e->tuple, skb, e->meta.protocol);
+	void *extra = e + 1;
+
+	if (output_tunnel) {
+		struct ft_skb_fields f = {};
+		struct ft_pcap_view ip = {};
+
+		ft_skb_fields(skb, &f, 1);
+		if (f.nh && ft_pcap_view_at(&f, f.nh, &ip, 1))
+			fill_inner(extra, &ip, &e->meta.flags);
+		else
+			__builtin_memset(extra, 0, sizeof(struct ft_tuple));
+		extra += sizeof(struct ft_tuple);
+	}
 	if (snaplen)
-		fill_snap((struct ft_snap *)(e + 1), (struct ft_snap *)(e + 1) + 1, skb);
+		fill_snap(extra, (struct ft_snap *)extra + 1, skb);
 
 	if (wakeup_every)
 		flags = (bump(FT_STAT_WAKEUP_SAMPLED) & (wakeup_every - 1)) ? BPF_RB_NO_WAKEUP : BPF_RB_FORCE_WAKEUP;
@@ -404,13 +440,19 @@ static __always_inline void emit_xdp(void *ctx, struct xdp_buff *xdp, __u32 id, 
 		return;
 	if (filter_pcap && !ft_pcap_l2((__u64)data, len, len))
 		return;
+	if (ft_tunnel_l2 || ft_tunnel_l3) {
+		struct ft_pcap_view eth = {.data = (__u64)data, .caplen = len, .wirelen = len}, ip = {};
+
+		if (!ft_tunnel_inner_l3(&eth, &ip) || !ft_tunnel_match_view(&ip))
+			return;
+	}
 	cpu = bpf_get_smp_processor_id();
 	ring = bpf_map_lookup_elem(&rings, &cpu);
 	if (!ring) {
 		bump(FT_STAT_LOST);
 		return;
 	}
-	e = bpf_ringbuf_reserve(ring, sizeof(*e) + (snaplen ? sizeof(struct ft_snap) + snaplen : 0), 0);
+	e = bpf_ringbuf_reserve(ring, sizeof(*e) + FT_EXTRA_SIZE, 0);
 	if (!e) {
 		bump(FT_STAT_LOST);
 		return;
@@ -439,8 +481,19 @@ static __always_inline void emit_xdp(void *ctx, struct xdp_buff *xdp, __u32 id, 
 	__builtin_memset(&e->tuple, 0, sizeof(e->tuple));
 	if (len >= 14)
 		fill_tuple_at(&e->tuple, data, 14, e->meta.protocol);
+	void *extra = e + 1;
+
+	if (output_tunnel) {
+		struct ft_pcap_view eth = {.data = (__u64)data, .caplen = len, .wirelen = len}, ip = {};
+
+		if (ft_tunnel_inner_l3(&eth, &ip))
+			fill_inner(extra, &ip, &e->meta.flags);
+		else
+			__builtin_memset(extra, 0, sizeof(struct ft_tuple));
+		extra += sizeof(struct ft_tuple);
+	}
 	if (snaplen) {
-		struct ft_snap *sn = (struct ft_snap *)(e + 1);
+		struct ft_snap *sn = extra;
 		__u32 n = len < snaplen ? len : snaplen;
 
 		sn->orig_len = 0;

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# netns-lab.sh up|traffic|down [PREFIX] — a throw-away two-host network for the demo and tests:
+# netns-lab.sh up|vxlan|chaos|traffic|down [PREFIX] — a throw-away two-host network for the demo and tests:
 # namespaces PREFIX-a (10.77.0.1, veth PREFIX-va) and PREFIX-b (10.77.0.2, veth PREFIX-vb),
 # nftables rules in PREFIX-b that drop UDP to port 7778 and DNAT TCP port 80 to 8080, and a
 # little traffic: UDP to 7777 (delivered, no socket), UDP to 7778 (dropped by the rule), TCP
 # to 8080 (refused), to 80 (rewritten to 8080, refused) and to 9090 (refused), ICMP echo.
 # `chaos` adds the trouble of the pwru story: nftables in PREFIX-b also drops TCP to 8080 (a
 # tc program that rewrites 80 to 8080, bpf/chaos.bpf.c, is attached by the caller).
+# `vxlan` adds a VXLAN tunnel (VNI 42, UDP 4789) over the veth: 10.88.0.1 in PREFIX-a,
+# 10.88.0.2 in PREFIX-b; `traffic` then also sends TCP to 10.88.0.2:80 and UDP to :7777
+# through it.
 set -euo pipefail
-cmd=${1:?usage: netns-lab.sh up|chaos|traffic|down [prefix]}
+cmd=${1:?usage: netns-lab.sh up|vxlan|chaos|traffic|down [prefix]}
 p=${2:-ftlab}
 a=$p-a b=$p-b
 case $cmd in
@@ -35,6 +38,14 @@ table ip ftnat {
 }
 NFT
     ;;
+vxlan)
+    ip -n "$a" link add "$p-xa" type vxlan id 42 remote 10.77.0.2 local 10.77.0.1 dstport 4789 dev "$p-va"
+    ip -n "$b" link add "$p-xb" type vxlan id 42 remote 10.77.0.1 local 10.77.0.2 dstport 4789 dev "$p-vb"
+    ip -n "$a" addr add 10.88.0.1/24 dev "$p-xa"
+    ip -n "$b" addr add 10.88.0.2/24 dev "$p-xb"
+    ip -n "$a" link set "$p-xa" up
+    ip -n "$b" link set "$p-xb" up
+    ;;
 chaos)
     ip netns exec "$b" nft add rule inet ftlab input tcp dport 8080 counter drop
     ;;
@@ -46,11 +57,15 @@ traffic)
         # SIGKILL: a caller may hand us a blocked SIGTERM, and a dropped SYN retries for minutes.
         ip netns exec "$a" timeout -s KILL 2 bash -c "exec 3<>/dev/tcp/10.77.0.2/$port" 2>/dev/null || true
     done
+    if ip -n "$a" link show "$p-xa" >/dev/null 2>&1; then
+        ip netns exec "$a" timeout -s KILL 2 bash -c "exec 3<>/dev/tcp/10.88.0.2/80" 2>/dev/null || true
+        ip netns exec "$a" bash -c 'echo inner > /dev/udp/10.88.0.2/7777' || true
+    fi
     sleep 0.3
     ;;
 down)
     ip netns del "$a" 2>/dev/null || true
     ip netns del "$b" 2>/dev/null || true
     ;;
-*) echo "usage: netns-lab.sh up|chaos|traffic|down [prefix]" >&2; exit 2 ;;
+*) echo "usage: netns-lab.sh up|vxlan|chaos|traffic|down [prefix]" >&2; exit 2 ;;
 esac

@@ -13,6 +13,8 @@ struct OutputFlags: ParsableArguments {
     var outputMeta = true
     @Flag(name: .customLong("output-tcp-flags"), help: "Append TCP flags to the tuple.")
     var outputTCPFlags = false
+    @Flag(name: .customLong("output-tunnel"), help: "An INNER column: the tuple of the packet inside VXLAN (UDP 4789) and Geneve (UDP 6081) packets ('-' for others). A trace records it (JSON: \"inner\"); `read` shows what the log has.")
+    var outputTunnel = false
     @Flag(name: .customLong("output-json"), help: "One JSON object per line (fields: docs/output.md).")
     var outputJSON = false
     @Option(help: ArgumentHelp("none, relative (since this skb was last seen), absolute (kernel ns) or current (wall clock; a log's own for `read`).", valueName: "mode"))
@@ -26,6 +28,7 @@ struct OutputFlags: ParsableArguments {
         o.tcpFlags = outputTCPFlags
         o.json = outputJSON
         o.timestamp = timestamp
+        o.tunnel = outputTunnel
         return o
     }
 }

@@ -41,6 +41,11 @@ struct TraceCommand: ParsableCommand {
     @Flag(name: .customLong("filter-trace-xdp"), help: "Also trace every loaded XDP program (fentry and fexit on its xdp_buff): xdp:NAME[id N], with its verdict (XDP_PASS, XDP_DROP, ...) where it returns. The pcap filter runs on the packet's data; --filter-track-skb does not follow an xdp_buff. Needs fentry.")
     var filterTraceXDP = false
 
+    @Option(name: .customLong("filter-tunnel-pcap-l2"), help: ArgumentHelp("Only VXLAN (UDP 4789) and Geneve (UDP 6081) packets whose inner Ethernet frame matches this pcap-filter expression (with the main filter, both must match).", valueName: "expr"))
+    var filterTunnelL2: String?
+    @Option(name: .customLong("filter-tunnel-pcap-l3"), help: ArgumentHelp("Only VXLAN and Geneve packets whose inner IP packet matches this pcap-filter expression.", valueName: "expr"))
+    var filterTunnelL3: String?
+
     @Option(name: .customLong("filter-track-max"), parsing: .unconditional, help: ArgumentHelp("How many skbs --filter-track-skb can follow at once; matches beyond it are counted and reported.", valueName: "n"))
     var filterTrackMax = 16384
 
@@ -107,6 +112,8 @@ struct TraceCommand: ParsableCommand {
             throw UsageError("--filter-compile-timeout: '\(filterCompileTimeout)' is not a finite number of seconds above 0")
         }
         if !filter.isEmpty { config.filter = try compileFilter(filter.joined(separator: " ")) }
+        if let e = filterTunnelL2 { config.tunnelFilterL2 = try compileFilter(e, flag: "--filter-tunnel-pcap-l2") }
+        if let e = filterTunnelL3 { config.tunnelFilterL3 = try compileFilter(e, flag: "--filter-tunnel-pcap-l3") }
         guard (1...TraceConfig.maxTrackCapacity).contains(filterTrackMax) else {
             throw UsageError("--filter-track-max: \(filterTrackMax) is not between 1 and \(TraceConfig.maxTrackCapacity)")
         }
@@ -125,6 +132,7 @@ struct TraceCommand: ParsableCommand {
         config.trackSkb = filterTrackSkb
         config.traceTC = filterTraceTC
         config.traceXDP = filterTraceXDP
+        config.outputTunnel = outputFlags.outputTunnel
         config.trackCapacity = filterTrackMax
         if backend != "auto" {
             guard let b = Backend(rawValue: backend) else {
@@ -156,7 +164,7 @@ struct TraceCommand: ParsableCommand {
     }
 
     /// The pcap filter, compiled with a progress note after 2 s and a time limit.
-    func compileFilter(_ expression: String) throws(UsageError) -> PacketFilter {
+    func compileFilter(_ expression: String, flag: String = "pcap filter") throws(UsageError) -> PacketFilter {
         do {
             let filter = try PacketFilter.compile(expression, optimize: !noOptimize, timeout: filterCompileTimeout) {
                 note("compiling the pcap filter: libpcap's optimiser is slow on large expressions (--no-optimize skips it; giving up after \(String(format: "%g", filterCompileTimeout)) s)")
@@ -164,9 +172,9 @@ struct TraceCommand: ParsableCommand {
             _ = try filter.translated() // a filter too large for eBPF is bad input too, found before any kernel work
             return filter
         } catch where error.timedOut {
-            throw UsageError("pcap filter: \(error.description): add --no-optimize (compiled at once, a little slower per packet: docs/filters.md) or raise --filter-compile-timeout")
+            throw UsageError("\(flag): \(error.description): add --no-optimize (compiled at once, a little slower per packet: docs/filters.md) or raise --filter-compile-timeout")
         } catch {
-            throw UsageError("pcap filter '\(PacketFilter.abbreviated(expression))': \(error.description)")
+            throw UsageError("\(flag) '\(PacketFilter.abbreviated(expression))': \(error.description)")
         }
     }
 

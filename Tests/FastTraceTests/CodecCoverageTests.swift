@@ -38,4 +38,35 @@ import Testing
         }
         #expect(lost.isEmpty, "ft_event fields EventCodec does not carry: \(lost.sorted().joined(separator: ", ")) (bpf/events.h changed? handle them in Log/EventCodec.swift)")
     }
+
+    /// --output-tunnel's inner tuple travels with its event (and only with it), whatever the
+    /// event's kind.
+    @Test func innerTuplesRoundTrip() throws {
+        var rng = PacketCorpus.RNG(state: 0x1AAE7)
+        var encoder = EventCodec.Encoder()
+        var sent: [Tuple?] = []
+        for i in 0..<200 {
+            var e = Event()
+            e.skb = UInt64(rng.int(8))
+            e.kind = EventKind(rawValue: UInt32(rng.int(6)))
+            var t = Tuple()
+            withUnsafeMutableBytes(of: &t) { raw in for j in raw.indices { raw[j] = UInt8(truncatingIfNeeded: rng.next()) } }
+            if i % 2 == 0 { t.saddr = .init(repeating: 0); t.daddr = .init(repeating: 0) } // the 4-byte form
+            let inner: Tuple? = i % 3 == 0 ? nil : t
+            var p = PacketBytes.none
+            p.inner = inner
+            encoder.append(e, packet: p)
+            sent.append(inner)
+        }
+        var back: [Tuple?] = []
+        try encoder.bytes.withUnsafeBytes { raw in try EventCodec.decode(raw) { _, p in back.append(p.inner) } }
+        #expect(back.count == sent.count)
+        #expect(zip(sent, back).allSatisfy { a, b in
+            switch (a, b) {
+            case (nil, nil): true
+            case let (x?, y?): withUnsafeBytes(of: x) { p in withUnsafeBytes(of: y) { p.elementsEqual($0) } }
+            default: false
+            }
+        })
+    }
 }

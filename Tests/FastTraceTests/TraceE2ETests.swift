@@ -375,6 +375,57 @@ struct TraceE2ETests {
         #expect(events(c).contains { ($0["drop_reason"] as? String ?? "").contains("TC_INGRESS") && tuple($0)["dport"] as? Int == 9090 })
     }
 
+    // MARK: tunnels
+
+    /// The inner IP protocol and destination port of a captured VXLAN packet (JSON `packet`).
+    func innerTransport(_ e: [String: Any]) -> (proto: UInt8, dport: Int)? {
+        guard let p = e["packet"] as? [String: Any], let hex = p["hex"] as? String else { return nil }
+        var bytes: [UInt8] = []
+        var i = hex.startIndex
+        while i < hex.endIndex, let j = hex.index(i, offsetBy: 2, limitedBy: hex.endIndex) {
+            bytes.append(UInt8(hex[i..<j], radix: 16) ?? 0)
+            i = j
+        }
+        let ip = (p["link"] as? String == "ethernet" ? 14 : 0)
+        let inner = ip + 20 + 8 + 8 + 14 // outer IPv4, UDP, VXLAN, inner Ethernet
+        guard bytes.count >= inner + 24, bytes[ip + 9] == 17 else { return nil }
+        return (bytes[inner + 9], Int(bytes[inner + 22]) << 8 | Int(bytes[inner + 23]))
+    }
+
+    /// --filter-tunnel-pcap-l3 over a VXLAN tunnel between the lab's namespaces: only
+    /// tunnel packets whose inner packet matches are reported (the captured bytes say what
+    /// was inside), and another inner filter picks the other flow.
+    @Test func tunnelFilterMatchesTheInnerPacket() throws {
+        func vxlan(_ prefix: String) throws {
+            let r = try TestSupport.run(lab, ["vxlan", prefix])
+            try #require(r.status == 0, "lab vxlan: \(r.stderr)")
+        }
+        let log = TestSupport.temporaryDirectory("tunnel").appendingPathComponent("vxlan.ftlog").path
+        for (expression, proto, port) in [("tcp dst port 80", UInt8(6), 80), ("udp dst port 7777", UInt8(17), 7777)] {
+            let c = try capture(["--backend", "tracepoint", "--snaplen", "128", "--output-tunnel", "-w", log, "--force", "--print",
+                                 "--filter-tunnel-pcap-l3", expression], prefix: "fteV", setup: vxlan)
+            #expect(c.status == 0, "\(c.stderr)")
+            let ev = events(c)
+            let inner = ev.compactMap(innerTransport)
+            #expect(!inner.isEmpty, "'\(expression)': \(ev.count) events")
+            #expect(inner.count == ev.count, "every event is a VXLAN packet: \(ev.prefix(2))")
+            #expect(inner.allSatisfy { $0.proto == proto && $0.dport == port }, "'\(expression)': \(inner.prefix(5))")
+            #expect(ev.allSatisfy { tuple($0)["dport"] as? Int == 4789 }, "outer tuples are the tunnel's")
+            // --output-tunnel: the recorded inner tuple says the same, live and read back.
+            let l4 = proto == 6 ? "tcp" : "udp"
+            func innerOK(_ e: [String: Any]) -> Bool {
+                let t = e["inner"] as? [String: Any] ?? [:]
+                return t["dport"] as? Int == port && t["l4_proto"] as? String == l4 && t["daddr"] as? String == "10.88.0.2"
+            }
+            #expect(ev.allSatisfy(innerOK), "\(ev.prefix(2))")
+            let read = try TestSupport.run(cli, ["read", log, "--output-json"])
+            let back = read.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            #expect(back.count == ev.count && back.allSatisfy(innerOK), "\(read.stderr) \(back.prefix(2))")
+            let text = try TestSupport.run(cli, ["read", log, "--output-tunnel", "--no-output-meta"])
+            #expect(text.stdout.contains("INNER") && text.stdout.contains("->10.88.0.2:\(port)(\(l4))"), "\(text.stdout.prefix(400))")
+        }
+    }
+
     /// --filter-ifname is looked up inside the --filter-netns namespace (the lab's veth ends
     /// exist only there), and both filters hold for every event.
     @Test func ifnameIsResolvedInTheChosenNetns() throws {

@@ -13,6 +13,9 @@ public enum FilterSplicer {
     /// Marker constants in the stubs ("FTL2", "FTL3").
     public static let l2Magic: Int32 = 0x4654_4C32
     public static let l3Magic: Int32 = 0x4654_4C33
+    /// The tunnel filters' stubs ("FTT2", "FTT3").
+    public static let tunnelL2Magic: Int32 = 0x4654_5432
+    public static let tunnelL3Magic: Int32 = 0x4654_5433
 
     /// The program text a splice edits (BPFAsm).
     public typealias Program = LoadableProgram
@@ -91,10 +94,16 @@ extension BPFProgram {
     /// Replaces the pcap filter stubs (bpf/pcap_filter.h) with these bodies when the program
     /// loads; the program must live in an `ft.*` section (ProgramSections).
     public func spliceFilter(l2: [EBPFInstruction], l3: [EBPFInstruction]) {
+        spliceFilters([(FilterSplicer.l2Magic, l2), (FilterSplicer.l3Magic, l3)])
+    }
+
+    /// Replaces each stub (by its magic) with its body when the program loads; a stub the
+    /// program does not contain is skipped.
+    public func spliceFilters(_ bodies: [(magic: Int32, body: [EBPFInstruction])]) {
         rewriteBeforeLoad { p in
-            let a = try FilterSplicer.splice(&p, magic: FilterSplicer.l2Magic, body: l2)
-            let b = try FilterSplicer.splice(&p, magic: FilterSplicer.l3Magic, body: l3)
-            return a || b
+            var changed = false
+            for b in bodies { changed = try FilterSplicer.splice(&p, magic: b.magic, body: b.body) || changed }
+            return changed
         }
     }
 }

@@ -12,8 +12,9 @@ import Foundation
 /// Event frames are written as they close (at least once a second while events flow), so a
 /// crash loses at most the open frame; the trailer and footer only exist after a clean stop.
 public enum LogFormat {
-    /// 2: rows may carry packet bytes (--snaplen). Readers read every version up to theirs.
-    public static let version = 2
+    /// 2: rows may carry packet bytes (--snaplen). 3: rows may carry an inner tuple
+    /// (--output-tunnel), and kinds 3-4 (BPF programs). Readers read every version up to theirs.
+    public static let version = 3
     static let headerMagic: UInt32 = 0x184D_2A50
     static let trailerMagic: UInt32 = 0x184D_2A51
     static let footerMagic: UInt32 = 0x184D_2A52

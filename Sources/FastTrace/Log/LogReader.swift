@@ -153,7 +153,7 @@ public final class LogReader {
                         // checksummed frame that is not rows (e.g. the header copy, its magic
                         // damaged) yields no stray events.
                         pending.removeAll(keepingCapacity: true)
-                        try EventCodec.decode(payload) { e, p in pending.append((e, p)) }
+                        try EventCodec.decode(payload, version: header.formatVersion) { e, p in pending.append((e, p)) }
                         for (e, p) in pending where keepGoing { keepGoing = body(e, p) }
                     }
                     framesRead += 1

@@ -10,6 +10,9 @@ public struct OutputOptions: Sendable {
     public var caller = false
     public var timestamp: Timestamp = .none
     public var json = false
+    /// --output-tunnel: an INNER column with the tuple inside VXLAN/Geneve packets (JSON
+    /// always has `inner` when the record carries one).
+    public var tunnel = false
     public init() {}
 }
 
@@ -85,6 +88,7 @@ public final class EventFormatter {
         if options.timestamp != .none { cols.insert(pad("TIME", 16), at: 0) }
         if options.meta { cols += [pad("NETNS", 10), pad("MARK/x", 10), pad("IFACE", 14), pad("PROTO", 6), pad("MTU", 5), pad("LEN", 5)] }
         if options.tuple { cols.append(pad("TUPLE", 44)) }
+        if options.tunnel { cols.append(pad("INNER", 44)) }
         cols.append("FUNC")
         if options.caller { cols.append("CALLER") }
         return cols.joined(separator: " ")
@@ -126,12 +130,12 @@ public final class EventFormatter {
     /// Appends one event, without the newline.
     public func write(_ e: Event, packet: PacketBytes = .none, to out: ByteBuffer) {
         rendered &+= 1
-        if options.json { json(e, packet: packet, out) } else { text(e, out) }
+        if options.json { json(e, packet: packet, out) } else { text(e, inner: packet.inner, out) }
     }
 
     // MARK: text
 
-    func text(_ e: Event, _ out: ByteBuffer) {
+    func text(_ e: Event, inner: Tuple?, _ out: ByteBuffer) {
         if options.timestamp != .none {
             let s = out.count
             timestamp(e, out)
@@ -179,6 +183,12 @@ public final class EventFormatter {
             out.byte(0x20)
             s = out.count
             Self.tuple(e.tuple, flags: options.tcpFlags, to: out)
+            out.pad(from: s, to: 44)
+        }
+        if options.tunnel {
+            out.byte(0x20)
+            s = out.count
+            if let inner { Self.tuple(inner, flags: options.tcpFlags, to: out) } else { out.byte(0x2d) }
             out.pad(from: s, to: 44)
         }
         out.byte(0x20)
@@ -270,23 +280,8 @@ public final class EventFormatter {
         out.decimal(m.mtu)
         out.ascii(",\"len\":")
         out.decimal(m.len)
-        let t = e.tuple
-        if t.l3Proto == 0x0800 || t.l3Proto == 0x86DD {
-            let v6 = t.l3Proto == 0x86DD
-            out.ascii(",\"tuple\":{\"saddr\":\"")
-            Self.address(t.saddr, v6: v6, to: out)
-            out.ascii("\",\"sport\":")
-            out.decimal(t.sport)
-            out.ascii(",\"daddr\":\"")
-            Self.address(t.daddr, v6: v6, to: out)
-            out.ascii("\",\"dport\":")
-            out.decimal(t.dport)
-            out.ascii(",\"l4_proto\":\"")
-            out.append(Self.l4Bytes[Int(t.l4Proto)])
-            out.ascii("\",\"tcp_flags\":\"")
-            out.append(Self.flagBytes[Int(t.tcpFlags)])
-            out.ascii("\"}")
-        }
+        jsonTuple(",\"tuple\":", e.tuple, out)
+        if let inner = packet.inner { jsonTuple(",\"inner\":", inner, out) }
         if e.stackId >= 0 {
             out.ascii(",\"stack_id\":")
             out.decimal(e.stackId)
@@ -445,6 +440,26 @@ public final class EventFormatter {
 
     /// `saddr:sport->daddr:dport(proto)`, IPv6 in brackets, as pwru prints it; nothing for
     /// packets that are neither IPv4 nor IPv6.
+    /// `key` then the tuple as a JSON object, for IPv4/IPv6 only.
+    func jsonTuple(_ key: StaticString, _ t: Tuple, _ out: ByteBuffer) {
+        guard t.l3Proto == 0x0800 || t.l3Proto == 0x86DD else { return }
+        let v6 = t.l3Proto == 0x86DD
+        out.ascii(key)
+        out.ascii("{\"saddr\":\"")
+        Self.address(t.saddr, v6: v6, to: out)
+        out.ascii("\",\"sport\":")
+        out.decimal(t.sport)
+        out.ascii(",\"daddr\":\"")
+        Self.address(t.daddr, v6: v6, to: out)
+        out.ascii("\",\"dport\":")
+        out.decimal(t.dport)
+        out.ascii(",\"l4_proto\":\"")
+        out.append(Self.l4Bytes[Int(t.l4Proto)])
+        out.ascii("\",\"tcp_flags\":\"")
+        out.append(Self.flagBytes[Int(t.tcpFlags)])
+        out.ascii("\"}")
+    }
+
     static func tuple(_ t: Tuple, flags: Bool, to out: ByteBuffer) {
         guard t.l3Proto == 0x0800 || t.l3Proto == 0x86DD else { return }
         let v6 = t.l3Proto == 0x86DD

@@ -1,5 +1,7 @@
-/// The packet bytes captured with an event (`--snaplen`): the first bytes of the skb's
-/// linear data, from the MAC header (Ethernet) or the network header (raw IP). Borrowed: the
+/// What a record carries about its packet besides the event: the inner tuple of a
+/// VXLAN/Geneve packet (`--output-tunnel`), and the packet bytes (`--snaplen`): the first
+/// bytes of the skb's linear data, from the MAC header (Ethernet) or the network header (raw
+/// IP). Borrowed: the
 /// bytes live in a ring record or a decoded frame and are valid only inside the callback
 /// that receives them. Outside the library they are reached only through `withBytes` (the
 /// pointer stays in the closure) or copied (`copiedBytes`).
@@ -9,6 +11,8 @@ public struct PacketBytes {
     public var wireLength: UInt32
     /// The borrowed bytes, for the library's own renderers and writers.
     let bytes: UnsafeRawBufferPointer
+    /// The tuple of the packet inside a VXLAN/Geneve packet (--output-tunnel), if it is one.
+    public var inner: Tuple?
 
     /// The captured bytes, lent to `body` only.
     public func withBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R { try body(bytes) }
@@ -17,24 +21,35 @@ public struct PacketBytes {
     /// How many bytes were captured.
     public var count: Int { bytes.count }
 
-    public init(link: Link, wireLength: UInt32, bytes: UnsafeRawBufferPointer) {
+    public init(link: Link, wireLength: UInt32, bytes: UnsafeRawBufferPointer, inner: Tuple? = nil) {
         self.link = link
         self.wireLength = wireLength
         self.bytes = bytes
+        self.inner = inner
     }
 
     /// No bytes: captured without --snaplen, or the skb had no network header yet.
     public static var none: PacketBytes { PacketBytes(link: Link(rawValue: 0), wireLength: 0, bytes: UnsafeRawBufferPointer(start: nil, count: 0)) }
     public var isEmpty: Bool { link.rawValue == 0 }
 
-    /// The bytes that follow an event in a ring record, if the record carries any.
-    static func parse(record: UnsafeRawBufferPointer) -> PacketBytes {
-        let at = MemoryLayout<Event>.size, snap = MemoryLayout<Snap>.size
-        guard record.count >= at + snap else { return .none }
+    /// What follows an event in a ring record (events.h): with `innerTuple` (--output-tunnel)
+    /// an inner tuple, valid when the event's meta flags say so; then the bytes, if any.
+    static func parse(record: UnsafeRawBufferPointer, event e: Event, innerTuple: Bool) -> PacketBytes {
+        var at = MemoryLayout<Event>.size
+        var inner: Tuple?
+        if innerTuple {
+            guard record.count >= at + MemoryLayout<Tuple>.size else { return .none }
+            if e.meta.flags & UInt16(MetaFlag.inner.rawValue) != 0 { inner = record.loadUnaligned(fromByteOffset: at, as: Tuple.self) }
+            at += MemoryLayout<Tuple>.size
+        }
+        var p = PacketBytes.none
+        p.inner = inner
+        let snap = MemoryLayout<Snap>.size
+        guard record.count >= at + snap else { return p }
         let s = record.loadUnaligned(fromByteOffset: at, as: Snap.self)
         let n = Int(s.capLen)
-        guard s.link != 0, at + snap + n <= record.count else { return .none }
+        guard s.link != 0, at + snap + n <= record.count else { return p }
         return PacketBytes(link: Link(rawValue: UInt32(s.link)), wireLength: max(s.origLen, UInt32(n)),
-                           bytes: UnsafeRawBufferPointer(rebasing: record[(at + snap)..<(at + snap + n)]))
+                           bytes: UnsafeRawBufferPointer(rebasing: record[(at + snap)..<(at + snap + n)]), inner: inner)
     }
 }

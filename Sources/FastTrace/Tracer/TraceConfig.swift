@@ -16,7 +16,8 @@ public struct TraceConfig: Sendable {
     /// periods of records: the consumer is always woken long before a ring fills.
     public var effectiveWakeupEvery: UInt32 {
         guard wakeupEvery > 0 else { return 0 }
-        let record = MemoryLayout<Event>.size + 8 + (snapLength > 0 ? MemoryLayout<Snap>.size + snapLength : 0)
+        let record = MemoryLayout<Event>.size + 8 + (outputTunnel ? MemoryLayout<Tuple>.size : 0)
+            + (snapLength > 0 ? MemoryLayout<Snap>.size + snapLength : 0)
         let periods = RingSet.validSize(ringBytesPerCPU) / record / 16
         var every = wakeupEvery
         while every > 1 && Int(every) > periods { every /= 2 }
@@ -37,6 +38,13 @@ public struct TraceConfig: Sendable {
     public var traceXDP = false
     /// The loaded programs to consider (tests); nil: listed from the kernel.
     public var loadedPrograms: [LoadedProgram]?
+    /// --filter-tunnel-pcap-l2 / -l3: pcap filters on the inner packet of VXLAN/Geneve
+    /// packets (the first from the inner MAC header, the second from the inner IP header).
+    /// When given, only tunnel packets whose inner packet matches are reported.
+    public var tunnelFilterL2: PacketFilter?
+    /// --output-tunnel: records carry the inner tuple of VXLAN/Geneve packets.
+    public var outputTunnel = false
+    public var tunnelFilterL3: PacketFilter?
     /// Keep reporting an skb that matched once, by address, until it is freed.
     public var trackSkb = false
     /// Capacity of the tracked-skb map; matches beyond it are counted (`trackOverflow`).

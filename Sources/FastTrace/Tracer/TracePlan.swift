@@ -61,6 +61,18 @@ public struct TracePlan: Sendable {
     public let dropReasons: DropReasons
     /// The pcap filter as eBPF, for both link-layer forms (nil: no filter).
     let filterBodies: (l2: [EBPFInstruction], l3: [EBPFInstruction])?
+    /// The tunnel filters as eBPF: the Ethernet form of --filter-tunnel-pcap-l2 and the IP
+    /// form of --filter-tunnel-pcap-l3.
+    let tunnelBodies: (l2: [EBPFInstruction]?, l3: [EBPFInstruction]?)
+
+    /// Every stub body to splice into a program: the pcap filter's, then the tunnel filters'.
+    var spliceBodies: [(magic: Int32, body: [EBPFInstruction])] {
+        var b: [(magic: Int32, body: [EBPFInstruction])] = []
+        if let f = filterBodies { b += [(FilterSplicer.l2Magic, f.l2), (FilterSplicer.l3Magic, f.l3)] }
+        if let t = tunnelBodies.l2 { b.append((FilterSplicer.tunnelL2Magic, t)) }
+        if let t = tunnelBodies.l3 { b.append((FilterSplicer.tunnelL3Magic, t)) }
+        return b
+    }
 
     /// Drop functions: (skb position, reason position) → the program variant that reads the reason.
     static let dropFunctions: [String: (skb: Int, reason: Int)] = [
@@ -77,6 +89,11 @@ public struct TracePlan: Sendable {
             filterBodies = try config.filter?.translated()
         } catch {
             throw TraceError("pcap filter '\(PacketFilter.abbreviated(config.filter!.expression))': \(error.description)", kind: .badInput, cause: .filter(error))
+        }
+        do {
+            tunnelBodies = (try config.tunnelFilterL2?.translated().l2, try config.tunnelFilterL3?.translated().l3)
+        } catch {
+            throw TraceError("tunnel filter: \(error.description)", kind: .badInput, cause: .filter(error))
         }
         // The kernel's BTF, parsed once for discovery and drop-reason names (not at all when
         // both are given).
@@ -182,6 +199,11 @@ public struct TracePlan: Sendable {
                                                        : "1 (one object; \(counts.count) program variants)"))
         if let f = config.filter, let b = filterBodies {
             lines.append("pcap filter: '\(PacketFilter.abbreviated(f.expression))': \(b.l2.count) eBPF instructions (link layer), \(b.l3.count) (IP layer), spliced into every program")
+        }
+        for (flag, f, b) in [("--filter-tunnel-pcap-l2", config.tunnelFilterL2, tunnelBodies.l2), ("--filter-tunnel-pcap-l3", config.tunnelFilterL3, tunnelBodies.l3)] {
+            if let f, let b {
+                lines.append("\(flag) '\(PacketFilter.abbreviated(f.expression))': \(b.count) eBPF instructions, on the inner packet of VXLAN (UDP 4789) and Geneve (UDP 6081) packets")
+            }
         }
         var meta: [String] = []
         if config.filterMarkMask != 0 { meta.append(String(format: "mark 0x%x/0x%x", config.filterMark, config.filterMarkMask)) }

@@ -62,11 +62,14 @@ public final class Tracer {
         c.outputCaller = config.outputCaller ? 1 : 0
         c.wakeupEvery = config.effectiveWakeupEvery
         c.filterPcap = plan.filterBodies == nil ? 0 : 1
-        c.ftPcapLen = config.filter?.usesLength == true ? 1 : 0
+        c.ftPcapLen = [config.filter, config.tunnelFilterL2, config.tunnelFilterL3].contains { $0?.usesLength == true } ? 1 : 0
+        c.ftTunnelL2 = plan.tunnelBodies.l2 == nil ? 0 : 1
+        c.ftTunnelL3 = plan.tunnelBodies.l3 == nil ? 0 : 1
         // fentry and tp_btf get the skb as a BTF pointer: its fields are plain loads.
         c.ftDirectSkb = (directSkb ?? backend.implementation.directSkb) ? 1 : 0
         c.trackSkb = config.trackSkb ? 1 : 0
         c.snaplen = UInt32(min(max(config.snapLength, 0), TraceConfig.maxSnapLength))
+        c.outputTunnel = config.outputTunnel ? 1 : 0
         opened.config = c
         if let first = objects.first {
             try opened.maps.rings.reuse(first.maps.rings)
@@ -97,9 +100,10 @@ public final class Tracer {
     /// Enables only `keep` (by keypath) in an opened object, with the pcap filter spliced in.
     func only(_ opened: borrowing TraceBPF.Opened, _ keep: [KeyPath<TraceBPF.Programs, BPFProgram>]) {
         let chosen = keep.map { opened.programs[keyPath: $0] }
+        let bodies = plan.spliceBodies
         for p in opened.programs.all {
             p.autoload = chosen.contains { $0 === p }
-            if p.autoload, let f = plan.filterBodies { p.spliceFilter(l2: f.l2, l3: f.l3) }
+            if p.autoload, !bodies.isEmpty { p.spliceFilters(bodies) }
         }
     }
 
@@ -170,9 +174,11 @@ public final class Tracer {
     @discardableResult
     public func poll(timeoutMs: Int32, _ body: (Event, PacketBytes) -> Void) -> Int {
         guard let rings else { return 0 }
+        let innerTuple = config.outputTunnel
         let decode: (UnsafeRawBufferPointer) -> Void = { raw in
             guard raw.count >= MemoryLayout<Event>.size else { return }
-            body(raw.loadUnaligned(as: Event.self), PacketBytes.parse(record: raw))
+            let e = raw.loadUnaligned(as: Event.self)
+            body(e, PacketBytes.parse(record: raw, event: e, innerTuple: innerTuple))
         }
         var n = rings.drain(decode)
         if n == 0 {

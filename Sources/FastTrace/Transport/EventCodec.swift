@@ -29,7 +29,7 @@ public enum EventCodec {
             if !sameMeta(e.meta, ref.meta) { flags |= Flag.meta }
             if !sameTuple(e.tuple, ref.tuple) { flags |= Flag.tuple }
             if e.pid != ref.pid || e.tgid != ref.tgid || !sameComm(e.comm, ref.comm) { flags |= Flag.task }
-            if e.kind.rawValue != 0 || e.dropReason != 0 { flags |= Flag.kind }
+            if e.kind.rawValue != 0 || e.dropReason != 0 || packet.inner != nil { flags |= Flag.kind }
             if e.stackId != -1 { flags |= Flag.stack }
             if e.caller != 0 { flags |= Flag.caller }
             if !packet.isEmpty { flags |= Flag.packet }
@@ -58,22 +58,12 @@ public enum EventCodec {
                 let m = e.meta
                 for v in [m.netns, m.mark, m.ifindex, m.len, m.mtu, UInt32(m.protocol), UInt32(m.flags)] { putVarint(UInt64(v)) }
             }
-            if flags & Flag.tuple != 0 {
-                let t = e.tuple
-                putVarint(UInt64(t.l3Proto))
-                bytes.append(t.l4Proto)
-                bytes.append(t.tcpFlags)
-                putVarint(UInt64(t.sport))
-                putVarint(UInt64(t.dport))
-                let s = withUnsafeBytes(of: t.saddr) { Array($0) }, d = withUnsafeBytes(of: t.daddr) { Array($0) }
-                let short = s[4...].allSatisfy { $0 == 0 } && d[4...].allSatisfy { $0 == 0 }
-                bytes.append(short ? 4 : 16)
-                bytes += short ? s[..<4] : s[...]
-                bytes += short ? d[..<4] : d[...]
-            }
+            if flags & Flag.tuple != 0 { putTuple(e.tuple) }
             if flags & Flag.kind != 0 {
-                putVarint(UInt64(e.kind.rawValue))
+                // kind << 1 | 1 when an inner tuple (--output-tunnel) follows the drop reason.
+                putVarint(UInt64(e.kind.rawValue) << 1 | (packet.inner != nil ? 1 : 0))
                 putVarint(UInt64(e.dropReason))
+                if let inner = packet.inner { putTuple(inner) }
             }
             if flags & Flag.stack != 0 { putZigzag(Int64(e.stackId)) }
             if flags & Flag.caller != 0 { putFixed(e.caller) }
@@ -85,6 +75,19 @@ public enum EventCodec {
             }
             previous = e
             count += 1
+        }
+
+        private mutating func putTuple(_ t: Tuple) {
+            putVarint(UInt64(t.l3Proto))
+            bytes.append(t.l4Proto)
+            bytes.append(t.tcpFlags)
+            putVarint(UInt64(t.sport))
+            putVarint(UInt64(t.dport))
+            let s = withUnsafeBytes(of: t.saddr) { Array($0) }, d = withUnsafeBytes(of: t.daddr) { Array($0) }
+            let short = s[4...].allSatisfy { $0 == 0 } && d[4...].allSatisfy { $0 == 0 }
+            bytes.append(short ? 4 : 16)
+            bytes += short ? s[..<4] : s[...]
+            bytes += short ? d[..<4] : d[...]
         }
 
         private mutating func putVarint(_ v: UInt64) {
@@ -105,7 +108,8 @@ public enum EventCodec {
 
     /// Decodes a whole frame payload; `body` sees each event in order, with its packet bytes
     /// (borrowed from `data`).
-    public static func decode(_ data: UnsafeRawBufferPointer, _ body: (Event, PacketBytes) -> Void) throws(DecodeError) {
+    public static func decode(_ data: UnsafeRawBufferPointer, version: Int = LogFormat.version,
+                              _ body: (Event, PacketBytes) -> Void) throws(DecodeError) {
         var r = Reader(data: data)
         var lastTs: UInt64 = 0
         var previous = Event()
@@ -148,23 +152,15 @@ public enum EventCodec {
                 e.meta.protocol = UInt16(truncatingIfNeeded: try r.varint())
                 e.meta.flags = UInt16(truncatingIfNeeded: try r.varint())
             }
-            if flags & Flag.tuple != 0 {
-                e.tuple.l3Proto = UInt16(truncatingIfNeeded: try r.varint())
-                e.tuple.l4Proto = try r.byte()
-                e.tuple.tcpFlags = try r.byte()
-                e.tuple.sport = UInt16(truncatingIfNeeded: try r.varint())
-                e.tuple.dport = UInt16(truncatingIfNeeded: try r.varint())
-                let n = Int(try r.byte())
-                guard n == 4 || n == 16 else { throw DecodeError(description: "address of \(n) bytes") }
-                let s = try r.bytes(n), d = try r.bytes(n)
-                var sa = InlineArray<16, UInt8>(repeating: 0), da = InlineArray<16, UInt8>(repeating: 0)
-                for i in 0..<n { sa[i] = s[i]; da[i] = d[i] }
-                e.tuple.saddr = sa
-                e.tuple.daddr = da
-            }
+            if flags & Flag.tuple != 0 { e.tuple = try r.tuple() }
+            var inner: Tuple?
             if flags & Flag.kind != 0 {
-                e.kind = EventKind(rawValue: UInt32(truncatingIfNeeded: try r.varint()))
+                let v = try r.varint()
+                // Format 3 shifts the kind to make room for the inner-tuple bit.
+                let kind = version >= 3 ? v >> 1 : v
+                e.kind = EventKind(rawValue: UInt32(truncatingIfNeeded: kind))
                 e.dropReason = UInt32(truncatingIfNeeded: try r.varint())
+                if version >= 3, v & 1 != 0 { inner = try r.tuple() }
             } else {
                 e.kind = EventKind(rawValue: 0)
                 e.dropReason = 0
@@ -172,12 +168,13 @@ public enum EventCodec {
             e.stackId = flags & Flag.stack != 0 ? Int32(truncatingIfNeeded: try r.zigzag()) : -1
             e.caller = flags & Flag.caller != 0 ? try r.fixed() : 0
             var packet = PacketBytes.none
+            packet.inner = inner
             if flags & Flag.packet != 0 {
                 let link = try r.byte()
                 let wire = try r.varint()
                 let n = Int(try r.varint())
                 guard link != 0, n <= 1 << 16, wire <= UInt32.max else { throw DecodeError(description: "packet bytes: link \(link), \(n) of \(wire) bytes") }
-                packet = PacketBytes(link: Link(rawValue: UInt32(link)), wireLength: UInt32(wire), bytes: try r.bytes(n))
+                packet = PacketBytes(link: Link(rawValue: UInt32(link)), wireLength: UInt32(wire), bytes: try r.bytes(n), inner: inner)
             }
             lastOfSkb[slot] = e
             previous = e
@@ -189,6 +186,23 @@ public enum EventCodec {
         let data: UnsafeRawBufferPointer
         var at = 0
         var atEnd: Bool { at >= data.count }
+
+        mutating func tuple() throws(DecodeError) -> Tuple {
+            var t = Tuple()
+            t.l3Proto = UInt16(truncatingIfNeeded: try varint())
+            t.l4Proto = try byte()
+            t.tcpFlags = try byte()
+            t.sport = UInt16(truncatingIfNeeded: try varint())
+            t.dport = UInt16(truncatingIfNeeded: try varint())
+            let n = Int(try byte())
+            guard n == 4 || n == 16 else { throw DecodeError(description: "address of \(n) bytes") }
+            let s = try bytes(n), d = try bytes(n)
+            var sa = InlineArray<16, UInt8>(repeating: 0), da = InlineArray<16, UInt8>(repeating: 0)
+            for i in 0..<n { sa[i] = s[i]; da[i] = d[i] }
+            t.saddr = sa
+            t.daddr = da
+            return t
+        }
 
         mutating func byte() throws(DecodeError) -> UInt8 {
             guard at < data.count else { throw DecodeError(description: "truncated event") }
