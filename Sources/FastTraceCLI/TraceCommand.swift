@@ -35,7 +35,7 @@ struct TraceCommand: ParsableCommand {
     @Flag(name: .customLong("filter-track-skb"), help: "Once an skb matches, keep reporting it (by address, clones included) until it is freed, even after NAT or a tc program rewrites it.")
     var filterTrackSkb = false
 
-    @Flag(name: .customLong("filter-trace-tc"), help: "Also trace every loaded tc BPF program (fentry and fexit): each shows as tc/ingress:NAME[id N] where a packet enters it, and with its verdict (TC_ACT_OK, TC_ACT_SHOT, ...) where it leaves. Needs fentry (docs/tracer.md).")
+    @Flag(name: .customLong("filter-trace-tc"), help: "Also trace every loaded tc BPF program (fentry and fexit): each shows as tc/ingress/DEV:NAME[id N] where a packet enters it, and with its verdict (TC_ACT_OK, TC_ACT_SHOT, ...) where it leaves. Needs fentry (docs/tracer.md).")
     var filterTraceTC = false
 
     @Flag(name: .customLong("filter-trace-xdp"), help: "Also trace every loaded XDP program (fentry and fexit on its xdp_buff): xdp:NAME[id N], with its verdict (XDP_PASS, XDP_DROP, ...) where it returns. The pcap filter runs on the packet's data; --filter-track-skb does not follow an xdp_buff. Needs fentry.")

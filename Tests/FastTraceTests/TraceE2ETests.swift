@@ -307,7 +307,7 @@ struct TraceE2ETests {
         let ev = events(c)
         func time(_ e: [String: Any]) -> Int { e["time_ns"] as? Int ?? 0 }
         func named(_ e: [String: Any], _ prefix: String) -> Bool { (e["func"] as? String ?? "").hasPrefix(prefix) }
-        let program = "tc/ingress:rewrite_port[id "
+        let program = "tc/ingress/fteT-vb:rewrite_port[id "
 
         // Port 80: enters the program as 80, leaves as 8080 with TC_ACT_OK, dropped by nftables.
         let entry = try #require(ev.first { named($0, program) && $0["func_kind"] as? String == "bpf_program" && $0["verdict"] == nil && tuple($0)["dport"] as? Int == 80 },
@@ -423,6 +423,8 @@ struct TraceE2ETests {
             #expect(back.count == ev.count && back.allSatisfy(innerOK), "\(read.stderr) \(back.prefix(2))")
             let text = try TestSupport.run(cli, ["read", log, "--output-tunnel", "--no-output-meta"])
             #expect(text.stdout.contains("INNER") && text.stdout.contains("->10.88.0.2:\(port)(\(l4))"), "\(text.stdout.prefix(400))")
+            let journeys = try TestSupport.run(cli, ["journeys", log])
+            #expect(journeys.stdout.contains(" inner 10.88.0.1:") && journeys.stdout.contains("->10.88.0.2:\(port)(\(l4))"), "\(journeys.stdout.prefix(400))")
         }
     }
 

@@ -2,7 +2,7 @@ import Foundation
 
 /// `fasttrace journeys` output, rendered as bytes like the event lines.
 extension EventFormatter {
-    /// A title line, `skb 0x… TUPLE — N events, D µs[, dropped: FUNC(REASON)]`, then one
+    /// A title line, `skb 0x… TUPLE [inner TUPLE] — N events, D µs[, dropped: FUNC(REASON)]`, then one
     /// line per event: its time from the journey's start, function, interface and length.
     public func renderJourney(_ j: Journey, to out: ByteBuffer) {
         guard let first = j.events.first else { return }
@@ -10,6 +10,10 @@ extension EventFormatter {
         out.hex(j.skb)
         if let t = j.tuple {
             out.byte(0x20)
+            Self.tuple(t, flags: false, to: out)
+        }
+        if let t = j.inner {
+            out.ascii(" inner ")
             Self.tuple(t, flags: false, to: out)
         }
         out.append(String(format: " — %d events, %.1f µs", j.events.count, Double(j.durationNs) / 1000))
@@ -41,11 +45,13 @@ extension EventFormatter {
         }
     }
 
-    /// One JSON object: `{"type":"journey","skb":"0x…","events":[EVENT,…]}`.
+    /// One JSON object: `{"type":"journey","skb":"0x…"[,"inner":{…}],"events":[EVENT,…]}`.
     public func renderJourneyJSON(_ j: Journey, to out: ByteBuffer) {
         out.ascii("{\"type\":\"journey\",\"skb\":\"0x")
         out.hex(j.skb)
-        out.ascii("\",\"events\":[")
+        out.byte(0x22)
+        if let t = j.inner { jsonTuple(",\"inner\":", t, out) }
+        out.ascii(",\"events\":[")
         for (i, e) in j.events.enumerated() {
             if i > 0 { out.byte(0x2c) }
             write(e, to: out)

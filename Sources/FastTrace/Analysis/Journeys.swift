@@ -8,6 +8,8 @@
 /// packet's passage, microseconds apart, not a millisecond later.
 public struct Journey {
     public var events: [Event]
+    /// The inner tuple of a tunnel packet (--output-tunnel), from the first event that had one.
+    public var inner: Tuple?
     public var skb: UInt64 { events.first?.skb ?? 0 }
     public var drop: Event? { events.last { $0.kind == .drop } }
     /// The first tuple seen (before any NAT), if any event had one.
@@ -75,8 +77,14 @@ public final class JourneyBuilder {
         self.maxBuffered = maxBuffered
     }
 
-    /// Adds one event; calls `emit` for every journey that has ended by now.
-    public func add(_ e: Event, emit: (Journey) -> Void) {
+    /// Inner tuples (--output-tunnel) of events not yet placed, by (skb, time).
+    private var inners: [EventKey: Tuple] = [:]
+    struct EventKey: Hashable { let skb: UInt64, ns: UInt64 }
+
+    /// Adds one event (with the inner tuple its record carried, if any); calls `emit` for
+    /// every journey that has ended by now.
+    public func add(_ e: Event, inner: Tuple? = nil, emit: (Journey) -> Void) {
+        if let inner { inners[EventKey(skb: e.skb, ns: e.tsNs)] = inner }
         newestNs = max(newestNs, e.tsNs)
         let cpu = Int(min(e.cpu, 4095))
         while queues.count <= cpu { queues.append(CPUQueue()) }
@@ -135,6 +143,8 @@ public final class JourneyBuilder {
     }
 
     private func finishOrKeep(_ j: Journey, _ e: Event, _ emit: (Journey) -> Void) {
+        var j = j
+        if !inners.isEmpty, let t = inners.removeValue(forKey: EventKey(skb: e.skb, ns: e.tsNs)), j.inner == nil { j.inner = t }
         if e.kind == .drop || ends(e.funcId) { emit(j) } else { open[e.skb] = j }
     }
 

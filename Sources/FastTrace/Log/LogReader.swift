@@ -196,7 +196,7 @@ public final class LogReader {
     public func forEachJourney(_ body: (Journey) -> Void) -> Int {
         let targets = header.targets
         let builder = JourneyBuilder { targets.name(of: $0) }
-        forEachEvent { builder.add($0, emit: body); return true }
+        forEachEvent(packets: { e, p in builder.add(e, inner: p.inner, emit: body); return true })
         builder.finish(emit: body)
         return builder.late
     }

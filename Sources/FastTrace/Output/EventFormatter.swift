@@ -98,16 +98,19 @@ public final class EventFormatter {
         let base = targets.name(of: e.funcId)
         switch e.kind {
         case .drop: return "\(base)(\(drops.name(e.dropReason)))"
-        case .prog: return Self.programLabel(base, e)
-        case .progExit: return "\(Self.programLabel(base, e))(\(ProgramVerdicts.name(e.dropReason, target: base)))"
+        case .prog: return programLabel(base, e)
+        case .progExit: return "\(programLabel(base, e))(\(ProgramVerdicts.name(e.dropReason, target: base)))"
         default: return base
         }
     }
 
-    /// A tc program target with the direction it ran in: `tc/ingress:prog[id 42]`.
-    static func programLabel(_ name: String, _ e: Event) -> String {
+    /// A tc program target with the direction it ran in and the device, as the skb says:
+    /// `tc/ingress/eth0:prog[id 42]` (the device left out when the event has none).
+    func programLabel(_ name: String, _ e: Event) -> String {
         guard name.hasPrefix("tc:") else { return name }
-        return (e.meta.flags & UInt16(MetaFlag.tcIngress.rawValue) != 0 ? "tc/ingress:" : "tc/egress:") + name.dropFirst(3)
+        let direction = e.meta.flags & UInt16(MetaFlag.tcIngress.rawValue) != 0 ? "tc/ingress" : "tc/egress"
+        let device = ifname(e)
+        return direction + (device.isEmpty ? "" : "/" + device) + ":" + name.dropFirst(3)
     }
 
     public func ifname(_ e: Event) -> String {
@@ -387,6 +390,7 @@ public final class EventFormatter {
     func function(_ e: Event) -> Cells {
         let id = Int(e.funcId)
         if e.kind == .func, id < functionCells.count, let c = functionCells[id] { return c }
+        if e.kind == .prog || e.kind == .progExit { return programFunction(e) }
         // Drops and program events: keyed by reason or verdict, kind and direction too.
         let flags = UInt64(e.meta.flags & 1) << 27
         let key = UInt64(e.dropReason) << 32 | UInt64(e.kind.rawValue & 0x7) << 28 | flags | UInt64(e.funcId & 0x7ff_ffff)
@@ -398,11 +402,27 @@ public final class EventFormatter {
         return c
     }
 
+    /// Program events' names depend on direction, device and verdict too.
+    private struct ProgramKey: Hashable { let funcId: UInt32, kind: UInt32, flags: UInt16, verdict: UInt32, netns: UInt32, ifindex: UInt32 }
+    private var programCells: [ProgramKey: Cells] = [:]
+
+    private func programFunction(_ e: Event) -> Cells {
+        let key = ProgramKey(funcId: e.funcId, kind: e.kind.rawValue, flags: e.meta.flags & 1,
+                             verdict: e.kind == .progExit ? e.dropReason : 0, netns: e.meta.netns, ifindex: e.meta.ifindex)
+        if let c = programCells[key] { return c }
+        if programCells.count >= 1 << 16 { resetArena() }
+        let name = funcName(e)
+        let c = store(text: name, json: name)
+        programCells[key] = c
+        return c
+    }
+
     /// Bounds the caches (a stream of ever new processes or interfaces).
     private func resetArena() {
         arena.removeAll()
         functionCells = Array(repeating: nil, count: targets.count)
         dropCells.removeAll()
+        programCells.removeAll()
         processCells.removeAll()
         interfaceCells.removeAll()
         interfaceNames.removeAll()
