@@ -240,32 +240,29 @@ static __always_inline void fill_inner(struct ft_tuple *t, struct ft_pcap_view *
 		*flags |= FT_META_FLAG_INNER;
 }
 
-static __always_inline void emit(void *ctx, struct sk_buff *skb, __u32 id, __u32 reason, __u32 kind,
-				 __u64 caller)
+/* A record on this CPU's ring with the event's header filled (time, packet id, function,
+ * task, stack, reason, kind); NULL when the ring is full or missing (counted as lost). */
+static __always_inline struct ft_event *reserve_event(void *ctx, __u64 packet, __u32 id, __u32 reason,
+						      __u32 kind, __u64 caller)
 {
 	struct ft_event *e;
 	void *ring;
-	__u32 cpu;
-	__u64 flags = 0;
+	__u32 cpu = bpf_get_smp_processor_id();
 
-	if (!skb || !ft_filter(skb))
-		return;
-	cpu = bpf_get_smp_processor_id();
 	ring = bpf_map_lookup_elem(&rings, &cpu);
 	if (!ring) {
 		bump(FT_STAT_LOST);
-		return;
+		return NULL;
 	}
 	e = bpf_ringbuf_reserve(ring, sizeof(*e) + FT_EXTRA_SIZE, 0);
 	if (!e) {
 		bump(FT_STAT_LOST);
-		return;
+		return NULL;
 	}
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct net_device *dev = BPF_CORE_READ(skb, dev);
 
 	e->ts_ns = bpf_ktime_get_ns();
-	e->skb = (__u64)skb;
+	e->skb = packet;
 	e->caller = caller;
 	e->func_id = id;
 	e->cpu = cpu;
@@ -275,6 +272,32 @@ static __always_inline void emit(void *ctx, struct sk_buff *skb, __u32 id, __u32
 	e->drop_reason = reason;
 	e->kind = kind;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	return e;
+}
+
+/* Submits a record, waking the consumer as --wakeup-every says. */
+static __always_inline void submit_event(struct ft_event *e)
+{
+	__u64 flags = 0;
+
+	if (wakeup_every)
+		flags = (bump(FT_STAT_WAKEUP_SAMPLED) & (wakeup_every - 1)) ? BPF_RB_NO_WAKEUP : BPF_RB_FORCE_WAKEUP;
+	bpf_ringbuf_submit(e, flags);
+	bump(FT_STAT_SUBMITTED);
+}
+
+static __always_inline void emit(void *ctx, struct sk_buff *skb, __u32 id, __u32 reason, __u32 kind,
+				 __u64 caller)
+{
+	struct ft_event *e;
+
+	if (!skb || !ft_filter(skb))
+		return;
+	e = reserve_event(ctx, (__u64)skb, id, reason, kind, caller);
+	if (!e)
+		return;
+	struct net_device *dev = BPF_CORE_READ(skb, dev);
+
 	e->meta.netns = dev ? BPF_CORE_READ(dev, nd_net.net, ns.inum) : 0;
 	if (!e->meta.netns)
 		e->meta.netns = BPF_CORE_READ(skb, sk, __sk_common.skc_net.net, ns.inum);
@@ -303,11 +326,7 @@ static __always_inline void emit(void *ctx, struct sk_buff *skb, __u32 id, __u32
 	}
 	if (snaplen)
 		fill_snap(extra, (struct ft_snap *)extra + 1, skb);
-
-	if (wakeup_every)
-		flags = (bump(FT_STAT_WAKEUP_SAMPLED) & (wakeup_every - 1)) ? BPF_RB_NO_WAKEUP : BPF_RB_FORCE_WAKEUP;
-	bpf_ringbuf_submit(e, flags);
-	bump(FT_STAT_SUBMITTED);
+	submit_event(e);
 }
 
 /* The return address at function entry (x86: on the stack; arm64: in the link register). */
@@ -421,9 +440,7 @@ int fexit_prog(__u64 *ctx)
 static __always_inline void emit_xdp(void *ctx, struct xdp_buff *xdp, __u32 id, __u32 verdict, __u32 kind)
 {
 	struct ft_event *e;
-	void *ring;
-	__u32 cpu, len;
-	__u64 flags = 0;
+	__u32 len;
 	unsigned char *data = BPF_CORE_READ(xdp, data);
 	unsigned char *end = BPF_CORE_READ(xdp, data_end);
 	struct net_device *dev = BPF_CORE_READ(xdp, rxq, dev);
@@ -446,30 +463,9 @@ static __always_inline void emit_xdp(void *ctx, struct xdp_buff *xdp, __u32 id, 
 		if (!ft_tunnel_inner_l3(&eth, &ip) || !ft_tunnel_match_view(&ip))
 			return;
 	}
-	cpu = bpf_get_smp_processor_id();
-	ring = bpf_map_lookup_elem(&rings, &cpu);
-	if (!ring) {
-		bump(FT_STAT_LOST);
+	e = reserve_event(ctx, (__u64)data, id, verdict, kind, 0);
+	if (!e)
 		return;
-	}
-	e = bpf_ringbuf_reserve(ring, sizeof(*e) + FT_EXTRA_SIZE, 0);
-	if (!e) {
-		bump(FT_STAT_LOST);
-		return;
-	}
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-
-	e->ts_ns = bpf_ktime_get_ns();
-	e->skb = (__u64)data;
-	e->caller = 0;
-	e->func_id = id;
-	e->cpu = cpu;
-	e->pid = (__u32)pid_tgid;
-	e->tgid = pid_tgid >> 32;
-	e->stack_id = output_stack ? bpf_get_stackid(ctx, &stacks, 0) : -1;
-	e->drop_reason = verdict;
-	e->kind = kind;
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	e->meta.netns = dev ? BPF_CORE_READ(dev, nd_net.net, ns.inum) : 0;
 	e->meta.mark = 0;
 	e->meta.ifindex = dev ? BPF_CORE_READ(dev, ifindex) : 0;
@@ -506,10 +502,7 @@ static __always_inline void emit_xdp(void *ctx, struct xdp_buff *xdp, __u32 id, 
 			sn->link = FT_LINK_ETHERNET;
 		}
 	}
-	if (wakeup_every)
-		flags = (bump(FT_STAT_WAKEUP_SAMPLED) & (wakeup_every - 1)) ? BPF_RB_NO_WAKEUP : BPF_RB_FORCE_WAKEUP;
-	bpf_ringbuf_submit(e, flags);
-	bump(FT_STAT_SUBMITTED);
+	submit_event(e);
 }
 
 SEC("ft.fentry")

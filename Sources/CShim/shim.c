@@ -222,12 +222,18 @@ struct ifname_job {
     int err;
 };
 
+// Moves the calling thread (only it) into the network namespace at `ns_path`; 0 or -errno.
+static int enter_netns(const char *ns_path) {
+    int fd = open(ns_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    int err = setns(fd, CLONE_NEWNET) ? -errno : 0;
+    close(fd);
+    return err;
+}
+
 static void *ifname_thread(void *arg) {
     struct ifname_job *job = arg;
-    int fd = open(job->ns_path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) { job->err = -errno; return NULL; }
-    if (setns(fd, CLONE_NEWNET)) { job->err = -errno; close(fd); return NULL; }
-    close(fd);
+    if ((job->err = enter_netns(job->ns_path))) return NULL;
     if (job->to_index) {
         job->ifindex = if_nametoindex(job->name);
         job->err = job->ifindex ? 0 : -errno;
@@ -339,12 +345,7 @@ struct tc_job {
 
 static void *tc_thread(void *arg) {
     struct tc_job *job = arg;
-    if (job->ns_path) {
-        int fd = open(job->ns_path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) { job->err = -errno; return NULL; }
-        if (setns(fd, CLONE_NEWNET)) { job->err = -errno; close(fd); return NULL; }
-        close(fd);
-    }
+    if (job->ns_path && (job->err = enter_netns(job->ns_path))) return NULL;
     int ifindex = (int)if_nametoindex(job->ifname);
     if (!ifindex) { job->err = -errno; return NULL; }
     LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
@@ -373,12 +374,7 @@ struct xdp_job {
 
 static void *xdp_thread(void *arg) {
     struct xdp_job *job = arg;
-    if (job->ns_path) {
-        int fd = open(job->ns_path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) { job->err = -errno; return NULL; }
-        if (setns(fd, CLONE_NEWNET)) { job->err = -errno; close(fd); return NULL; }
-        close(fd);
-    }
+    if (job->ns_path && (job->err = enter_netns(job->ns_path))) return NULL;
     int ifindex = (int)if_nametoindex(job->ifname);
     if (!ifindex) { job->err = -errno; return NULL; }
     job->err = bpf_xdp_attach(ifindex, job->prog_fd, XDP_FLAGS_SKB_MODE, NULL);
