@@ -53,7 +53,7 @@ test: build-tests vm-deps test-deps
 
 ## What `make test` also runs in the 6.1 guest (the whole suite there takes ~15 min): the
 ## kernel's expected features and --filter-trace-tc on a kernel without tcx (~1 min).
-TEST_61_FILTER ?= KernelExpectationTests|traceTCShowsTheProgramItsVerdictAndTheDrop|traceXDPShowsEachPacketsVerdict
+TEST_61_FILTER ?= KernelExpectationTests|traceTCShowsTheProgramItsVerdictAndTheDrop|traceXDPShowsEachPacketsVerdict|trackSkbFollowsAPacketXDPPassedUp
 
 ## smoke: fasttrace as on a stock Debian 12 host, in the SMOKE_KERNELS guests: default
 ## `ulimit -n` (soft 1024), auto backend, every function, a pcap filter, ping, Ctrl-C; then a

@@ -2,7 +2,8 @@
 /* tc programs that put trouble in a packet's path, for the tests and the lab (netns-lab.sh
  * chaos): the story users tell about pwru. On ingress, `rewrite_port` rewrites TCP
  * destination port `from_port` to `to_port` (an nftables rule then drops the new port) and
- * returns TC_ACT_SHOT for TCP to `shot_port`. `drop_udp_port` (XDP) drops UDP to one port. */
+ * returns TC_ACT_SHOT for TCP to `shot_port`. `drop_udp_port` (XDP) drops UDP to one port;
+ * `rewrite_udp_port` (XDP) rewrites one. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
@@ -61,4 +62,27 @@ int drop_udp_port(struct xdp_md *ctx)
 	    ip->protocol != IPPROTO_UDP)
 		return XDP_PASS;
 	return udp->dest == bpf_htons(xdp_drop_port) ? XDP_DROP : XDP_PASS;
+}
+
+const volatile __u16 xdp_rewrite_from = 7778;
+const volatile __u16 xdp_rewrite_to = 7777;
+
+/* XDP that rewrites UDP port `xdp_rewrite_from` to `xdp_rewrite_to` (the UDP checksum
+ * cleared, which IPv4 allows) and passes every packet. */
+SEC("xdp")
+int rewrite_udp_port(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct iphdr *ip = (void *)(eth + 1);
+	struct udphdr *udp = (void *)(ip + 1);
+
+	if ((void *)(udp + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP) || ip->ihl != 5 ||
+	    ip->protocol != IPPROTO_UDP)
+		return XDP_PASS;
+	if (udp->dest == bpf_htons(xdp_rewrite_from)) {
+		udp->dest = bpf_htons(xdp_rewrite_to);
+		udp->check = 0;
+	}
+	return XDP_PASS;
 }

@@ -126,12 +126,37 @@ static __always_inline void untrack(__u64 skb)
 	bpf_map_delete_elem(&tracked, &skb);
 }
 
+/* --filter-track-skb with --filter-trace-xdp: a packet an XDP program saw matching and
+ * passed is tracked by its data address until the kernel's skb for it shows up, whose MAC
+ * header is at that address (generic XDP runs on the skb's own data; native XDP builds the
+ * skb on the buffer's page). That skb is then tracked instead. */
+const volatile __u32 track_xdp = 0;	/* u32: keeps .rodata a multiple of 4 (docs/codegen.md) */
+
+static __always_inline int passed_by_xdp(struct sk_buff *skb)
+{
+	struct ft_skb_fields f = {};
+	__u64 at;
+
+	ft_skb_fields(skb, &f, 0);
+	if (!f.head || f.mac == (__u16)~0U)
+		return 0;
+	at = f.head + f.mac;
+	if (!is_tracked(at))
+		return 0;
+	untrack(at);
+	return 1;
+}
+
 /* The filter: tracked skbs pass; then mark, interface and netns (load-time config, so a
  * disabled check costs nothing) and the pcap filter. Not inlined: one copy per program. */
 static __noinline int ft_filter(struct sk_buff *skb)
 {
 	if (track_skb && is_tracked((__u64)skb))
 		return 1;
+	if (track_xdp && passed_by_xdp(skb)) {
+		track((__u64)skb);
+		return 1;
+	}
 	if (filter_mark_mask && (BPF_CORE_READ(skb, mark) & filter_mark_mask) != filter_mark)
 		return 0;
 	if (filter_ifindex && BPF_CORE_READ(skb, dev, ifindex) != filter_ifindex)
@@ -449,19 +474,31 @@ static __always_inline void emit_xdp(void *ctx, struct xdp_buff *xdp, __u32 id, 
 	if (!data || end <= data)
 		return;
 	len = end - data;
-	if (filter_mark_mask)
-		return; /* no mark before there is an skb */
-	if (filter_ifindex && (!dev || BPF_CORE_READ(dev, ifindex) != filter_ifindex))
-		return;
-	if (filter_netns && (!dev || BPF_CORE_READ(dev, nd_net.net, ns.inum) != filter_netns))
-		return;
-	if (filter_pcap && !ft_pcap_l2((__u64)data, len, len))
-		return;
-	if (ft_tunnel_l2 || ft_tunnel_l3) {
-		struct ft_pcap_view eth = {.data = (__u64)data, .caplen = len, .wirelen = len}, ip = {};
+	/* --filter-track-skb: a buffer that matched at the program's entry is reported at its
+	 * exit even after a rewrite, and, passed up, handed on to its skb (passed_by_xdp). */
+	int tracked = track_skb && is_tracked((__u64)data);
 
-		if (!ft_tunnel_inner_l3(&eth, &ip) || !ft_tunnel_match_view(&ip))
+	if (!tracked) {
+		if (filter_mark_mask)
+			return; /* no mark before there is an skb */
+		if (filter_ifindex && (!dev || BPF_CORE_READ(dev, ifindex) != filter_ifindex))
 			return;
+		if (filter_netns && (!dev || BPF_CORE_READ(dev, nd_net.net, ns.inum) != filter_netns))
+			return;
+		if (filter_pcap && !ft_pcap_l2((__u64)data, len, len))
+			return;
+		if (ft_tunnel_l2 || ft_tunnel_l3) {
+			struct ft_pcap_view eth = {.data = (__u64)data, .caplen = len, .wirelen = len}, ip = {};
+
+			if (!ft_tunnel_inner_l3(&eth, &ip) || !ft_tunnel_match_view(&ip))
+				return;
+		}
+	}
+	if (track_skb) {
+		if (kind == FT_EVENT_KIND_PROG && !tracked)
+			track((__u64)data);
+		else if (kind == FT_EVENT_KIND_PROG_EXIT && verdict != XDP_PASS)
+			untrack((__u64)data); /* dropped, sent back or redirected: no skb here */
 	}
 	e = reserve_event(ctx, (__u64)data, id, verdict, kind, 0);
 	if (!e)

@@ -353,6 +353,27 @@ struct TraceE2ETests {
         #expect(verdicts[7777]?.allSatisfy { $0["verdict"] as? String == "XDP_PASS" } == true, "\(verdicts[7777] ?? [])")
     }
 
+    /// --filter-track-skb across XDP: `rewrite_udp_port` turns UDP 7778 into 7777 and passes
+    /// it; only functions after XDP are traced, where the packet no longer matches
+    /// `udp dst port 7778`, so it is reported there only because the buffer that matched
+    /// at XDP was handed on to its skb.
+    @Test(.enabled(if: TestKernel.has("bpf_prog_trace"), TestKernel.whyNot("bpf_prog_trace")))
+    func trackSkbFollowsAPacketXDPPassedUp() throws {
+        let chaosProgram = try ChaosBPF.open().load()
+        let backend = TestKernel.has("kprobe.multi") ? "kprobe-multi" : "kprobe"
+        let after = "ip_rcv|ip_rcv_core|ip_local_deliver|ip_local_deliver_finish|__udp4_lib_rcv|udp_rcv"
+        let c = try capture(["--backend", backend, "--limit-funcs", after, "--filter-trace-xdp", "--filter-track-skb", "udp dst port 7778"],
+                            prefix: "fteY") { prefix in
+            try chaosProgram.programs.rewriteUdpPort.attachXDP(netns: "/run/netns/\(prefix)-b", interface: "\(prefix)-vb")
+        }
+        #expect(c.status == 0, "\(c.stderr)")
+        let ev = events(c)
+        let names = ev.map { "\($0["func"] ?? "") \(tuple($0)["dport"] ?? "")" }
+        #expect(ev.contains { ($0["func"] as? String ?? "").hasPrefix("xdp:rewrite_udp_port[id ") && $0["verdict"] == nil && tuple($0)["dport"] as? Int == 7778 }, "\(names)")
+        #expect(ev.contains { $0["verdict"] as? String == "XDP_PASS" && tuple($0)["dport"] as? Int == 7777 }, "\(names)")
+        #expect(ev.contains { $0["func"] as? String == "ip_rcv" && tuple($0)["dport"] as? Int == 7777 }, "the skb after XDP: \(names)")
+    }
+
     /// Where fentry on programs is refused (this host), the flag is one line and exit 2; the
     /// trace is never silently less than asked.
     @Test(.enabled(if: !TestKernel.has("bpf_prog_trace"), "the kernel traces BPF programs"))

@@ -70,6 +70,7 @@ public final class Tracer {
         c.trackSkb = config.trackSkb ? 1 : 0
         c.snaplen = UInt32(min(max(config.snapLength, 0), TraceConfig.maxSnapLength))
         c.outputTunnel = config.outputTunnel ? 1 : 0
+        c.trackXdp = config.trackSkb && config.traceXDP ? 1 : 0
         opened.config = c
         if let first = objects.first {
             try opened.maps.rings.reuse(first.maps.rings)
