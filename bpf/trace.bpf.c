@@ -147,8 +147,33 @@ static __always_inline int passed_by_xdp(struct sk_buff *skb)
 	return 1;
 }
 
+/* --filter-skb-expr: a stub replaced at load with the compiled expression (Swift:
+ * Expr/ExprCompiler.swift), spliced like the pcap filter; unspliced it matches everything. */
+#define FT_SKB_EXPR_MAGIC 0x46544558 /* "FTEX" */
+const volatile __u32 filter_expr = 0;	/* u32: keeps .rodata a multiple of 4 */
+
+/* A pointer's value as a plain number: a global function takes only scalars, and fentry and
+ * tp_btf programs hold the skb as a typed kernel pointer. Copying it through a probe read
+ * drops the type. */
+static __always_inline __u64 ft_scalar(void *p)
+{
+	__u64 in = (__u64)p, v = 0;
+
+	bpf_probe_read_kernel(&v, sizeof(v), &in);
+	return v;
+}
+
+__noinline __u32 ft_skb_expr(__u64 skb)
+{
+	__u64 r;
+
+	asm volatile("%0 = %1" : "=r"(r) : "i"(FT_SKB_EXPR_MAGIC), "r"(skb));
+	return r;
+}
+
 /* The filter: tracked skbs pass; then mark, interface and netns (load-time config, so a
- * disabled check costs nothing) and the pcap filter. Not inlined: one copy per program. */
+ * disabled check costs nothing), the skb expression and the pcap filter. Not inlined: one
+ * copy per program. */
 static __noinline int ft_filter(struct sk_buff *skb)
 {
 	if (track_skb && is_tracked((__u64)skb))
@@ -162,6 +187,8 @@ static __noinline int ft_filter(struct sk_buff *skb)
 	if (filter_ifindex && BPF_CORE_READ(skb, dev, ifindex) != filter_ifindex)
 		return 0;
 	if (filter_netns && BPF_CORE_READ(skb, dev, nd_net.net, ns.inum) != filter_netns)
+		return 0;
+	if (filter_expr && !ft_skb_expr(ft_scalar(skb)))
 		return 0;
 	if (filter_pcap && !ft_pcap_match(skb))
 		return 0;

@@ -41,6 +41,9 @@ struct TraceCommand: ParsableCommand {
     @Flag(name: .customLong("filter-trace-xdp"), help: "Also trace every loaded XDP program (fentry and fexit on its xdp_buff): xdp:NAME[id N], with its verdict (XDP_PASS, XDP_DROP, ...) where it returns. The pcap filter runs on the packet's data; --filter-track-skb does not follow an xdp_buff. Needs fentry.")
     var filterTraceXDP = false
 
+    @Option(name: .customLong("filter-skb-expr"), help: ArgumentHelp("Only skbs for which this C expression over skb holds, e.g. 'skb->dev->ifindex == 9 && (skb->mark & 0xff) != 0' or 'skb->dev->name == \"eth0\"': member paths through pointers, [N], == != < <= > >= & | ^ && || ! and parentheses, numbers, enum names, strings. Resolved against the kernel's BTF (docs/filters.md).", valueName: "expr"))
+    var filterSkbExpr: String?
+
     @Option(name: .customLong("filter-tunnel-pcap-l2"), help: ArgumentHelp("Only VXLAN (UDP 4789) and Geneve (UDP 6081) packets whose inner Ethernet frame matches this pcap-filter expression (with the main filter, both must match).", valueName: "expr"))
     var filterTunnelL2: String?
     @Option(name: .customLong("filter-tunnel-pcap-l3"), help: ArgumentHelp("Only VXLAN and Geneve packets whose inner IP packet matches this pcap-filter expression.", valueName: "expr"))
@@ -112,6 +115,10 @@ struct TraceCommand: ParsableCommand {
             throw UsageError("--filter-compile-timeout: '\(filterCompileTimeout)' is not a finite number of seconds above 0")
         }
         if !filter.isEmpty { config.filter = try compileFilter(filter.joined(separator: " ")) }
+        if let e = filterSkbExpr {
+            do { _ = try ExprParser.parse(e) } catch { throw UsageError("--filter-skb-expr '\(e)': \(error.description)") }
+            config.skbExpression = e
+        }
         if let e = filterTunnelL2 { config.tunnelFilterL2 = try compileFilter(e, flag: "--filter-tunnel-pcap-l2") }
         if let e = filterTunnelL3 { config.tunnelFilterL3 = try compileFilter(e, flag: "--filter-tunnel-pcap-l3") }
         guard (1...TraceConfig.maxTrackCapacity).contains(filterTrackMax) else {

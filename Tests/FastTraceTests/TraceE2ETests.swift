@@ -396,6 +396,23 @@ struct TraceE2ETests {
         #expect(events(c).contains { ($0["drop_reason"] as? String ?? "").contains("TC_INGRESS") && tuple($0)["dport"] as? Int == 9090 })
     }
 
+    // MARK: --filter-skb-expr
+
+    /// Kernel state the pcap filter cannot see: the device's name and the skb's length,
+    /// compiled from BTF; and its negation selects the complement.
+    @Test func skbExpressionFiltersByKernelState() throws {
+        let c = try capture(["--backend", "tracepoint", "--filter-skb-expr", "skb->dev->name == \"fteE-vb\" && skb->len > 40"], prefix: "fteE")
+        #expect(c.status == 0, "\(c.stderr)")
+        let ev = events(c)
+        #expect(!ev.isEmpty)
+        #expect(ev.allSatisfy { $0["iface"] as? String == "fteE-vb" && ($0["len"] as? Int ?? 0) > 40 }, "\(ev.prefix(3))")
+        let other = try capture(["--backend", "tracepoint", "--filter-skb-expr", "!(skb->dev->name == \"fteE-vb\") && skb->dev->ifindex > 0"], prefix: "fteE")
+        #expect(!events(other).isEmpty && !events(other).contains { $0["iface"] as? String == "fteE-vb" }, "\(events(other).prefix(3))")
+        let bad = try TestSupport.run(cli, ["--filter-skb-expr", "skb->dev->ifidx == 9", "--duration", "1"])
+        #expect(bad.status == 2)
+        #expect(bad.stderr == "fasttrace: --filter-skb-expr 'skb->dev->ifidx == 9': column 11: struct net_device has no member 'ifidx'\n", "\(bad.stderr)")
+    }
+
     // MARK: tunnels
 
     /// The inner IP protocol and destination port of a captured VXLAN packet (JSON `packet`).

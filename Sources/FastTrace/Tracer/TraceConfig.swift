@@ -42,6 +42,9 @@ public struct TraceConfig: Sendable {
     /// packets (the first from the inner MAC header, the second from the inner IP header).
     /// When given, only tunnel packets whose inner packet matches are reported.
     public var tunnelFilterL2: PacketFilter?
+    /// --filter-skb-expr: a C expression over `skb`, resolved against the kernel's BTF by the
+    /// plan and compiled to eBPF (Expr/).
+    public var skbExpression: String?
     /// --output-tunnel: records carry the inner tuple of VXLAN/Geneve packets.
     public var outputTunnel = false
     public var tunnelFilterL3: PacketFilter?

@@ -65,12 +65,16 @@ public struct TracePlan: Sendable {
     /// form of --filter-tunnel-pcap-l3.
     let tunnelBodies: (l2: [EBPFInstruction]?, l3: [EBPFInstruction]?)
 
+    /// --filter-skb-expr compiled (nil: none).
+    let exprBody: [EBPFInstruction]?
+
     /// Every stub body to splice into a program: the pcap filter's, then the tunnel filters'.
     var spliceBodies: [(magic: Int32, body: [EBPFInstruction])] {
         var b: [(magic: Int32, body: [EBPFInstruction])] = []
         if let f = filterBodies { b += [(FilterSplicer.l2Magic, f.l2), (FilterSplicer.l3Magic, f.l3)] }
         if let t = tunnelBodies.l2 { b.append((FilterSplicer.tunnelL2Magic, t)) }
         if let t = tunnelBodies.l3 { b.append((FilterSplicer.tunnelL3Magic, t)) }
+        if let x = exprBody { b.append((ExprCompiler.magic, x)) }
         return b
     }
 
@@ -98,10 +102,20 @@ public struct TracePlan: Sendable {
         // The kernel's BTF, parsed once for discovery and drop-reason names (not at all when
         // both are given).
         var vmlinux: BTF?
-        if config.discovery == nil || config.dropReasons == nil {
+        if config.discovery == nil || config.dropReasons == nil || config.skbExpression != nil {
             do { vmlinux = try BTF.vmlinux() } catch {
                 throw TraceError("\(error.description): fasttrace needs kernel BTF (CONFIG_DEBUG_INFO_BTF)", kind: .kernelFeature, cause: .btf(error))
             }
+        }
+        if let text = config.skbExpression {
+            guard let vmlinux else { throw TraceError("--filter-skb-expr needs the kernel's BTF", kind: .kernelFeature) }
+            do {
+                exprBody = try ExprCompiler.compile(try ExprResolver(btf: vmlinux).resolve(try ExprParser.parse(text)))
+            } catch {
+                throw TraceError("--filter-skb-expr '\(text)': \(error.description)", kind: .badInput)
+            }
+        } else {
+            exprBody = nil
         }
         if let given = config.discovery {
             discovery = given
@@ -204,6 +218,9 @@ public struct TracePlan: Sendable {
             if let f, let b {
                 lines.append("\(flag) '\(PacketFilter.abbreviated(f.expression))': \(b.count) eBPF instructions, on the inner packet of VXLAN (UDP 4789) and Geneve (UDP 6081) packets")
             }
+        }
+        if let text = config.skbExpression, let x = exprBody {
+            lines.append("--filter-skb-expr '\(text)': \(x.count) eBPF instructions, reads through bpf_probe_read_kernel")
         }
         var meta: [String] = []
         if config.filterMarkMask != 0 { meta.append(String(format: "mark 0x%x/0x%x", config.filterMark, config.filterMarkMask)) }

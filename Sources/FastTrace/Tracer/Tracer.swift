@@ -71,6 +71,7 @@ public final class Tracer {
         c.snaplen = UInt32(min(max(config.snapLength, 0), TraceConfig.maxSnapLength))
         c.outputTunnel = config.outputTunnel ? 1 : 0
         c.trackXdp = config.trackSkb && config.traceXDP ? 1 : 0
+        c.filterExpr = plan.exprBody == nil ? 0 : 1
         opened.config = c
         if let first = objects.first {
             try opened.maps.rings.reuse(first.maps.rings)
