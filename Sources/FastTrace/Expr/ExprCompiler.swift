@@ -9,8 +9,8 @@
 public enum ExprCompiler {
     /// The stub's marker ("FTEX").
     public static let magic: Int32 = 0x4654_4558
-    static let maxNodes = 40
-    static let maxString = 64
+    static let maxNodes = 20
+    static let maxString = 32
 
     typealias I = EBPFInstruction
     static let r0: UInt8 = 0, r1: UInt8 = 1, r2: UInt8 = 2, r3: UInt8 = 3, r6: UInt8 = 6, r7: UInt8 = 7, r10: UInt8 = 10
