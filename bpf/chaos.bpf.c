@@ -15,6 +15,22 @@ char LICENSE[] SEC("license") = "GPL";
 #define ETH_P_IP 0x0800
 #define ETH_HLEN 14
 #define IPPROTO_TCP 6
+#define IPPROTO_UDP 17
+#define XDP_DROP 1
+#define XDP_PASS 2
+
+/* The transport header of an untagged IPv4 frame without options carrying `proto`, when
+ * `len` bytes of it lie within [data, end); NULL otherwise. */
+static __always_inline void *l4_header(void *data, void *end, __u8 proto, __u32 len)
+{
+	struct ethhdr *eth = data;
+	struct iphdr *ip = (void *)(eth + 1);
+	void *l4 = ip + 1;
+
+	if (l4 + len > end || eth->h_proto != bpf_htons(ETH_P_IP) || ip->ihl != 5 || ip->protocol != proto)
+		return NULL;
+	return l4;
+}
 
 const volatile __u16 from_port = 80;
 const volatile __u16 to_port = 8080;
@@ -23,13 +39,9 @@ const volatile __u16 shot_port = 9090;
 SEC("tc")
 int rewrite_port(struct __sk_buff *skb)
 {
-	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
-	struct ethhdr *eth = data;
-	struct iphdr *ip = (void *)(eth + 1);
-	struct tcphdr *tcp = (void *)(ip + 1);
+	struct tcphdr *tcp = l4_header((void *)(long)skb->data, (void *)(long)skb->data_end, IPPROTO_TCP, sizeof(*tcp));
 
-	if ((void *)(tcp + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP) || ip->ihl != 5 ||
-	    ip->protocol != IPPROTO_TCP)
+	if (!tcp)
 		return TC_ACT_OK;
 	if (tcp->dest == bpf_htons(shot_port))
 		return TC_ACT_SHOT;
@@ -43,9 +55,6 @@ int rewrite_port(struct __sk_buff *skb)
 	return TC_ACT_OK;
 }
 
-#define XDP_DROP 1
-#define XDP_PASS 2
-#define IPPROTO_UDP 17
 
 const volatile __u16 xdp_drop_port = 7778;
 
@@ -53,13 +62,9 @@ const volatile __u16 xdp_drop_port = 7778;
 SEC("xdp")
 int drop_udp_port(struct xdp_md *ctx)
 {
-	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
-	struct ethhdr *eth = data;
-	struct iphdr *ip = (void *)(eth + 1);
-	struct udphdr *udp = (void *)(ip + 1);
+	struct udphdr *udp = l4_header((void *)(long)ctx->data, (void *)(long)ctx->data_end, IPPROTO_UDP, sizeof(*udp));
 
-	if ((void *)(udp + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP) || ip->ihl != 5 ||
-	    ip->protocol != IPPROTO_UDP)
+	if (!udp)
 		return XDP_PASS;
 	return udp->dest == bpf_htons(xdp_drop_port) ? XDP_DROP : XDP_PASS;
 }
@@ -72,13 +77,9 @@ const volatile __u16 xdp_rewrite_to = 7777;
 SEC("xdp")
 int rewrite_udp_port(struct xdp_md *ctx)
 {
-	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
-	struct ethhdr *eth = data;
-	struct iphdr *ip = (void *)(eth + 1);
-	struct udphdr *udp = (void *)(ip + 1);
+	struct udphdr *udp = l4_header((void *)(long)ctx->data, (void *)(long)ctx->data_end, IPPROTO_UDP, sizeof(*udp));
 
-	if ((void *)(udp + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP) || ip->ihl != 5 ||
-	    ip->protocol != IPPROTO_UDP)
+	if (!udp)
 		return XDP_PASS;
 	if (udp->dest == bpf_htons(xdp_rewrite_from)) {
 		udp->dest = bpf_htons(xdp_rewrite_to);
