@@ -81,8 +81,9 @@ struct ft_event {
 };
 
 /* What follows an ft_event in its ring record: with --output-tunnel an ft_tuple, the inner
- * packet's (valid when meta.flags has FT_META_FLAG_INNER); then, with --snaplen, an ft_snap
- * and `snaplen` bytes, of which the first cap_len are the packet's. */
+ * packet's (valid when meta.flags has FT_META_FLAG_INNER); with --output-skb-metadata the
+ * metadata area (a u64 mask and the members' bytes, laid out by Expr/SkbMetadata.swift); then,
+ * with --snaplen, an ft_snap and `snaplen` bytes, of which the first cap_len are the packet's. */
 enum ft_link {
 	FT_LINK_NONE = 0,	/* no bytes: the skb has no network header yet (early TX) */
 	FT_LINK_ETHERNET = 1,	/* from the MAC header (an Ethernet-sized one is in front) */

@@ -171,6 +171,20 @@ __noinline __u32 ft_skb_expr(__u64 skb)
 	return r;
 }
 
+/* --output-skb-metadata: `skb_meta_size` bytes after the tunnel tuple, written by a stub
+ * replaced at load with code that copies each member's bytes (Swift: Expr/SkbMetadata.swift
+ * has the layout). Static, so `out` keeps its type (ring memory) in the spliced code. */
+#define FT_SKB_META_MAGIC 0x4654454d /* "FTEM" */
+const volatile __u32 skb_meta_size = 0;	/* a multiple of 8 */
+
+static __noinline __u32 ft_skb_meta(__u64 skb, void *out)
+{
+	__u64 r;
+
+	asm volatile("%0 = %1" : "=r"(r) : "i"(FT_SKB_META_MAGIC), "r"(skb), "r"(out));
+	return r;
+}
+
 /* The filter: tracked skbs pass; then mark, interface and netns (load-time config, so a
  * disabled check costs nothing), the skb expression and the pcap filter. Not inlined: one
  * copy per program. */
@@ -274,7 +288,8 @@ static __always_inline void fill_snap(struct ft_snap *s, void *bytes, struct sk_
 }
 
 /* The bytes a record takes after its ft_event. */
-#define FT_EXTRA_SIZE ((output_tunnel ? sizeof(struct ft_tuple) : 0) + (snaplen ? sizeof(struct ft_snap) + snaplen : 0))
+#define FT_EXTRA_SIZE ((output_tunnel ? sizeof(struct ft_tuple) : 0) + skb_meta_size + \
+		       (snaplen ? sizeof(struct ft_snap) + snaplen : 0))
 
 /* --output-tunnel: the inner tuple of the VXLAN/Geneve packet whose outer IP header starts
  * `ip`, into `t` (zeroed first); sets FT_META_FLAG_INNER in `flags` when there is one. */
@@ -375,6 +390,10 @@ static __always_inline void emit(void *ctx, struct sk_buff *skb, __u32 id, __u32
 		else
 			__builtin_memset(extra, 0, sizeof(struct ft_tuple));
 		extra += sizeof(struct ft_tuple);
+	}
+	if (skb_meta_size) {
+		ft_skb_meta(ft_scalar(skb), extra);
+		extra += skb_meta_size;
 	}
 	if (snaplen)
 		fill_snap(extra, (struct ft_snap *)extra + 1, skb);
@@ -551,6 +570,10 @@ static __always_inline void emit_xdp(void *ctx, struct xdp_buff *xdp, __u32 id, 
 		else
 			__builtin_memset(extra, 0, sizeof(struct ft_tuple));
 		extra += sizeof(struct ft_tuple);
+	}
+	if (skb_meta_size) {
+		ft_skb_meta(0, extra); /* no skb: an empty area */
+		extra += skb_meta_size;
 	}
 	if (snaplen) {
 		struct ft_snap *sn = extra;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# netns-lab.sh up|vxlan|chaos|traffic|down [PREFIX] — a throw-away two-host network for the demo and tests:
+# netns-lab.sh up|vxlan|chaos|marks|traffic|down [PREFIX] — a throw-away two-host network for the demo and tests:
 # namespaces PREFIX-a (10.77.0.1, veth PREFIX-va) and PREFIX-b (10.77.0.2, veth PREFIX-vb),
 # nftables rules in PREFIX-b that drop UDP to port 7778 and DNAT TCP port 80 to 8080, and a
 # little traffic: UDP to 7777 (delivered, no socket), UDP to 7778 (dropped by the rule), TCP
@@ -8,9 +8,10 @@
 # tc program that rewrites 80 to 8080, bpf/chaos.bpf.c, is attached by the caller).
 # `vxlan` adds a VXLAN tunnel (VNI 42, UDP 4789) over the veth: 10.88.0.1 in PREFIX-a,
 # 10.88.0.2 in PREFIX-b; `traffic` then also sends TCP to 10.88.0.2:80 and UDP to :7777
-# through it.
+# through it. `marks` makes PREFIX-a mark UDP to 7781 with 0x10 and to 7782 with 0x20 (nftables,
+# output); `traffic` then also sends 3 datagrams of 20 and 3 of 300 bytes to each port.
 set -euo pipefail
-cmd=${1:?usage: netns-lab.sh up|vxlan|chaos|traffic|down [prefix]}
+cmd=${1:?usage: netns-lab.sh up|vxlan|chaos|marks|traffic|down [prefix]}
 p=${2:-ftlab}
 a=$p-a b=$p-b
 case $cmd in
@@ -49,6 +50,17 @@ vxlan)
 chaos)
     ip netns exec "$b" nft add rule inet ftlab input tcp dport 8080 counter drop
     ;;
+marks)
+    ip netns exec "$a" nft -f - <<'NFT'
+table ip ftmark {
+    chain output {
+        type filter hook output priority mangle; policy accept;
+        udp dport 7781 meta mark set 0x10
+        udp dport 7782 meta mark set 0x20
+    }
+}
+NFT
+    ;;
 traffic)
     ip netns exec "$a" ping -c 2 -i 0.2 -W 1 10.77.0.2 >/dev/null || true
     ip netns exec "$a" bash -c 'echo hello > /dev/udp/10.77.0.2/7777' || true
@@ -61,11 +73,20 @@ traffic)
         ip netns exec "$a" timeout -s KILL 2 bash -c "exec 3<>/dev/tcp/10.88.0.2/80" 2>/dev/null || true
         ip netns exec "$a" bash -c 'echo inner > /dev/udp/10.88.0.2/7777' || true
     fi
+    if ip netns exec "$a" nft list table ip ftmark >/dev/null 2>&1; then
+        for port in 7781 7782; do
+            for size in 20 300; do
+                for _ in 1 2 3; do
+                    ip netns exec "$a" bash -c "printf -v s '%*s' $size ''; printf '%s' \"\$s\" > /dev/udp/10.77.0.2/$port" || true
+                done
+            done
+        done
+    fi
     sleep 0.3
     ;;
 down)
     ip netns del "$a" 2>/dev/null || true
     ip netns del "$b" 2>/dev/null || true
     ;;
-*) echo "usage: netns-lab.sh up|vxlan|chaos|traffic|down [prefix]" >&2; exit 2 ;;
+*) echo "usage: netns-lab.sh up|vxlan|chaos|marks|traffic|down [prefix]" >&2; exit 2 ;;
 esac

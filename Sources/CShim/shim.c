@@ -82,8 +82,15 @@ const char *shim_errno_name(int err) { return strerrorname_np(err); }
 
 // ---- object lifecycle ---------------------------------------------------------------
 
+static char *kernel_btf_path;
+
+void shim_set_kernel_btf(const char *path) {
+    free(kernel_btf_path);
+    kernel_btf_path = path ? strdup(path) : NULL;
+}
+
 struct bpf_object *shim_object_open_mem(const void *bytes, size_t size, const char *name) {
-    LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = name);
+    LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = name, .btf_custom_path = kernel_btf_path);
     struct bpf_object *obj = bpf_object__open_mem(bytes, size, &opts);
     if (!obj) return NULL; // libbpf 1.x sets errno
     return obj;

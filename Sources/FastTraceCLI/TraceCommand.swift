@@ -44,6 +44,12 @@ struct TraceCommand: ParsableCommand {
     @Option(name: .customLong("filter-skb-expr"), help: ArgumentHelp("Only skbs for which this C expression over skb holds, e.g. 'skb->dev->ifindex == 9 && (skb->mark & 0xff) != 0' or 'skb->dev->name == \"eth0\"': member paths through pointers, [N], == != < <= > >= & | ^ && || ! and parentheses, numbers, enum names, strings. Resolved against the kernel's BTF (docs/filters.md).", valueName: "expr"))
     var filterSkbExpr: String?
 
+    @Option(name: .customLong("output-skb-metadata"), help: ArgumentHelp("Print these members of each event's skb as name=value (JSON: a \"metadata\" object), e.g. 'skb->mark,skb->hash,skb->dev->name,skb->pkt_type': up to 8 member paths as in --filter-skb-expr; enums by name, char arrays as strings, ? when a pointer on the way is NULL. Kept in the log.", valueName: "paths"))
+    var outputSkbMetadata: String?
+
+    @Option(name: .customLong("kernel-btf"), help: ArgumentHelp("Read the kernel's types from this BTF file (raw BTF, e.g. a BTFHub file, or a vmlinux with a .BTF section) instead of /sys/kernel/btf/vmlinux: for discovery, drop-reason names, expressions and CO-RE.", valueName: "file"))
+    var kernelBTF: String?
+
     @Option(name: .customLong("filter-tunnel-pcap-l2"), help: ArgumentHelp("Only VXLAN (UDP 4789) and Geneve (UDP 6081) packets whose inner Ethernet frame matches this pcap-filter expression (with the main filter, both must match).", valueName: "expr"))
     var filterTunnelL2: String?
     @Option(name: .customLong("filter-tunnel-pcap-l3"), help: ArgumentHelp("Only VXLAN and Geneve packets whose inner IP packet matches this pcap-filter expression.", valueName: "expr"))
@@ -119,6 +125,16 @@ struct TraceCommand: ParsableCommand {
             do { _ = try ExprParser.parse(e) } catch { throw UsageError("--filter-skb-expr '\(e)': \(error.description)") }
             config.skbExpression = e
         }
+        if let list = outputSkbMetadata {
+            for part in list.split(separator: ",", omittingEmptySubsequences: false) {
+                guard !part.allSatisfy({ $0 == " " }) else { throw UsageError("--output-skb-metadata '\(list)': an empty field (paths are separated by commas)") }
+                do { _ = try ExprParser.parse(String(part)) } catch {
+                    throw UsageError("--output-skb-metadata '\(list)': '\(part.trimmingCharacters(in: .whitespaces))': \(error.description)")
+                }
+            }
+            config.skbMetadata = list
+        }
+        config.kernelBTF = kernelBTF
         if let e = filterTunnelL2 { config.tunnelFilterL2 = try compileFilter(e, flag: "--filter-tunnel-pcap-l2") }
         if let e = filterTunnelL3 { config.tunnelFilterL3 = try compileFilter(e, flag: "--filter-tunnel-pcap-l3") }
         guard (1...TraceConfig.maxTrackCapacity).contains(filterTrackMax) else {
@@ -269,6 +285,7 @@ struct TraceCommand: ParsableCommand {
         }
 
         var options = outputFlags.options
+        options.skbMetadata = tracer.plan.skbMetadata
         options.stack = outputStack
         options.caller = outputCaller
         let context = EventContext(stack: tracer.stack, symbols: outputStack || outputCaller ? KernelSymbols() : nil)
@@ -282,6 +299,7 @@ struct TraceCommand: ParsableCommand {
                                    arguments: CommandLine.arguments, targets: tracer.targets, targetAddresses: tracer.targetAddresses,
                                    dropReasons: tracer.dropReasons, bootToWallNs: LogHeader.currentBootToWall(), startedAt: Date())
             header.snapLength = snaplen
+            header.skbMetadata = tracer.plan.skbMetadata
             do { log = try LogWriter(file: logFile, header: header, options: o) } catch {
                 tracer.detach()
                 fail("-w: \(error.description)")

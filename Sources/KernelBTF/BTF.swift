@@ -57,6 +57,12 @@ public final class BTF {
         owned = true
     }
 
+    /// Takes a `struct btf` libbpf parsed (freed here).
+    init(owning handle: OpaquePointer) {
+        self.handle = handle
+        owned = true
+    }
+
     /// Borrows the BTF of an opened bpf_object (not freed here).
     public init(borrowing handle: OpaquePointer) {
         self.handle = handle
@@ -190,6 +196,24 @@ extension BTF {
         let t = type(id)
         guard let p = shim_btf_params(t) else { return [] }
         return (0..<vlen(id)).map { Param(name: string(p[$0].name_off), type: p[$0].type) }
+    }
+
+    /// A BTF file in either form libbpf knows: raw BTF (/sys/kernel/btf/vmlinux, BTFHub's
+    /// files) or an ELF object with a .BTF section (a kernel's vmlinux). It must describe a
+    /// kernel: a file without `struct sk_buff` and the function `skb_clone` is refused.
+    public static func file(_ path: String) throws(BTFError) -> BTF {
+        guard access(path, R_OK) == 0 else { throw BTFError("cannot read (\(String(cString: strerror(errno))))") }
+        guard let h = btf__parse(path, nil) else {
+            let err = errno
+            throw BTFError(err == ENODATA || err == ENOENT ? "no BTF in this file"
+                           : "not raw BTF nor an ELF file with a .BTF section (\(err == 4001 ? "bad format" : errnoName(err)))")
+        }
+        let btf = BTF(owning: h)
+        // A BPF object's BTF has struct sk_buff too (CO-RE); only a kernel's has its functions.
+        guard btf.find("sk_buff", kind: .struct) != nil, btf.find("skb_clone", kind: .func) != nil else {
+            throw BTFError("no struct sk_buff and skb_clone in it: not a kernel's BTF")
+        }
+        return btf
     }
 
     /// Kernel BTF of the running kernel (/sys/kernel/btf/vmlinux).

@@ -413,6 +413,67 @@ struct TraceE2ETests {
         #expect(bad.stderr == "fasttrace: --filter-skb-expr 'skb->dev->ifidx == 9': column 11: struct net_device has no member 'ifidx'\n", "\(bad.stderr)")
     }
 
+    /// The acceptance of issue 16 on the lab: namespace a marks UDP to 7781 with 0x10 and to
+    /// 7782 with 0x20 and sends 3 datagrams of 20 and of 300 bytes to each. The mark lives
+    /// until the veth (crossing into b scrubs it), so in a a 300-byte datagram to 7781 is the
+    /// only packet with mark 0x10 and len > 100. The event's own `mark`/`len` (read by the
+    /// program's fixed code, not the expression's) judge every reported event.
+    @Test func skbExpressionMarksAndSizesAndMetadata() throws {
+        func marks(_ prefix: String) throws {
+            let r = try TestSupport.run(lab, ["marks", prefix])
+            try #require(r.status == 0, "lab marks: \(r.stderr)")
+        }
+        func both(_ e: [String: Any]) -> Bool { e["mark"] as? Int == 0x10 && (e["len"] as? Int ?? 0) > 100 }
+        func port(_ e: [String: Any]) -> Int { tuple(e)["dport"] as? Int ?? 0 }
+        let metadata = "skb->mark,skb->hash,skb->dev->name,skb->pkt_type"
+        let log = TestSupport.temporaryDirectory("skbexpr").appendingPathComponent("marks.ftlog").path
+        let first = try capture(["--backend", "tracepoint", "--filter-skb-expr", "skb->mark == 0x10 && skb->len > 100",
+                                 "--output-skb-metadata", metadata, "-w", log, "--force", "--print"], prefix: "fteM", setup: marks)
+        #expect(first.status == 0, "\(first.stderr)")
+        let ev = events(first)
+        #expect(!ev.isEmpty && ev.allSatisfy(both), "\(ev.filter { !both($0) }.prefix(3))")
+        // All three large datagrams to 7781 leave a, each seen at net_dev_queue (each from a
+        // socket of its own: a source port each; skb addresses are reused).
+        let large = Set(ev.filter { port($0) == 7781 && $0["func"] as? String == "net_dev_queue" }.compactMap { tuple($0)["sport"] as? Int })
+        #expect(large.count == 3, "\(large)")
+        // --output-skb-metadata: the values the traffic was given, live and read back.
+        func metadataRight(_ e: [String: Any]) -> Bool {
+            let m = e["metadata"] as? [String: Any] ?? [:]
+            return m["skb->mark"] as? Int == 0x10 && m["skb->dev->name"] as? String == e["iface"] as? String
+                && m["skb->dev->name"] as? String == "fteM-va" && m["skb->pkt_type"] as? String == "PACKET_HOST" && m["skb->hash"] is Int
+        }
+        #expect(ev.allSatisfy(metadataRight), "\(ev.prefix(2))")
+        let read = try TestSupport.run(cli, ["read", log, "--output-json"])
+        let back = read.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(back.count == ev.count && back.allSatisfy(metadataRight), "\(read.stderr) \(back.prefix(2))")
+        for (live, recorded) in zip(ev, back) {
+            #expect(NSDictionary(dictionary: live["metadata"] as? [String: Any] ?? [:]) == NSDictionary(dictionary: recorded["metadata"] as? [String: Any] ?? [:]))
+        }
+        let text = try TestSupport.run(cli, ["read", log])
+        #expect(text.stdout.contains("skb->mark=16 ") && text.stdout.contains("skb->dev->name=\"fteM-va\" skb->pkt_type=PACKET_HOST"), "\(text.stdout.prefix(600))")
+
+        // The complement: every other packet, and none of the first capture's.
+        let second = try capture(["--backend", "tracepoint", "--filter-skb-expr", "!(skb->mark == 0x10) || skb->len <= 100"],
+                                 prefix: "fteM", setup: marks)
+        let others = events(second)
+        #expect(!others.isEmpty && !others.contains(where: both), "\(others.filter(both).prefix(3))")
+        for (p, mark, size) in [(7781, 0x10, 62), (7782, 0x20, 62), (7782, 0x20, 342)] {
+            let sent = Set(others.filter { port($0) == p && $0["func"] as? String == "net_dev_queue" && $0["mark"] as? Int == mark && $0["len"] as? Int == size }
+                .compactMap { tuple($0)["sport"] as? Int })
+            #expect(sent.count == 3, "port \(p), mark \(mark), \(size) bytes: \(sent)")
+        }
+        // The large ones to 7781 appear once b has them (mark scrubbed), never while marked.
+        #expect(others.contains { port($0) == 7781 && ($0["len"] as? Int ?? 0) > 100 && $0["iface"] as? String == "fteM-vb" })
+
+        // PACKET_HOST by name, and an interface by name.
+        let host = try capture(["--backend", "tracepoint", "--filter-skb-expr", "skb->pkt_type == PACKET_HOST && skb->dev->name == \"fteM-vb\" && skb->mark != 0x20",
+                                "--output-skb-metadata", "skb->pkt_type,skb->dev->ifindex"], prefix: "fteM", setup: marks)
+        let hev = events(host)
+        #expect(!hev.isEmpty && hev.allSatisfy { $0["iface"] as? String == "fteM-vb" && ($0["metadata"] as? [String: Any])?["skb->pkt_type"] as? String == "PACKET_HOST" },
+                "\(hev.prefix(3))")
+        #expect(hev.allSatisfy { ($0["metadata"] as? [String: Any])?["skb->dev->ifindex"] as? Int == $0["ifindex"] as? Int })
+    }
+
     // MARK: tunnels
 
     /// The inner IP protocol and destination port of a captured VXLAN packet (JSON `packet`).

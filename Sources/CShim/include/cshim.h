@@ -28,6 +28,10 @@ const char *shim_errno_name(int err);
 
 // ---- object lifecycle ---------------------------------------------------------------
 
+/// The kernel BTF file CO-RE relocations use for objects opened from now on (--kernel-btf);
+/// NULL: the running kernel's. Copied.
+void shim_set_kernel_btf(const char *path);
+
 /// bpf_object__open_mem with an object name (LIBBPF_OPTS). Returns NULL and sets errno on failure.
 struct bpf_object *shim_object_open_mem(const void *bytes, size_t size, const char *name);
 

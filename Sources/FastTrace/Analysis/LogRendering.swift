@@ -3,8 +3,11 @@
 /// (journeys, diff, stats) uses both.
 extension EventFormatter {
     /// For events read back from a log: the capture's function table, drop-reason names,
-    /// clock offset and interface names.
+    /// clock offset, interface names and --output-skb-metadata fields (shown whenever the
+    /// capture recorded them).
     public convenience init(options: OutputOptions, log: LogReader) {
+        var options = options
+        if options.skbMetadata == nil { options.skbMetadata = log.header.skbMetadata }
         self.init(options: options, targets: log.header.targets, drops: log.header.drops, context: .init(),
                   interfaces: InterfaceNames(recorded: log.trailer?.interfaces ?? [:]), retryUnnamed: false,
                   bootToWallNs: log.header.bootToWallNs)

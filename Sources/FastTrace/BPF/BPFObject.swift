@@ -21,6 +21,10 @@ public final class BPFObject {
         image.deallocate()
     }
 
+    /// The kernel BTF file CO-RE relocations use in objects opened from now on (--kernel-btf);
+    /// nil: the running kernel's (/sys/kernel/btf/vmlinux).
+    public static func useKernelBTF(_ path: String?) { shim_set_kernel_btf(path) }
+
     /// Opens an object from its ELF bytes (no kernel interaction).
     public static func open(bytes: [UInt8], name: String) throws(BPFError) -> BPFObject {
         Libbpf.captureLog()

@@ -9,6 +9,8 @@
 public enum ExprCompiler {
     /// The stub's marker ("FTEX").
     public static let magic: Int32 = 0x4654_4558
+    /// The --output-skb-metadata stub's marker ("FTEM").
+    public static let metadataMagic: Int32 = 0x4654_454D
     static let maxNodes = 20
     static let maxString = 32
 
@@ -124,7 +126,17 @@ public enum ExprCompiler {
     }
 
     /// r7 = the pointer the last load of `p` reaches (the root when there is none).
-    static func follow(_ p: ResolvedPath, scratch: Int16, _ b: inout Builder) {
+    /// A failed read jumps to the builder's common failure (`failures` nil) or is appended to
+    /// `failures` for the caller to patch.
+    static func follow(_ p: ResolvedPath, scratch: Int16, _ b: inout Builder, failures: UnsafeMutablePointer<[Int]>? = nil) {
+        func failIf(_ op: UInt8, _ reg: UInt8) {
+            if let failures {
+                failures.pointee.append(b.code.count)
+                b.emit(.jump(op, reg, imm: 0, wide: true))
+            } else {
+                b.failIf(op, reg, 0)
+            }
+        }
         b.emit(.mov64(r7, r6))
         for off in p.loads {
             b.emit(.mov64(r1, r10))
@@ -133,10 +145,47 @@ public enum ExprCompiler {
             b.emit(.mov64(r3, r7))
             b.emit(.alu64(add, r3, imm: Int32(off)))
             b.emit(.call(helper: I.helperProbeReadKernel))
-            b.failIf(I.jne, r0, 0)
+            failIf(I.jne, r0)
             b.emit(.load(I.sizeDW, r7, r10, scratch))
-            b.failIf(I.jeq, r7, 0)
+            failIf(I.jeq, r7)
         }
+    }
+
+    /// The body of `ft_skb_meta(__u64 skb, void *out)` (bpf/trace.bpf.c) for
+    /// --output-skb-metadata: zeroes the area, copies each field's bytes to its offset and
+    /// sets its mask bit when the read succeeded; with no skb (0) the mask stays 0.
+    public static func compileMetadata(_ m: SkbMetadata) -> [EBPFInstruction] {
+        let r8: UInt8 = 8, r9: UInt8 = 9
+        var b = Builder()
+        b.emit(.mov64(r6, r1))
+        b.emit(.mov64(r8, r2))
+        for at in stride(from: 0, to: m.size, by: 8) { b.emit(.store(I.sizeDW, r8, Int16(at), imm: 0)) }
+        b.emit(.mov64(r9, imm: 0))
+        let noSkb = b.code.count
+        b.emit(.jump(I.jeq, r6, imm: 0, wide: true))
+        b.emit(.mov64(r9, imm: 1))
+        b.emit(.alu64(lsh, r9, imm: 63))
+        for (i, f) in m.fields.enumerated() {
+            guard let p = f.path else { continue }
+            var failures: [Int] = []
+            withUnsafeMutablePointer(to: &failures) { follow(p, scratch: -8, &b, failures: $0) }
+            b.emit(.mov64(r1, r8))
+            b.emit(.alu64(add, r1, imm: Int32(f.offset)))
+            b.emit(.mov64(r2, imm: Int32(f.kind == .chars ? f.size : min(p.size, 8))))
+            b.emit(.mov64(r3, r7))
+            b.emit(.alu64(add, r3, imm: Int32(p.offset)))
+            b.emit(.call(helper: I.helperProbeReadKernel))
+            failures.append(b.code.count)
+            b.emit(.jump(I.jne, r0, imm: 0, wide: true))
+            b.emit(.alu64(or, r9, imm: Int32(1 << i))) // i < maxFields: a positive imm
+            let next = b.code.count
+            for at in failures { b.code[at].off = Int16(next - at - 1) }
+        }
+        b.code[noSkb].off = Int16(b.code.count - noSkb - 1)
+        b.emit(.store(I.sizeDW, r8, 0, r9))
+        b.emit(.mov64(r0, imm: 0))
+        b.emit(.exitInsn)
+        return b.code
     }
 
     static func path(_ p: ResolvedPath, _ b: inout Builder) throws(ExprError) -> Int16 {

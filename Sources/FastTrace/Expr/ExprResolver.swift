@@ -87,6 +87,16 @@ public struct ExprResolver {
         }
     }
 
+    /// A member path alone, as a value to print (--output-skb-metadata): numbers, enums,
+    /// pointers and char arrays.
+    public func value(_ e: Expr) throws(ExprError) -> ResolvedPath {
+        guard case .path(let r, let steps, let column) = e else {
+            throw ExprError(message: "expected a member path such as \(root)->mark", column: e.column)
+        }
+        guard r == root else { throw ExprError(message: "unknown name '\(r)': paths start at '\(root)'", column: column) }
+        return try path(steps)
+    }
+
     /// `path == "text"` (either order) for a char array member.
     private func stringComparison(_ a: Expr, _ b: Expr, column: Int) throws(ExprError) -> ((BinaryOp) -> ResolvedExpr)? {
         let (pathSide, literal): (Expr, (String, Int))

@@ -13,8 +13,10 @@ import Foundation
 /// crash loses at most the open frame; the trailer and footer only exist after a clean stop.
 public enum LogFormat {
     /// 2: rows may carry packet bytes (--snaplen). 3: rows may carry an inner tuple
-    /// (--output-tunnel), and kinds 3-4 (BPF programs). Readers read every version up to theirs.
-    public static let version = 3
+    /// (--output-tunnel), and kinds 3-4 (BPF programs). 4: rows may carry an skb metadata
+    /// area (--output-skb-metadata; the header has its layout). Readers read every version up
+    /// to theirs.
+    public static let version = 4
     static let headerMagic: UInt32 = 0x184D_2A50
     static let trailerMagic: UInt32 = 0x184D_2A51
     static let footerMagic: UInt32 = 0x184D_2A52
@@ -67,6 +69,8 @@ public struct LogHeader: Codable, Sendable, Equatable {
     public var startedAt: Date
     /// --snaplen: packet bytes captured per event (nil or 0: none).
     public var snapLength: Int?
+    /// --output-skb-metadata: the fields and how to read each row's area (nil: none).
+    public var skbMetadata: SkbMetadata?
 
     public init(kernelRelease: String, hostname: String, cpus: Int, backend: String, filter: String?,
                 arguments: [String], targets: [TracedTarget], targetAddresses: [UInt64],

@@ -13,6 +13,8 @@ public struct OutputOptions: Sendable {
     /// --output-tunnel: an INNER column with the tuple inside VXLAN/Geneve packets (JSON
     /// always has `inner` when the record carries one).
     public var tunnel = false
+    /// --output-skb-metadata: the layout of the records' metadata area (nil: none).
+    public var skbMetadata: SkbMetadata?
     public init() {}
 }
 
@@ -133,12 +135,13 @@ public final class EventFormatter {
     /// Appends one event, without the newline.
     public func write(_ e: Event, packet: PacketBytes = .none, to out: ByteBuffer) {
         rendered &+= 1
-        if options.json { json(e, packet: packet, out) } else { text(e, inner: packet.inner, out) }
+        if options.json { json(e, packet: packet, out) } else { text(e, packet: packet, out) }
     }
 
     // MARK: text
 
-    func text(_ e: Event, inner: Tuple?, _ out: ByteBuffer) {
+    func text(_ e: Event, packet: PacketBytes, _ out: ByteBuffer) {
+        let inner = packet.inner
         if options.timestamp != .none {
             let s = out.count
             timestamp(e, out)
@@ -199,6 +202,14 @@ public final class EventFormatter {
         if options.caller {
             out.byte(0x20)
             if e.caller == 0 { out.byte(0x2d) } else { out.append(symbol(e.caller)) }
+        }
+        if let layout = options.skbMetadata, let values = packet.metadataValues(layout) {
+            for (f, v) in zip(layout.fields, values) {
+                out.byte(0x20)
+                out.append(f.name)
+                out.byte(0x3d)
+                out.append(v.text)
+            }
         }
         if options.stack {
             for frame in context.stack(e.stackId) {
@@ -285,6 +296,23 @@ public final class EventFormatter {
         out.decimal(m.len)
         jsonTuple(",\"tuple\":", e.tuple, out)
         if let inner = packet.inner { jsonTuple(",\"inner\":", inner, out) }
+        if let layout = options.skbMetadata, let values = packet.metadataValues(layout) {
+            out.ascii(",\"metadata\":{")
+            for (i, (f, v)) in zip(layout.fields, values).enumerated() {
+                if i > 0 { out.byte(0x2c) }
+                out.jsonString(f.name)
+                out.byte(0x3a)
+                switch v {
+                case .number(let n): out.decimal(n)
+                case .signed(let n): out.decimal(n)
+                case .named(let name, _): out.jsonString(name)
+                case .pointer: out.jsonString(v.text)
+                case .string(let s): out.jsonString(s)
+                case .unreadable: out.ascii("null")
+                }
+            }
+            out.byte(0x7d)
+        }
         if e.stackId >= 0 {
             out.ascii(",\"stack_id\":")
             out.decimal(e.stackId)

@@ -13,6 +13,8 @@ public struct PacketBytes {
     let bytes: UnsafeRawBufferPointer
     /// The tuple of the packet inside a VXLAN/Geneve packet (--output-tunnel), if it is one.
     public var inner: Tuple?
+    /// The --output-skb-metadata area (borrowed like the bytes), read with `SkbMetadata.values`.
+    var metadata: UnsafeRawBufferPointer?
 
     /// The captured bytes, lent to `body` only.
     public func withBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R { try body(bytes) }
@@ -32,9 +34,13 @@ public struct PacketBytes {
     public static var none: PacketBytes { PacketBytes(link: Link(rawValue: 0), wireLength: 0, bytes: UnsafeRawBufferPointer(start: nil, count: 0)) }
     public var isEmpty: Bool { link.rawValue == 0 }
 
+    /// The --output-skb-metadata values under `layout`; nil when the event has none.
+    public func metadataValues(_ layout: SkbMetadata) -> [SkbMetadata.Value]? { metadata.flatMap(layout.values) }
+
     /// What follows an event in a ring record (events.h): with `innerTuple` (--output-tunnel)
-    /// an inner tuple, valid when the event's meta flags say so; then the bytes, if any.
-    static func parse(record: UnsafeRawBufferPointer, event e: Event, innerTuple: Bool) -> PacketBytes {
+    /// an inner tuple, valid when the event's meta flags say so; the metadata area
+    /// (--output-skb-metadata); then the bytes, if any.
+    static func parse(record: UnsafeRawBufferPointer, event e: Event, innerTuple: Bool, metadataSize: Int = 0) -> PacketBytes {
         var at = MemoryLayout<Event>.size
         var inner: Tuple?
         if innerTuple {
@@ -44,12 +50,19 @@ public struct PacketBytes {
         }
         var p = PacketBytes.none
         p.inner = inner
+        if metadataSize > 0 {
+            guard record.count >= at + metadataSize else { return p }
+            p.metadata = UnsafeRawBufferPointer(rebasing: record[at..<(at + metadataSize)])
+            at += metadataSize
+        }
         let snap = MemoryLayout<Snap>.size
         guard record.count >= at + snap else { return p }
         let s = record.loadUnaligned(fromByteOffset: at, as: Snap.self)
         let n = Int(s.capLen)
         guard s.link != 0, at + snap + n <= record.count else { return p }
-        return PacketBytes(link: Link(rawValue: UInt32(s.link)), wireLength: max(s.origLen, UInt32(n)),
-                           bytes: UnsafeRawBufferPointer(rebasing: record[(at + snap)..<(at + snap + n)]), inner: inner)
+        var full = PacketBytes(link: Link(rawValue: UInt32(s.link)), wireLength: max(s.origLen, UInt32(n)),
+                               bytes: UnsafeRawBufferPointer(rebasing: record[(at + snap)..<(at + snap + n)]), inner: inner)
+        full.metadata = p.metadata
+        return full
     }
 }

@@ -16,7 +16,8 @@ public struct TraceConfig: Sendable {
     /// periods of records: the consumer is always woken long before a ring fills.
     public var effectiveWakeupEvery: UInt32 {
         guard wakeupEvery > 0 else { return 0 }
-        let record = MemoryLayout<Event>.size + 8 + (outputTunnel ? MemoryLayout<Tuple>.size : 0)
+        let metadata = skbMetadata.map { 8 + 16 * $0.split(separator: ",").count } ?? 0 // about; strings take more
+        let record = MemoryLayout<Event>.size + 8 + (outputTunnel ? MemoryLayout<Tuple>.size : 0) + metadata
             + (snapLength > 0 ? MemoryLayout<Snap>.size + snapLength : 0)
         let periods = RingSet.validSize(ringBytesPerCPU) / record / 16
         var every = wakeupEvery
@@ -45,6 +46,11 @@ public struct TraceConfig: Sendable {
     /// --filter-skb-expr: a C expression over `skb`, resolved against the kernel's BTF by the
     /// plan and compiled to eBPF (Expr/).
     public var skbExpression: String?
+    /// --output-skb-metadata: comma-separated member paths of `skb` each record carries.
+    public var skbMetadata: String?
+    /// --kernel-btf: the BTF file to resolve discovery, drop reasons and expressions against
+    /// (nil: /sys/kernel/btf/vmlinux).
+    public var kernelBTF: String?
     /// --output-tunnel: records carry the inner tuple of VXLAN/Geneve packets.
     public var outputTunnel = false
     public var tunnelFilterL3: PacketFilter?

@@ -67,6 +67,8 @@ public struct TracePlan: Sendable {
 
     /// --filter-skb-expr compiled (nil: none).
     let exprBody: [EBPFInstruction]?
+    /// --output-skb-metadata resolved: the record area's layout (nil: none).
+    public let skbMetadata: SkbMetadata?
 
     /// Every stub body to splice into a program: the pcap filter's, then the tunnel filters'.
     var spliceBodies: [(magic: Int32, body: [EBPFInstruction])] {
@@ -75,7 +77,25 @@ public struct TracePlan: Sendable {
         if let t = tunnelBodies.l2 { b.append((FilterSplicer.tunnelL2Magic, t)) }
         if let t = tunnelBodies.l3 { b.append((FilterSplicer.tunnelL3Magic, t)) }
         if let x = exprBody { b.append((ExprCompiler.magic, x)) }
+        if let m = skbMetadata { b.append((ExprCompiler.metadataMagic, ExprCompiler.compileMetadata(m))) }
         return b
+    }
+
+    /// The BTF that names the kernel's types: --kernel-btf's file (ELF, e.g. a vmlinux, or raw
+    /// BTF such as /sys/kernel/btf/vmlinux or a BTFHub file), else the running kernel's. A
+    /// file that cannot be read is bad input (exit 2); a kernel without BTF is a missing
+    /// feature (exit 3).
+    static func kernelBTF(_ path: String?) throws(TraceError) -> BTF {
+        guard let path else {
+            do { return try BTF.vmlinux() } catch {
+                throw TraceError("\(error.description): fasttrace needs kernel BTF (CONFIG_DEBUG_INFO_BTF), or --kernel-btf FILE", kind: .kernelFeature, cause: .btf(error))
+            }
+        }
+        Libbpf.captureLog() // libbpf's complaints about the file become our one line
+        defer { _ = Libbpf.takeLog() }
+        do { return try BTF.file(path) } catch {
+            throw TraceError("--kernel-btf \(path): \(error.description): give a vmlinux with BTF or a raw BTF file", kind: .badInput, cause: .btf(error))
+        }
     }
 
     /// Drop functions: (skb position, reason position) → the program variant that reads the reason.
@@ -102,10 +122,9 @@ public struct TracePlan: Sendable {
         // The kernel's BTF, parsed once for discovery and drop-reason names (not at all when
         // both are given).
         var vmlinux: BTF?
-        if config.discovery == nil || config.dropReasons == nil || config.skbExpression != nil {
-            do { vmlinux = try BTF.vmlinux() } catch {
-                throw TraceError("\(error.description): fasttrace needs kernel BTF (CONFIG_DEBUG_INFO_BTF)", kind: .kernelFeature, cause: .btf(error))
-            }
+        if config.discovery == nil || config.dropReasons == nil || config.skbExpression != nil || config.skbMetadata != nil
+            || config.kernelBTF != nil {
+            vmlinux = try Self.kernelBTF(config.kernelBTF)
         }
         if let text = config.skbExpression {
             guard let vmlinux else { throw TraceError("--filter-skb-expr needs the kernel's BTF", kind: .kernelFeature) }
@@ -116,6 +135,14 @@ public struct TracePlan: Sendable {
             }
         } else {
             exprBody = nil
+        }
+        if let list = config.skbMetadata {
+            guard let vmlinux else { throw TraceError("--output-skb-metadata needs the kernel's BTF", kind: .kernelFeature) }
+            do { skbMetadata = try SkbMetadata(list, btf: vmlinux) } catch {
+                throw TraceError("--output-skb-metadata '\(list)': \(error.description)", kind: .badInput)
+            }
+        } else {
+            skbMetadata = nil
         }
         if let given = config.discovery {
             discovery = given
@@ -222,6 +249,11 @@ public struct TracePlan: Sendable {
         if let text = config.skbExpression, let x = exprBody {
             lines.append("--filter-skb-expr '\(text)': \(x.count) eBPF instructions, reads through bpf_probe_read_kernel")
         }
+        if let m = skbMetadata {
+            lines.append("--output-skb-metadata: \(m.fields.count) fields, \(m.size) bytes per record: "
+                         + m.fields.map { "\($0.name) (\($0.path?.typeName ?? "?"))" }.joined(separator: ", "))
+        }
+        if let path = config.kernelBTF { lines.append("kernel BTF: \(path) (--kernel-btf)") }
         var meta: [String] = []
         if config.filterMarkMask != 0 { meta.append(String(format: "mark 0x%x/0x%x", config.filterMark, config.filterMarkMask)) }
         if config.filterIfindex != 0 { meta.append("ifindex \(config.filterIfindex)") }

@@ -51,6 +51,7 @@ public final class Tracer {
     /// Opens a trace object configured from the plan; `directSkb` overrides the backend's
     /// choice (BPF-program targets take their skb through probe reads).
     func open(funcID: UInt32 = 0, directSkb: Bool? = nil) throws(BPFError) -> TraceBPF.Opened {
+        BPFObject.useKernelBTF(config.kernelBTF)
         let opened = try TraceBPF.open()
         var c = opened.config
         c.funcId = funcID
@@ -72,6 +73,7 @@ public final class Tracer {
         c.outputTunnel = config.outputTunnel ? 1 : 0
         c.trackXdp = config.trackSkb && config.traceXDP ? 1 : 0
         c.filterExpr = plan.exprBody == nil ? 0 : 1
+        c.skbMetaSize = UInt32(plan.skbMetadata?.size ?? 0)
         opened.config = c
         if let first = objects.first {
             try opened.maps.rings.reuse(first.maps.rings)
@@ -176,11 +178,11 @@ public final class Tracer {
     @discardableResult
     public func poll(timeoutMs: Int32, _ body: (Event, PacketBytes) -> Void) -> Int {
         guard let rings else { return 0 }
-        let innerTuple = config.outputTunnel
+        let innerTuple = config.outputTunnel, metadataSize = plan.skbMetadata?.size ?? 0
         let decode: (UnsafeRawBufferPointer) -> Void = { raw in
             guard raw.count >= MemoryLayout<Event>.size else { return }
             let e = raw.loadUnaligned(as: Event.self)
-            body(e, PacketBytes.parse(record: raw, event: e, innerTuple: innerTuple))
+            body(e, PacketBytes.parse(record: raw, event: e, innerTuple: innerTuple, metadataSize: metadataSize))
         }
         var n = rings.drain(decode)
         if n == 0 {

@@ -29,7 +29,9 @@ public enum EventCodec {
             if !sameMeta(e.meta, ref.meta) { flags |= Flag.meta }
             if !sameTuple(e.tuple, ref.tuple) { flags |= Flag.tuple }
             if e.pid != ref.pid || e.tgid != ref.tgid || !sameComm(e.comm, ref.comm) { flags |= Flag.task }
-            if e.kind.rawValue != 0 || e.dropReason != 0 || packet.inner != nil { flags |= Flag.kind }
+            // The metadata area only when the event has an skb (the mask's top bit).
+            let metadata = packet.metadata.flatMap { $0.count >= 8 && $0.loadUnaligned(as: UInt64.self) & SkbMetadata.hasSkb != 0 ? $0 : nil }
+            if e.kind.rawValue != 0 || e.dropReason != 0 || packet.inner != nil || metadata != nil { flags |= Flag.kind }
             if e.stackId != -1 { flags |= Flag.stack }
             if e.caller != 0 { flags |= Flag.caller }
             if !packet.isEmpty { flags |= Flag.packet }
@@ -60,10 +62,15 @@ public enum EventCodec {
             }
             if flags & Flag.tuple != 0 { putTuple(e.tuple) }
             if flags & Flag.kind != 0 {
-                // kind << 1 | 1 when an inner tuple (--output-tunnel) follows the drop reason.
-                putVarint(UInt64(e.kind.rawValue) << 1 | (packet.inner != nil ? 1 : 0))
+                // kind << 2, | 1 when an inner tuple (--output-tunnel) follows the drop reason,
+                // | 2 when a metadata area (--output-skb-metadata) follows that.
+                putVarint(UInt64(e.kind.rawValue) << 2 | (packet.inner != nil ? 1 : 0) | (metadata != nil ? 2 : 0))
                 putVarint(UInt64(e.dropReason))
                 if let inner = packet.inner { putTuple(inner) }
+                if let metadata {
+                    putVarint(UInt64(metadata.count))
+                    bytes += metadata
+                }
             }
             if flags & Flag.stack != 0 { putZigzag(Int64(e.stackId)) }
             if flags & Flag.caller != 0 { putFixed(e.caller) }
@@ -154,13 +161,20 @@ public enum EventCodec {
             }
             if flags & Flag.tuple != 0 { e.tuple = try r.tuple() }
             var inner: Tuple?
+            var metadata: UnsafeRawBufferPointer?
             if flags & Flag.kind != 0 {
                 let v = try r.varint()
-                // Format 3 shifts the kind to make room for the inner-tuple bit.
-                let kind = version >= 3 ? v >> 1 : v
+                // Format 3 shifts the kind to make room for the inner-tuple bit, format 4 for
+                // the metadata bit too.
+                let kind = version >= 4 ? v >> 2 : version >= 3 ? v >> 1 : v
                 e.kind = EventKind(rawValue: UInt32(truncatingIfNeeded: kind))
                 e.dropReason = UInt32(truncatingIfNeeded: try r.varint())
                 if version >= 3, v & 1 != 0 { inner = try r.tuple() }
+                if version >= 4, v & 2 != 0 {
+                    let n = Int(try r.varint())
+                    guard n >= 8, n <= 8 + SkbMetadata.maxFields * SkbMetadata.maxChars else { throw DecodeError(description: "metadata area of \(n) bytes") }
+                    metadata = try r.bytes(n)
+                }
             } else {
                 e.kind = EventKind(rawValue: 0)
                 e.dropReason = 0
@@ -169,12 +183,14 @@ public enum EventCodec {
             e.caller = flags & Flag.caller != 0 ? try r.fixed() : 0
             var packet = PacketBytes.none
             packet.inner = inner
+            packet.metadata = metadata
             if flags & Flag.packet != 0 {
                 let link = try r.byte()
                 let wire = try r.varint()
                 let n = Int(try r.varint())
                 guard link != 0, n <= 1 << 16, wire <= UInt32.max else { throw DecodeError(description: "packet bytes: link \(link), \(n) of \(wire) bytes") }
                 packet = PacketBytes(link: Link(rawValue: UInt32(link)), wireLength: UInt32(wire), bytes: try r.bytes(n), inner: inner)
+                packet.metadata = metadata
             }
             lastOfSkb[slot] = e
             previous = e
