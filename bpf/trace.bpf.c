@@ -15,6 +15,7 @@
 #include <bpf/bpf_endian.h>
 #include "events.h"
 #include "pcap_filter.h"
+#include "skb_expr.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -147,43 +148,10 @@ static __always_inline int passed_by_xdp(struct sk_buff *skb)
 	return 1;
 }
 
-/* --filter-skb-expr: a stub replaced at load with the compiled expression (Swift:
- * Expr/ExprCompiler.swift), spliced like the pcap filter; unspliced it matches everything. */
-#define FT_SKB_EXPR_MAGIC 0x46544558 /* "FTEX" */
-const volatile __u32 filter_expr = 0;	/* u32: keeps .rodata a multiple of 4 */
-
-/* A pointer's value as a plain number: a global function takes only scalars, and fentry and
- * tp_btf programs hold the skb as a typed kernel pointer. Copying it through a probe read
- * drops the type. */
-static __always_inline __u64 ft_scalar(void *p)
-{
-	__u64 in = (__u64)p, v = 0;
-
-	bpf_probe_read_kernel(&v, sizeof(v), &in);
-	return v;
-}
-
-__noinline __u32 ft_skb_expr(__u64 skb)
-{
-	__u64 r;
-
-	asm volatile("%0 = %1" : "=r"(r) : "i"(FT_SKB_EXPR_MAGIC), "r"(skb));
-	return r;
-}
-
-/* --output-skb-metadata: `skb_meta_size` bytes after the tunnel tuple, written by a stub
- * replaced at load with code that copies each member's bytes (Swift: Expr/SkbMetadata.swift
- * has the layout). Static, so `out` keeps its type (ring memory) in the spliced code. */
-#define FT_SKB_META_MAGIC 0x4654454d /* "FTEM" */
+/* --filter-skb-expr and --output-skb-metadata (skb_expr.h): whether the stubs are spliced,
+ * and the metadata area's size in a record. u32: keeps .rodata a multiple of 4. */
+const volatile __u32 filter_expr = 0;
 const volatile __u32 skb_meta_size = 0;	/* a multiple of 8 */
-
-static __noinline __u32 ft_skb_meta(__u64 skb, void *out)
-{
-	__u64 r;
-
-	asm volatile("%0 = %1" : "=r"(r) : "i"(FT_SKB_META_MAGIC), "r"(skb), "r"(out));
-	return r;
-}
 
 /* The filter: tracked skbs pass; then mark, interface and netns (load-time config, so a
  * disabled check costs nothing), the skb expression and the pcap filter. Not inlined: one

@@ -290,6 +290,17 @@ int shim_prog_test_run(int prog_fd, const void *data, uint32_t size, uint32_t re
     return 0;
 }
 
+int shim_prog_test_run_skb(int prog_fd, const void *data, uint32_t size, uint32_t mark, uint32_t priority,
+                           uint32_t ifindex, uint64_t tstamp, uint32_t *retval) {
+    struct __sk_buff ctx = {.mark = mark, .priority = priority, .ifindex = ifindex, .tstamp = tstamp};
+    LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = data, .data_size_in = size, .ctx_in = &ctx,
+                .ctx_size_in = sizeof(ctx), .repeat = 1);
+    int rc = bpf_prog_test_run_opts(prog_fd, &opts);
+    if (rc) return -errno;
+    if (retval) *retval = opts.retval;
+    return 0;
+}
+
 int shim_pin_to_current_cpu(void) {
     int cpu = sched_getcpu();
     if (cpu < 0) return -errno;

@@ -141,6 +141,11 @@ int shim_ifindex_in_netns(const char *ns_path, const char *name);
 int shim_prog_test_run(int prog_fd, const void *data, uint32_t size, uint32_t repeat,
                        uint32_t *retval, uint32_t *duration_ns);
 
+/// BPF_PROG_TEST_RUN of an skb program once, with these `struct __sk_buff` fields set on the
+/// kernel's skb (ifindex picks its device; 0: loopback). 0 or -errno.
+int shim_prog_test_run_skb(int prog_fd, const void *data, uint32_t size, uint32_t mark, uint32_t priority,
+                           uint32_t ifindex, uint64_t tstamp, uint32_t *retval);
+
 // ---- loaded BPF programs (--filter-trace-tc) -------------------------------------------
 struct shim_prog {
     uint32_t id;

@@ -72,6 +72,30 @@ public final class BPFProgram {
         return (ret, ns)
     }
 
+    /// The `struct __sk_buff` fields a test run may set on its skb (the kernel refuses others).
+    public struct TestSkb: Sendable {
+        public var mark: UInt32 = 0, priority: UInt32 = 0
+        /// The device (0: loopback).
+        public var ifindex: UInt32 = 0
+        public var tstamp: UInt64 = 0
+        public init(mark: UInt32 = 0, priority: UInt32 = 0, ifindex: UInt32 = 0, tstamp: UInt64 = 0) {
+            self.mark = mark
+            self.priority = priority
+            self.ifindex = ifindex
+            self.tstamp = tstamp
+        }
+    }
+
+    /// Runs the loaded skb program once on `packet` (from the MAC header) with `skb`'s fields.
+    public func testRun(packet: [UInt8], skb: TestSkb) throws(BPFError) -> UInt32 {
+        var ret: UInt32 = 0
+        let rc = packet.withUnsafeBytes {
+            shim_prog_test_run_skb(fd, $0.baseAddress, UInt32($0.count), skb.mark, skb.priority, skb.ifindex, skb.tstamp, &ret)
+        }
+        guard rc == 0 else { throw BPFError("test run \(name) (\(packet.count) bytes, ifindex \(skb.ifindex))", errno: -rc) }
+        return ret
+    }
+
     /// Sets a loaded BPF program (by descriptor) and its function as the target of an
     /// fentry/fexit program, before load. The descriptor is needed until the load.
     public func setAttachTarget(programFD: Int32, function: String) throws(BPFError) {
