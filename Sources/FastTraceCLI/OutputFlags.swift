@@ -15,6 +15,8 @@ struct OutputFlags: ParsableArguments {
     var outputTCPFlags = false
     @Flag(name: .customLong("output-tunnel"), help: "An INNER column: the tuple of the packet inside VXLAN (UDP 4789) and Geneve (UDP 6081) packets ('-' for others). A trace records it (JSON: \"inner\"); `read` shows what the log has.")
     var outputTunnel = false
+    @Flag(name: .customLong("output-netns-names"), help: "Name network namespaces in the NETNS column (JSON: \"netns_name\"): the `ip netns` name, init_net, or COMM[PID] of the lowest process inside. A trace records them in its log; `read` shows what the log has.")
+    var outputNetnsNames = false
     @Flag(name: .customLong("output-json"), help: "One JSON object per line (fields: docs/output.md).")
     var outputJSON = false
     @Option(help: ArgumentHelp("none, relative (since this skb was last seen), absolute (kernel ns) or current (wall clock; a log's own for `read`).", valueName: "mode"))
@@ -29,6 +31,7 @@ struct OutputFlags: ParsableArguments {
         o.json = outputJSON
         o.timestamp = timestamp
         o.tunnel = outputTunnel
+        o.netnsNames = outputNetnsNames
         return o
     }
 }

@@ -294,6 +294,7 @@ struct TraceCommand: ParsableCommand {
         if let logFile {
             var o = LogWriter.Options()
             o.frameInterval = frameInterval
+            if outputFlags.outputNetnsNames { o.netnsNames = NetnsNames() }
             var header = LogHeader(kernelRelease: KernelInfo.release, hostname: ProcessInfo.processInfo.hostName,
                                    cpus: BPFMap.possibleCPUs, backend: tracer.backend.rawValue, filter: config.filter?.expression,
                                    arguments: CommandLine.arguments, targets: tracer.targets, targetAddresses: tracer.targetAddresses,

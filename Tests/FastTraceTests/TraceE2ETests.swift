@@ -428,7 +428,8 @@ struct TraceE2ETests {
         let metadata = "skb->mark,skb->hash,skb->dev->name,skb->pkt_type"
         let log = TestSupport.temporaryDirectory("skbexpr").appendingPathComponent("marks.ftlog").path
         let first = try capture(["--backend", "tracepoint", "--filter-skb-expr", "skb->mark == 0x10 && skb->len > 100",
-                                 "--output-skb-metadata", metadata, "-w", log, "--force", "--print"], prefix: "fteM", setup: marks)
+                                 "--output-skb-metadata", metadata, "-w", log, "--force", "--print", "--output-netns-names"],
+                                prefix: "fteM", setup: marks)
         #expect(first.status == 0, "\(first.stderr)")
         let ev = events(first)
         #expect(!ev.isEmpty && ev.allSatisfy(both), "\(ev.filter { !both($0) }.prefix(3))")
@@ -441,9 +442,10 @@ struct TraceE2ETests {
             let m = e["metadata"] as? [String: Any] ?? [:]
             return m["skb->mark"] as? Int == 0x10 && m["skb->dev->name"] as? String == e["iface"] as? String
                 && m["skb->dev->name"] as? String == "fteM-va" && m["skb->pkt_type"] as? String == "PACKET_HOST" && m["skb->hash"] is Int
+                && e["netns_name"] as? String == "fteM-a" // --output-netns-names: the `ip netns` name
         }
         #expect(ev.allSatisfy(metadataRight), "\(ev.prefix(2))")
-        let read = try TestSupport.run(cli, ["read", log, "--output-json"])
+        let read = try TestSupport.run(cli, ["read", log, "--output-json", "--output-netns-names"])
         let back = read.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
         #expect(back.count == ev.count && back.allSatisfy(metadataRight), "\(read.stderr) \(back.prefix(2))")
         for (live, recorded) in zip(ev, back) {
@@ -467,11 +469,38 @@ struct TraceE2ETests {
 
         // PACKET_HOST by name, and an interface by name.
         let host = try capture(["--backend", "tracepoint", "--filter-skb-expr", "skb->pkt_type == PACKET_HOST && skb->dev->name == \"fteM-vb\" && skb->mark != 0x20",
-                                "--output-skb-metadata", "skb->pkt_type,skb->dev->ifindex"], prefix: "fteM", setup: marks)
+                                "--output-skb-metadata", "skb->pkt_type,skb->dev->ifindex", "--output-netns-names"], prefix: "fteM", setup: marks)
         let hev = events(host)
         #expect(!hev.isEmpty && hev.allSatisfy { $0["iface"] as? String == "fteM-vb" && ($0["metadata"] as? [String: Any])?["skb->pkt_type"] as? String == "PACKET_HOST" },
                 "\(hev.prefix(3))")
         #expect(hev.allSatisfy { ($0["metadata"] as? [String: Any])?["skb->dev->ifindex"] as? Int == $0["ifindex"] as? Int })
+        #expect(hev.allSatisfy { $0["netns_name"] as? String == "fteM-b" }, "\(hev.prefix(2))")
+    }
+
+    /// --kernel-btf: the running kernel's BTF copied to a plain file plans exactly like the
+    /// default and traces; files that are not a kernel's BTF are one line and exit 2.
+    @Test func kernelBTFFileBehavesLikeTheDefault() throws {
+        let dir = TestSupport.temporaryDirectory("kernelbtf")
+        let copy = dir.appendingPathComponent("vmlinux.btf").path
+        try FileManager.default.copyItem(atPath: "/sys/kernel/btf/vmlinux", toPath: copy)
+        let args = ["--dry-run", "--backend", "tracepoint", "--filter-skb-expr", "skb->pkt_type == PACKET_HOST", "--output-skb-metadata", "skb->mark"]
+        let plain = try TestSupport.run(cli, args)
+        let given = try TestSupport.run(cli, args + ["--kernel-btf", copy])
+        #expect(plain.status == 0 && given.status == 0, "\(plain.stderr) \(given.stderr)")
+        #expect(given.stdout.split(separator: "\n").filter { !$0.hasPrefix("kernel BTF:") } == plain.stdout.split(separator: "\n"),
+                "\(given.stdout.prefix(500))")
+        #expect(given.stdout.contains("kernel BTF: \(copy)"))
+        let c = try capture(["--backend", "tracepoint", "--kernel-btf", copy, "--filter-skb-expr", "skb->dev->name == \"fteK-vb\""], prefix: "fteK")
+        #expect(c.status == 0 && !events(c).isEmpty && events(c).allSatisfy { $0["iface"] as? String == "fteK-vb" }, "\(c.stderr)")
+        // Not a kernel's BTF.
+        let garbage = dir.appendingPathComponent("garbage").path, empty = dir.appendingPathComponent("empty").path
+        try Data((0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 7919) }).write(to: URL(fileURLWithPath: garbage))
+        try Data().write(to: URL(fileURLWithPath: empty))
+        for bad in [garbage, empty, dir.appendingPathComponent("missing").path, dir.path, cli] {
+            let r = try TestSupport.run(cli, ["--kernel-btf", bad, "--dry-run"])
+            #expect(r.status == 2 && r.stderr.split(separator: "\n").count == 1 && r.stderr.hasPrefix("fasttrace: --kernel-btf \(bad): "),
+                    "\(bad): exit \(r.status): \(r.stderr)")
+        }
     }
 
     // MARK: tunnels

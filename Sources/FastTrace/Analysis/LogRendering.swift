@@ -10,6 +10,6 @@ extension EventFormatter {
         if options.skbMetadata == nil { options.skbMetadata = log.header.skbMetadata }
         self.init(options: options, targets: log.header.targets, drops: log.header.drops, context: .init(),
                   interfaces: InterfaceNames(recorded: log.trailer?.interfaces ?? [:]), retryUnnamed: false,
-                  bootToWallNs: log.header.bootToWallNs)
+                  bootToWallNs: log.header.bootToWallNs, netns: NetnsNames(recorded: log.trailer?.netnsNames ?? [:]))
     }
 }

@@ -131,4 +131,7 @@ public struct LogTrailer: Codable, Sendable, Equatable {
     /// Events the live text/JSON output dropped because it fell behind (`-w … --print`);
     /// absent in logs written before it was counted.
     public var outputDropped: UInt64?
+    /// --output-netns-names: netns inode → name (docs/output.md says how names are chosen);
+    /// absent when not asked for.
+    public var netnsNames: [String: String]?
 }

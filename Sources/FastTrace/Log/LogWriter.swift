@@ -15,6 +15,8 @@ public final class LogWriter: @unchecked Sendable {
         /// Frames waiting for the compressor before new ones are dropped.
         public var queueDepth = 16
         public var zstdLevel: Int32 = 3
+        /// --output-netns-names: record the name of each namespace seen in the trailer.
+        public var netnsNames: NetnsNames?
         public init() {}
     }
 
@@ -47,6 +49,9 @@ public final class LogWriter: @unchecked Sendable {
     private var interfaces: [String: String] = [:]
     private var lastInterface: UInt64 = .max
     private let names = InterfaceNames()
+    /// Namespaces seen (inode → name), with --output-netns-names.
+    private var netnsSeen: [UInt32: String] = [:]
+    private var lastNetns: UInt32 = 0
 
     /// Creates `path` (replacing what is there) and writes the header.
     public convenience init(path: String, header: LogHeader, options: Options = .init()) throws(LogError) {
@@ -88,6 +93,10 @@ public final class LogWriter: @unchecked Sendable {
             lastInterface = iface
             let key = "\(e.meta.netns):\(e.meta.ifindex)"
             if e.meta.ifindex != 0, interfaces[key] == nil { interfaces[key] = names.name(netns: e.meta.netns, ifindex: e.meta.ifindex) }
+        }
+        if let netnsNames = options.netnsNames, e.meta.netns != lastNetns {
+            lastNetns = e.meta.netns
+            if netnsSeen[e.meta.netns] == nil, let n = netnsNames.name(e.meta.netns) { netnsSeen[e.meta.netns] = n }
         }
         appendsSinceClockCheck += 1
         if encoder.count >= options.frameEvents { closeFrame() }
@@ -137,7 +146,8 @@ public final class LogWriter: @unchecked Sendable {
         if let writeError { throw LogError.io(writeError) }
         let trailer = LogTrailer(frames: index, events: writtenEvents, lostPerCPU: lostPerCPU, writerDropped: droppedCount,
                                  interfaces: interfaces, trackOverflow: trackOverflow, endedAt: Date(),
-                                 outputDropped: outputDropped)
+                                 outputDropped: outputDropped,
+                                 netnsNames: options.netnsNames == nil ? nil : Dictionary(uniqueKeysWithValues: netnsSeen.map { (String($0.key), $0.value) }))
         guard let json = LogFormat.encode(trailer) else { throw LogError.io("cannot encode the log trailer") }
         var footer = [UInt8]()
         withUnsafeBytes(of: offset.littleEndian) { footer += $0 }

@@ -15,6 +15,9 @@ public struct OutputOptions: Sendable {
     public var tunnel = false
     /// --output-skb-metadata: the layout of the records' metadata area (nil: none).
     public var skbMetadata: SkbMetadata?
+    /// --output-netns-names: the NETNS column shows a name where there is one (JSON adds
+    /// "netns_name").
+    public var netnsNames = false
     public init() {}
 }
 
@@ -41,6 +44,8 @@ public final class EventFormatter {
     let targets: [TracedTarget]
     let drops: DropReasons
     let interfaces: InterfaceNames
+    /// Namespace names (--output-netns-names): scanned live, or a log's.
+    let netns: NetnsNames
     /// Live: an interface that could not be named is looked up again after this many events
     /// (it may have just been created); a log's recorded names never change.
     private let retryUnnamedAfter: Int
@@ -73,7 +78,8 @@ public final class EventFormatter {
     /// interface up again later (live); off for recorded names (a log). `bootToWallNs`: the
     /// offset that turns kernel time into wall-clock time.
     public init(options: OutputOptions, targets: [TracedTarget], drops: DropReasons, context: EventContext,
-                interfaces: InterfaceNames, retryUnnamed: Bool, bootToWallNs: Int64) {
+                interfaces: InterfaceNames, retryUnnamed: Bool, bootToWallNs: Int64, netns: NetnsNames? = nil) {
+        self.netns = netns ?? (options.netnsNames ? NetnsNames() : NetnsNames(recorded: [:]))
         self.options = options
         self.context = context
         self.targets = targets
@@ -162,7 +168,7 @@ public final class EventFormatter {
             let m = e.meta
             out.byte(0x20)
             s = out.count
-            out.decimal(m.netns)
+            if options.netnsNames, let n = netns.name(m.netns) { out.append(n) } else { out.decimal(m.netns) }
             out.pad(from: s, to: 10)
             out.byte(0x20)
             s = out.count
@@ -282,6 +288,10 @@ public final class EventFormatter {
         let m = e.meta
         out.ascii(",\"netns\":")
         out.decimal(m.netns)
+        if options.netnsNames, let n = netns.name(m.netns) {
+            out.ascii(",\"netns_name\":")
+            out.jsonString(n)
+        }
         out.ascii(",\"mark\":")
         out.decimal(m.mark)
         out.ascii(",\"ifindex\":")
