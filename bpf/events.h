@@ -82,8 +82,10 @@ struct ft_event {
 
 /* What follows an ft_event in its ring record: with --output-tunnel an ft_tuple, the inner
  * packet's (valid when meta.flags has FT_META_FLAG_INNER); with --output-skb-metadata the
- * metadata area (a u64 mask and the members' bytes, laid out by Expr/SkbMetadata.swift); then,
- * with --snaplen, an ft_snap and `snaplen` bytes, of which the first cap_len are the packet's. */
+ * metadata area (a u64 mask and the members' bytes, laid out by Expr/SkbMetadata.swift); with
+ * --output-skb and --output-skb-shared-info an ft_dump and `dump_size` bytes each, in that
+ * order; then, with --snaplen, an ft_snap and `snaplen` bytes, of which the first cap_len are
+ * the packet's. */
 enum ft_link {
 	FT_LINK_NONE = 0,	/* no bytes: the skb has no network header yet (early TX) */
 	FT_LINK_ETHERNET = 1,	/* from the MAC header (an Ethernet-sized one is in front) */
@@ -97,10 +99,25 @@ struct ft_snap {
 	__u8 pad;
 };
 
+/* --output-skb / --output-skb-shared-info: a struct printed by the kernel from BTF
+ * (bpf_snprintf_btf, compact form), `dump_size` bytes of text after this header. */
+enum ft_dump_kind {
+	FT_DUMP_SKB = 1,	/* struct sk_buff */
+	FT_DUMP_SHINFO = 2,	/* struct skb_shared_info (at skb->head + skb->end) */
+};
+
+struct ft_dump {
+	__s32 len;		/* the text's full length (it may exceed the bytes kept), or -errno;
+				 * -ENOENT: no skb (an XDP program's event) */
+	__u8 kind;		/* enum ft_dump_kind */
+	__u8 pad[3];
+};
+
 /* Limits shared with user space: an enum, so that they reach BTF and the generated Swift
  * (`Limit.snaplenMax`, `Limit.stackDepth`) instead of being copied by hand. */
 enum ft_limit {
 	FT_SNAPLEN_MAX = 4096,	/* --snaplen at most */
+	FT_DUMP_SIZE_MAX = 16384, /* --output-skb-size at most */
 	FT_STACK_DEPTH = 127,	/* frames kept of a kernel stack (the stack map's value) */
 };
 

@@ -98,7 +98,7 @@ struct {
 } clone_parents SEC(".maps");
 
 FT_EXPORT_TYPES(struct ft_event *event, struct ft_snap *snap, enum ft_link link, enum ft_stat stat, enum ft_limit limit)
-FT_EXPORT_TYPES_AS(__ft_export_meta_types, enum ft_meta_flag meta_flag)
+FT_EXPORT_TYPES_AS(__ft_export_meta_types, enum ft_meta_flag meta_flag, struct ft_dump *dump, enum ft_dump_kind dump_kind)
 
 static __always_inline __u64 bump(enum ft_stat slot)
 {
@@ -256,8 +256,46 @@ static __always_inline void fill_snap(struct ft_snap *s, void *bytes, struct sk_
 }
 
 /* The bytes a record takes after its ft_event. */
+/* --output-skb / --output-skb-shared-info: bytes of text kept per dump (a multiple of 8;
+ * 0: no dumps), and which structs. u32: keeps .rodata a multiple of 4. */
+const volatile __u32 dump_size = 0;
+const volatile __u32 dump_skb = 0;
+const volatile __u32 dump_shinfo = 0;
+#define FT_BTF_F_COMPACT 1 /* BTF_F_COMPACT (uapi linux/bpf.h): one line, no indentation */
+#define FT_DUMP_AREA (sizeof(struct ft_dump) + dump_size)
+
 #define FT_EXTRA_SIZE ((output_tunnel ? sizeof(struct ft_tuple) : 0) + skb_meta_size + \
+		       (dump_skb ? FT_DUMP_AREA : 0) + (dump_shinfo ? FT_DUMP_AREA : 0) + \
 		       (snaplen ? sizeof(struct ft_snap) + snaplen : 0))
+
+/* One dump: `type_id`'s struct at `ptr`, printed by the kernel (it reads the object with
+ * fault-safe copies); ptr 0: none. */
+static __always_inline void fill_dump(struct ft_dump *d, __u8 kind, __u64 ptr, __u32 type_id)
+{
+	struct btf_ptr p = {.ptr = (void *)ptr, .type_id = type_id};
+
+	d->kind = kind;
+	d->pad[0] = d->pad[1] = d->pad[2] = 0;
+	d->len = ptr ? bpf_snprintf_btf((char *)(d + 1), dump_size, &p, sizeof(p), FT_BTF_F_COMPACT) : -2 /* ENOENT */;
+}
+
+/* The dumps asked for, at `extra`; returns the bytes written. */
+static __always_inline __u32 fill_dumps(void *extra, struct sk_buff *skb)
+{
+	__u32 at = 0;
+
+	if (dump_skb) {
+		fill_dump(extra, FT_DUMP_SKB, skb ? ft_scalar(skb) : 0, bpf_core_type_id_kernel(struct sk_buff));
+		at += FT_DUMP_AREA;
+	}
+	if (dump_shinfo) {
+		__u64 shinfo = skb ? (__u64)BPF_CORE_READ(skb, head) + BPF_CORE_READ(skb, end) : 0;
+
+		fill_dump(extra + at, FT_DUMP_SHINFO, shinfo, bpf_core_type_id_kernel(struct skb_shared_info));
+		at += FT_DUMP_AREA;
+	}
+	return at;
+}
 
 /* --output-tunnel: the inner tuple of the VXLAN/Geneve packet whose outer IP header starts
  * `ip`, into `t` (zeroed first); sets FT_META_FLAG_INNER in `flags` when there is one. */
@@ -363,6 +401,8 @@ static __always_inline void emit(void *ctx, struct sk_buff *skb, __u32 id, __u32
 		ft_skb_meta(ft_scalar(skb), extra);
 		extra += skb_meta_size;
 	}
+	if (dump_skb || dump_shinfo)
+		extra += fill_dumps(extra, skb);
 	if (snaplen)
 		fill_snap(extra, (struct ft_snap *)extra + 1, skb);
 	submit_event(e);
@@ -543,6 +583,8 @@ static __always_inline void emit_xdp(void *ctx, struct xdp_buff *xdp, __u32 id, 
 		ft_skb_meta(0, extra); /* no skb: an empty area */
 		extra += skb_meta_size;
 	}
+	if (dump_skb || dump_shinfo)
+		extra += fill_dumps(extra, 0);
 	if (snaplen) {
 		struct ft_snap *sn = extra;
 		__u32 n = len < snaplen ? len : snaplen;

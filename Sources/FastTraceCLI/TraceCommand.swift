@@ -47,6 +47,16 @@ struct TraceCommand: ParsableCommand {
     @Option(name: .customLong("output-skb-metadata"), help: ArgumentHelp("Print these members of each event's skb as name=value (JSON: a \"metadata\" object), e.g. 'skb->mark,skb->hash,skb->dev->name,skb->pkt_type': up to 8 member paths as in --filter-skb-expr; enums by name, char arrays as strings, ? when a pointer on the way is NULL. Kept in the log.", valueName: "paths"))
     var outputSkbMetadata: String?
 
+    @Flag(name: .customLong("output-skb"), help: "Print each event's struct sk_buff as the kernel prints it from BTF (bpf_snprintf_btf, compact, zero fields left out) on a line of its own (JSON: \"skb_dump\"), cut at --output-skb-size bytes and marked so. Kept in the log. Costly: every record grows by that size.")
+    var outputSkb = false
+    @Flag(name: .customLong("output-skb-shared-info"), help: "The same for the skb's struct skb_shared_info (frags, GSO, timestamps; JSON: \"shinfo_dump\").")
+    var outputSkbSharedInfo = false
+    @Option(name: .customLong("output-skb-size"), parsing: .unconditional, help: ArgumentHelp("Bytes of text kept per struct for --output-skb and --output-skb-shared-info (8 to \(TraceConfig.maxDumpSize)).", valueName: "bytes"))
+    var outputSkbSize = 2048
+
+    @Flag(name: .customLong("output-skb-cb"), help: "Print skb->cb (48 bytes, the layers' private control block) as 12 u32 words in hex, as skb->cb=[…] (JSON: numbers). Kept in the log.")
+    var outputSkbCB = false
+
     @Option(name: .customLong("kernel-btf"), help: ArgumentHelp("Read the kernel's types from this BTF file (raw BTF, e.g. a BTFHub file, or a vmlinux with a .BTF section) instead of /sys/kernel/btf/vmlinux: for discovery, drop-reason names, expressions and CO-RE.", valueName: "file"))
     var kernelBTF: String?
 
@@ -135,6 +145,13 @@ struct TraceCommand: ParsableCommand {
             config.skbMetadata = list
         }
         config.kernelBTF = kernelBTF
+        config.outputSkbCB = outputSkbCB
+        guard (8...TraceConfig.maxDumpSize).contains(outputSkbSize) else {
+            throw UsageError("--output-skb-size: \(outputSkbSize) is not between 8 and \(TraceConfig.maxDumpSize)")
+        }
+        config.dumpSkb = outputSkb
+        config.dumpSharedInfo = outputSkbSharedInfo
+        config.dumpSize = outputSkbSize
         if let e = filterTunnelL2 { config.tunnelFilterL2 = try compileFilter(e, flag: "--filter-tunnel-pcap-l2") }
         if let e = filterTunnelL3 { config.tunnelFilterL3 = try compileFilter(e, flag: "--filter-tunnel-pcap-l3") }
         guard (1...TraceConfig.maxTrackCapacity).contains(filterTrackMax) else {

@@ -69,4 +69,49 @@ import Testing
             }
         })
     }
+
+    /// --output-skb-metadata areas and --output-skb dumps travel with their events, with the
+    /// inner tuple or without, and an area without an skb (mask 0) is left out.
+    @Test func metadataAndDumpsRoundTrip() throws {
+        var rng = PacketCorpus.RNG(state: 0xD0_0D)
+        var encoder = EventCodec.Encoder()
+        var sent: [(meta: [UInt8]?, dumps: [(UInt32, Int32, [UInt8])], inner: Bool)] = []
+        for i in 0..<300 {
+            var e = Event()
+            e.skb = UInt64(rng.int(8))
+            e.kind = EventKind(rawValue: UInt32(rng.int(5)))
+            var area = (0..<40).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            if i % 4 == 0 { area.replaceSubrange(0..<8, with: [UInt8](repeating: 0, count: 8)) } // no skb
+            else { area[7] |= 0x80 }
+            let dumps: [(UInt32, Int32, [UInt8])] = (0..<(i % 3)).map { k in
+                let text = Array("(struct sk_buff){.len = (unsigned int)\(i),}".utf8.prefix(rng.int(40)))
+                return (UInt32(k + 1), k == 1 ? -22 : Int32(text.count + rng.int(3)), text)
+            }
+            let inner = i % 5 == 0
+            sent.append((i % 4 == 0 ? nil : area, dumps, inner))
+            // Borrowed views, as the ring gives them: buffers that outlive the append.
+            let buffers = ([area] + dumps.map(\.2)).map { bytes -> UnsafeMutableRawBufferPointer in
+                let b = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count, alignment: 8)
+                b.copyBytes(from: bytes)
+                return b
+            }
+            defer { buffers.forEach { $0.deallocate() } }
+            var p = PacketBytes.none
+            if inner { p.inner = Tuple() }
+            p.metadata = UnsafeRawBufferPointer(buffers[0])
+            p.dumps = dumps.indices.map { StructDump(kind: DumpKind(rawValue: dumps[$0].0), length: dumps[$0].1, text: UnsafeRawBufferPointer(buffers[$0 + 1])) }
+            encoder.append(e, packet: p)
+        }
+        var back: [(meta: [UInt8]?, dumps: [(UInt32, Int32, [UInt8])], inner: Bool)] = []
+        try encoder.bytes.withUnsafeBytes { raw in
+            try EventCodec.decode(raw) { _, p in
+                back.append((p.metadata.map { Array($0) }, p.dumps.map { ($0.kind.rawValue, $0.length, Array($0.text)) }, p.inner != nil))
+            }
+        }
+        #expect(back.count == sent.count)
+        for (a, b) in zip(sent, back) {
+            #expect(a.meta == b.meta && a.inner == b.inner)
+            #expect(a.dumps.count == b.dumps.count && zip(a.dumps, b.dumps).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 && $0.2 == $1.2 })
+        }
+    }
 }

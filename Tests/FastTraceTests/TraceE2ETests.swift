@@ -428,7 +428,8 @@ struct TraceE2ETests {
         let metadata = "skb->mark,skb->hash,skb->dev->name,skb->pkt_type"
         let log = TestSupport.temporaryDirectory("skbexpr").appendingPathComponent("marks.ftlog").path
         let first = try capture(["--backend", "tracepoint", "--filter-skb-expr", "skb->mark == 0x10 && skb->len > 100",
-                                 "--output-skb-metadata", metadata, "-w", log, "--force", "--print", "--output-netns-names"],
+                                 "--output-skb-metadata", metadata, "-w", log, "--force", "--print", "--output-netns-names",
+                                 "--output-skb", "--output-skb-size", "4096"],
                                 prefix: "fteM", setup: marks)
         #expect(first.status == 0, "\(first.stderr)")
         let ev = events(first)
@@ -443,6 +444,10 @@ struct TraceE2ETests {
             return m["skb->mark"] as? Int == 0x10 && m["skb->dev->name"] as? String == e["iface"] as? String
                 && m["skb->dev->name"] as? String == "fteM-va" && m["skb->pkt_type"] as? String == "PACKET_HOST" && m["skb->hash"] is Int
                 && e["netns_name"] as? String == "fteM-a" // --output-netns-names: the `ip netns` name
+                // --output-skb: the kernel's own print of the struct has the packet's len and mark.
+                && (e["skb_dump"] as? String ?? "").contains(".len = (unsigned int)\(e["len"] as? Int ?? -1),")
+                && (e["skb_dump"] as? String ?? "").contains(".mark = (__u32)16,")
+                && (e["skb_dump"] as? String ?? "").hasPrefix("(struct sk_buff){") && e["skb_dump_len"] as? Int == (e["skb_dump"] as? String)?.utf8.count
         }
         #expect(ev.allSatisfy(metadataRight), "\(ev.prefix(2))")
         let read = try TestSupport.run(cli, ["read", log, "--output-json", "--output-netns-names"])
@@ -469,12 +474,17 @@ struct TraceE2ETests {
 
         // PACKET_HOST by name, and an interface by name.
         let host = try capture(["--backend", "tracepoint", "--filter-skb-expr", "skb->pkt_type == PACKET_HOST && skb->dev->name == \"fteM-vb\" && skb->mark != 0x20",
-                                "--output-skb-metadata", "skb->pkt_type,skb->dev->ifindex", "--output-netns-names"], prefix: "fteM", setup: marks)
+                                "--output-skb-metadata", "skb->pkt_type,skb->dev->ifindex", "--output-netns-names",
+                                "--output-skb-shared-info", "--output-skb-size", "64"], prefix: "fteM", setup: marks)
         let hev = events(host)
         #expect(!hev.isEmpty && hev.allSatisfy { $0["iface"] as? String == "fteM-vb" && ($0["metadata"] as? [String: Any])?["skb->pkt_type"] as? String == "PACKET_HOST" },
                 "\(hev.prefix(3))")
         #expect(hev.allSatisfy { ($0["metadata"] as? [String: Any])?["skb->dev->ifindex"] as? Int == $0["ifindex"] as? Int })
         #expect(hev.allSatisfy { $0["netns_name"] as? String == "fteM-b" }, "\(hev.prefix(2))")
+        // A dump longer than --output-skb-size is cut there and its full length kept.
+        #expect(hev.allSatisfy { ($0["shinfo_dump"] as? String)?.hasPrefix("(struct skb_shared_info){") == true
+                && ($0["shinfo_dump"] as? String)?.utf8.count ?? 0 <= 63 && ($0["shinfo_dump_len"] as? Int ?? 0) > 0 }, "\(hev.prefix(1))")
+        #expect(hev.contains { ($0["shinfo_dump_len"] as? Int ?? 0) > 63 && ($0["shinfo_dump"] as? String)?.utf8.count == 63 })
     }
 
     /// --kernel-btf: the running kernel's BTF copied to a plain file plans exactly like the

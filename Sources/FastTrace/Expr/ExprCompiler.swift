@@ -171,13 +171,13 @@ public enum ExprCompiler {
             withUnsafeMutablePointer(to: &failures) { follow(p, scratch: -8, &b, failures: $0) }
             b.emit(.mov64(r1, r8))
             b.emit(.alu64(add, r1, imm: Int32(f.offset)))
-            b.emit(.mov64(r2, imm: Int32(f.kind == .chars ? f.size : min(p.size, 8))))
+            b.emit(.mov64(r2, imm: Int32(f.kind == .chars || f.kind == .words ? f.size : min(p.size, 8))))
             b.emit(.mov64(r3, r7))
             b.emit(.alu64(add, r3, imm: Int32(p.offset)))
             b.emit(.call(helper: I.helperProbeReadKernel))
             failures.append(b.code.count)
             b.emit(.jump(I.jne, r0, imm: 0, wide: true))
-            b.emit(.alu64(or, r9, imm: Int32(1 << i))) // i < maxFields: a positive imm
+            b.emit(.alu64(or, r9, imm: Int32(1 << i))) // i ≤ maxFields: a positive imm
             let next = b.code.count
             for at in failures { b.code[at].off = Int16(next - at - 1) }
         }

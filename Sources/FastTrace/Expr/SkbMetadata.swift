@@ -13,6 +13,8 @@ public struct SkbMetadata: Codable, Sendable, Equatable {
     public struct Field: Codable, Sendable, Equatable {
         public enum Kind: String, Codable, Sendable {
             case unsigned, signed, pointer, chars
+            /// Bytes shown as native-endian u32 words in hex (--output-skb-cb).
+            case words
         }
         /// The path as the user wrote it, trimmed (`skb->mark`): the output's label.
         public var name: String
@@ -41,9 +43,10 @@ public struct SkbMetadata: Codable, Sendable, Equatable {
     /// Bytes the area takes in a record (the mask included); a multiple of 8.
     public var size: Int
 
-    /// Resolves `list` ("skb->mark,skb->dev->name") against `btf`.
-    public init(_ list: String, btf: BTF) throws(ExprError) {
-        let parts = list.split(separator: ",", omittingEmptySubsequences: false)
+    /// Resolves `list` ("skb->mark,skb->dev->name") against `btf`; with `cb`, `skb->cb` is
+    /// added as hex words (--output-skb-cb).
+    public init(_ list: String?, cb: Bool = false, btf: BTF) throws(ExprError) {
+        let parts = list.map { $0.split(separator: ",", omittingEmptySubsequences: false) } ?? []
         guard parts.count <= Self.maxFields else {
             throw ExprError(message: "\(parts.count) fields: at most \(Self.maxFields)", column: 1)
         }
@@ -79,13 +82,20 @@ public struct SkbMetadata: Codable, Sendable, Equatable {
             offset += (f.size + 7) / 8 * 8
             column += part.count + 1
         }
+        if cb {
+            let p = try resolver.value(ExprParser.parse("skb->cb"))
+            let f = Field(name: "skb->cb", kind: .words, offset: offset, size: min(p.size, Self.maxChars) / 4 * 4, bitOffset: 0, bits: 0,
+                          width: 4, path: p)
+            fields.append(f)
+            offset += (f.size + 7) / 8 * 8
+        }
         self.fields = fields
         size = offset
     }
 
     /// A value read back from an area.
     public enum Value: Equatable, Sendable {
-        case number(UInt64), signed(Int64), named(String, UInt64), pointer(UInt64), string(String)
+        case number(UInt64), signed(Int64), named(String, UInt64), pointer(UInt64), string(String), words([UInt32])
         /// The read failed (a NULL or bad pointer on the way).
         case unreadable
     }
@@ -99,11 +109,14 @@ public struct SkbMetadata: Codable, Sendable, Equatable {
         return fields.enumerated().map { i, f in
             // A layout from a damaged log header must not reach outside the area.
             guard i < 63, mask & (1 << UInt64(i)) != 0, f.offset >= 8, f.size >= 0,
-                  f.offset + (f.kind == .chars ? f.size : 8) <= area.count,
+                  f.offset + (f.kind == .chars || f.kind == .words ? f.size : 8) <= area.count,
                   (0..<64).contains(f.bitOffset), (0..<64).contains(f.bits), f.bitOffset + f.bits <= 64
             else { return .unreadable }
-            if f.kind == .chars {
+            if f.kind == .chars || f.kind == .words {
                 let bytes = UnsafeRawBufferPointer(rebasing: area[f.offset..<(f.offset + f.size)])
+                if f.kind == .words {
+                    return .words(stride(from: 0, to: bytes.count - 3, by: 4).map { bytes.loadUnaligned(fromByteOffset: $0, as: UInt32.self) })
+                }
                 return .string(String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self))
             }
             var v = area.loadUnaligned(fromByteOffset: f.offset, as: UInt64.self)
@@ -130,6 +143,7 @@ extension SkbMetadata.Value {
         case .named(let n, _): n
         case .pointer(let v): "0x" + String(v, radix: 16)
         case .string(let s): "\"\(s)\""
+        case .words(let w): "[" + w.map { "0x" + String($0, radix: 16) }.joined(separator: ",") + "]"
         case .unreadable: "?"
         }
     }

@@ -223,6 +223,19 @@ public final class EventFormatter {
                 out.append(symbol(frame))
             }
         }
+        for d in packet.dumps {
+            out.ascii("\n    ")
+            out.append(d.label)
+            out.ascii(": ")
+            if let failure = d.failure { out.append(failure) } else { out.append(d.text) }
+            if d.isTruncated {
+                out.ascii(" …[truncated: ")
+                out.decimal(d.text.count)
+                out.ascii(" of ")
+                out.decimal(Int64(d.length))
+                out.ascii(" bytes; --output-skb-size]")
+            }
+        }
     }
 
     func timestamp(_ e: Event, _ out: ByteBuffer) {
@@ -318,10 +331,27 @@ public final class EventFormatter {
                 case .named(let name, _): out.jsonString(name)
                 case .pointer: out.jsonString(v.text)
                 case .string(let s): out.jsonString(s)
+                case .words(let w):
+                    out.byte(0x5b)
+                    for (j, x) in w.enumerated() {
+                        if j > 0 { out.byte(0x2c) }
+                        out.decimal(x)
+                    }
+                    out.byte(0x5d)
                 case .unreadable: out.ascii("null")
                 }
             }
             out.byte(0x7d)
+        }
+        for d in packet.dumps {
+            out.ascii(",\"")
+            out.append(d.label)
+            out.ascii("_dump\":")
+            if d.failure != nil { out.ascii("null") } else { out.jsonString(d.text) }
+            out.ascii(",\"")
+            out.append(d.label)
+            out.ascii("_dump_len\":")
+            out.decimal(Int64(d.length))
         }
         if e.stackId >= 0 {
             out.ascii(",\"stack_id\":")

@@ -1,3 +1,6 @@
+import Foundation
+import KernelBTF
+
 /// What a record carries about its packet besides the event: the inner tuple of a
 /// VXLAN/Geneve packet (`--output-tunnel`), and the packet bytes (`--snaplen`): the first
 /// bytes of the skb's linear data, from the MAC header (Ethernet) or the network header (raw
@@ -15,6 +18,8 @@ public struct PacketBytes {
     public var inner: Tuple?
     /// The --output-skb-metadata area (borrowed like the bytes), read with `SkbMetadata.values`.
     var metadata: UnsafeRawBufferPointer?
+    /// --output-skb / --output-skb-shared-info: the structs the kernel printed.
+    public var dumps: [StructDump] = []
 
     /// The captured bytes, lent to `body` only.
     public func withBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R { try body(bytes) }
@@ -40,7 +45,8 @@ public struct PacketBytes {
     /// What follows an event in a ring record (events.h): with `innerTuple` (--output-tunnel)
     /// an inner tuple, valid when the event's meta flags say so; the metadata area
     /// (--output-skb-metadata); then the bytes, if any.
-    static func parse(record: UnsafeRawBufferPointer, event e: Event, innerTuple: Bool, metadataSize: Int = 0) -> PacketBytes {
+    static func parse(record: UnsafeRawBufferPointer, event e: Event, innerTuple: Bool, metadataSize: Int = 0,
+                      dumps: (count: Int, size: Int) = (0, 0)) -> PacketBytes {
         var at = MemoryLayout<Event>.size
         var inner: Tuple?
         if innerTuple {
@@ -55,6 +61,17 @@ public struct PacketBytes {
             p.metadata = UnsafeRawBufferPointer(rebasing: record[at..<(at + metadataSize)])
             at += metadataSize
         }
+        for _ in 0..<dumps.count {
+            let header = MemoryLayout<Dump>.size
+            guard record.count >= at + header + dumps.size else { return p }
+            let d = record.loadUnaligned(fromByteOffset: at, as: Dump.self)
+            if d.len != -ENOENT {
+                let n = Int(min(max(d.len, 0), Int32(dumps.size - 1)))
+                p.dumps.append(StructDump(kind: DumpKind(rawValue: UInt32(d.kind)), length: d.len,
+                                          text: UnsafeRawBufferPointer(rebasing: record[(at + header)..<(at + header + n)])))
+            }
+            at += header + dumps.size
+        }
         let snap = MemoryLayout<Snap>.size
         guard record.count >= at + snap else { return p }
         let s = record.loadUnaligned(fromByteOffset: at, as: Snap.self)
@@ -63,6 +80,30 @@ public struct PacketBytes {
         var full = PacketBytes(link: Link(rawValue: UInt32(s.link)), wireLength: max(s.origLen, UInt32(n)),
                                bytes: UnsafeRawBufferPointer(rebasing: record[(at + snap)..<(at + snap + n)]), inner: inner)
         full.metadata = p.metadata
+        full.dumps = p.dumps
         return full
     }
+}
+
+/// A struct the kernel printed from BTF for an event (--output-skb, --output-skb-shared-info):
+/// compact text, at most the configured size. Borrowed like the packet bytes.
+public struct StructDump {
+    public var kind: DumpKind
+    /// The text's full length as the kernel measured it (more than `text` holds when it was
+    /// cut), or -errno when it could not print.
+    public var length: Int32
+    let text: UnsafeRawBufferPointer
+
+    public init(kind: DumpKind, length: Int32, text: UnsafeRawBufferPointer) {
+        self.kind = kind
+        self.length = length
+        self.text = text
+    }
+
+    public var string: String { String(decoding: text, as: UTF8.self) }
+    public var isTruncated: Bool { length > Int32(text.count) }
+    /// `skb`, `shinfo`: the JSON key stem and the text label.
+    public var label: String { kind == .shinfo ? "shinfo" : "skb" }
+    /// What went wrong, when the kernel printed nothing.
+    public var failure: String? { length < 0 ? "bpf_snprintf_btf failed: \(errnoName(-length))" : nil }
 }

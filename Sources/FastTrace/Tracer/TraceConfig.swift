@@ -16,8 +16,9 @@ public struct TraceConfig: Sendable {
     /// periods of records: the consumer is always woken long before a ring fills.
     public var effectiveWakeupEvery: UInt32 {
         guard wakeupEvery > 0 else { return 0 }
-        let metadata = skbMetadata.map { 8 + 16 * $0.split(separator: ",").count } ?? 0 // about; strings take more
-        let record = MemoryLayout<Event>.size + 8 + (outputTunnel ? MemoryLayout<Tuple>.size : 0) + metadata
+        let metadata = (skbMetadata.map { 8 + 16 * $0.split(separator: ",").count } ?? 0) + (outputSkbCB ? 56 : 0) // about
+        let dumps = dumpLayout.count * (MemoryLayout<Dump>.size + dumpLayout.size)
+        let record = MemoryLayout<Event>.size + 8 + (outputTunnel ? MemoryLayout<Tuple>.size : 0) + metadata + dumps
             + (snapLength > 0 ? MemoryLayout<Snap>.size + snapLength : 0)
         let periods = RingSet.validSize(ringBytesPerCPU) / record / 16
         var every = wakeupEvery
@@ -48,6 +49,19 @@ public struct TraceConfig: Sendable {
     public var skbExpression: String?
     /// --output-skb-metadata: comma-separated member paths of `skb` each record carries.
     public var skbMetadata: String?
+    /// --output-skb-cb: `skb->cb` as hex words with each event (a metadata field).
+    public var outputSkbCB = false
+    /// --output-skb / --output-skb-shared-info: the struct printed from BTF with each event,
+    /// at most `dumpSize` bytes of text each (the rest is cut and marked).
+    public var dumpSkb = false
+    public var dumpSharedInfo = false
+    public var dumpSize = 2048
+    public static let maxDumpSize = Int(Limit.dumpSizeMax.rawValue)
+    /// The dumps as the record carries them: how many, and the bytes of text each (rounded
+    /// up to 8).
+    var dumpLayout: (count: Int, size: Int) {
+        ((dumpSkb ? 1 : 0) + (dumpSharedInfo ? 1 : 0), (min(max(dumpSize, 8), TraceConfig.maxDumpSize) + 7) / 8 * 8)
+    }
     /// --kernel-btf: the BTF file to resolve discovery, drop reasons and expressions against
     /// (nil: /sys/kernel/btf/vmlinux).
     public var kernelBTF: String?

@@ -122,7 +122,7 @@ public struct TracePlan: Sendable {
         // The kernel's BTF, parsed once for discovery and drop-reason names (not at all when
         // both are given).
         var vmlinux: BTF?
-        if config.discovery == nil || config.dropReasons == nil || config.skbExpression != nil || config.skbMetadata != nil
+        if config.discovery == nil || config.dropReasons == nil || config.skbExpression != nil || config.skbMetadata != nil || config.outputSkbCB
             || config.kernelBTF != nil {
             vmlinux = try Self.kernelBTF(config.kernelBTF)
         }
@@ -136,10 +136,10 @@ public struct TracePlan: Sendable {
         } else {
             exprBody = nil
         }
-        if let list = config.skbMetadata {
+        if config.skbMetadata != nil || config.outputSkbCB {
             guard let vmlinux else { throw TraceError("--output-skb-metadata needs the kernel's BTF", kind: .kernelFeature) }
-            do { skbMetadata = try SkbMetadata(list, btf: vmlinux) } catch {
-                throw TraceError("--output-skb-metadata '\(list)': \(error.description)", kind: .badInput)
+            do { skbMetadata = try SkbMetadata(config.skbMetadata, cb: config.outputSkbCB, btf: vmlinux) } catch {
+                throw TraceError("--output-skb-metadata '\(config.skbMetadata ?? "")': \(error.description)", kind: .badInput)
             }
         } else {
             skbMetadata = nil

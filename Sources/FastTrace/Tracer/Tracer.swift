@@ -74,6 +74,9 @@ public final class Tracer {
         c.trackXdp = config.trackSkb && config.traceXDP ? 1 : 0
         c.filterExpr = plan.exprBody == nil ? 0 : 1
         c.skbMetaSize = UInt32(plan.skbMetadata?.size ?? 0)
+        c.dumpSize = config.dumpLayout.count > 0 ? UInt32(config.dumpLayout.size) : 0
+        c.dumpSkb = config.dumpSkb ? 1 : 0
+        c.dumpShinfo = config.dumpSharedInfo ? 1 : 0
         opened.config = c
         if let first = objects.first {
             try opened.maps.rings.reuse(first.maps.rings)
@@ -178,11 +181,12 @@ public final class Tracer {
     @discardableResult
     public func poll(timeoutMs: Int32, _ body: (Event, PacketBytes) -> Void) -> Int {
         guard let rings else { return 0 }
-        let innerTuple = config.outputTunnel, metadataSize = plan.skbMetadata?.size ?? 0
+        let innerTuple = config.outputTunnel, metadataSize = plan.skbMetadata?.size ?? 0, dumps = config.dumpLayout
         let decode: (UnsafeRawBufferPointer) -> Void = { raw in
             guard raw.count >= MemoryLayout<Event>.size else { return }
             let e = raw.loadUnaligned(as: Event.self)
-            body(e, PacketBytes.parse(record: raw, event: e, innerTuple: innerTuple, metadataSize: metadataSize))
+            body(e, PacketBytes.parse(record: raw, event: e, innerTuple: innerTuple, metadataSize: metadataSize,
+                                      dumps: dumps.count > 0 ? dumps : (0, 0)))
         }
         var n = rings.drain(decode)
         if n == 0 {

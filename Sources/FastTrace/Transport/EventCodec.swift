@@ -31,7 +31,7 @@ public enum EventCodec {
             if e.pid != ref.pid || e.tgid != ref.tgid || !sameComm(e.comm, ref.comm) { flags |= Flag.task }
             // The metadata area only when the event has an skb (the mask's top bit).
             let metadata = packet.metadata.flatMap { $0.count >= 8 && $0.loadUnaligned(as: UInt64.self) & SkbMetadata.hasSkb != 0 ? $0 : nil }
-            if e.kind.rawValue != 0 || e.dropReason != 0 || packet.inner != nil || metadata != nil { flags |= Flag.kind }
+            if e.kind.rawValue != 0 || e.dropReason != 0 || packet.inner != nil || metadata != nil || !packet.dumps.isEmpty { flags |= Flag.kind }
             if e.stackId != -1 { flags |= Flag.stack }
             if e.caller != 0 { flags |= Flag.caller }
             if !packet.isEmpty { flags |= Flag.packet }
@@ -62,14 +62,25 @@ public enum EventCodec {
             }
             if flags & Flag.tuple != 0 { putTuple(e.tuple) }
             if flags & Flag.kind != 0 {
-                // kind << 2, | 1 when an inner tuple (--output-tunnel) follows the drop reason,
-                // | 2 when a metadata area (--output-skb-metadata) follows that.
-                putVarint(UInt64(e.kind.rawValue) << 2 | (packet.inner != nil ? 1 : 0) | (metadata != nil ? 2 : 0))
+                // kind << 3, | 1 when an inner tuple (--output-tunnel) follows the drop reason,
+                // | 2 when a metadata area (--output-skb-metadata) follows that, | 4 when
+                // struct dumps (--output-skb) follow.
+                putVarint(UInt64(e.kind.rawValue) << 3 | (packet.inner != nil ? 1 : 0) | (metadata != nil ? 2 : 0)
+                          | (packet.dumps.isEmpty ? 0 : 4))
                 putVarint(UInt64(e.dropReason))
                 if let inner = packet.inner { putTuple(inner) }
                 if let metadata {
                     putVarint(UInt64(metadata.count))
                     bytes += metadata
+                }
+                if !packet.dumps.isEmpty {
+                    putVarint(UInt64(packet.dumps.count))
+                    for d in packet.dumps {
+                        bytes.append(UInt8(truncatingIfNeeded: d.kind.rawValue))
+                        putZigzag(Int64(d.length))
+                        putVarint(UInt64(d.text.count))
+                        bytes += d.text
+                    }
                 }
             }
             if flags & Flag.stack != 0 { putZigzag(Int64(e.stackId)) }
@@ -162,18 +173,32 @@ public enum EventCodec {
             if flags & Flag.tuple != 0 { e.tuple = try r.tuple() }
             var inner: Tuple?
             var metadata: UnsafeRawBufferPointer?
+            var dumps: [StructDump] = []
             if flags & Flag.kind != 0 {
                 let v = try r.varint()
                 // Format 3 shifts the kind to make room for the inner-tuple bit, format 4 for
                 // the metadata bit too.
-                let kind = version >= 4 ? v >> 2 : version >= 3 ? v >> 1 : v
+                let kind = version >= 4 ? v >> 3 : version >= 3 ? v >> 1 : v
                 e.kind = EventKind(rawValue: UInt32(truncatingIfNeeded: kind))
                 e.dropReason = UInt32(truncatingIfNeeded: try r.varint())
                 if version >= 3, v & 1 != 0 { inner = try r.tuple() }
                 if version >= 4, v & 2 != 0 {
                     let n = Int(try r.varint())
-                    guard n >= 8, n <= 8 + SkbMetadata.maxFields * SkbMetadata.maxChars else { throw DecodeError(description: "metadata area of \(n) bytes") }
+                    guard n >= 8, n <= 8 + (SkbMetadata.maxFields + 1) * SkbMetadata.maxChars else { throw DecodeError(description: "metadata area of \(n) bytes") }
                     metadata = try r.bytes(n)
+                }
+                if version >= 4, v & 4 != 0 {
+                    let count = try r.varint()
+                    guard count <= 2 else { throw DecodeError(description: "\(count) struct dumps") }
+                    for _ in 0..<count {
+                        let kind = try r.byte()
+                        let length = try r.zigzag()
+                        let n = Int(try r.varint())
+                        guard n <= Int(Limit.dumpSizeMax.rawValue), let length = Int32(exactly: length) else {
+                            throw DecodeError(description: "struct dump of \(n) bytes")
+                        }
+                        dumps.append(StructDump(kind: DumpKind(rawValue: UInt32(kind)), length: length, text: try r.bytes(n)))
+                    }
                 }
             } else {
                 e.kind = EventKind(rawValue: 0)
@@ -184,6 +209,7 @@ public enum EventCodec {
             var packet = PacketBytes.none
             packet.inner = inner
             packet.metadata = metadata
+            packet.dumps = dumps
             if flags & Flag.packet != 0 {
                 let link = try r.byte()
                 let wire = try r.varint()
@@ -191,6 +217,7 @@ public enum EventCodec {
                 guard link != 0, n <= 1 << 16, wire <= UInt32.max else { throw DecodeError(description: "packet bytes: link \(link), \(n) of \(wire) bytes") }
                 packet = PacketBytes(link: Link(rawValue: UInt32(link)), wireLength: UInt32(wire), bytes: try r.bytes(n), inner: inner)
                 packet.metadata = metadata
+                packet.dumps = dumps
             }
             lastOfSkb[slot] = e
             previous = e
