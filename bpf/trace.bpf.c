@@ -97,6 +97,23 @@ struct {
 	__type(value, __u64);
 } clone_parents SEC(".maps");
 
+/* --filter-track-skb-by-stackid: the skb each kernel stack is busy with (the stack's base
+ * address → skb), and back (skb → base) to forget it when the skb is freed. LRU: stacks of
+ * tasks that exit never free their entry. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u64);
+	__type(value, __u64);
+} stack_skb SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u64);
+	__type(value, __u64);
+} skb_stack SEC(".maps");
+
 FT_EXPORT_TYPES(struct ft_event *event, struct ft_snap *snap, enum ft_link link, enum ft_stat stat, enum ft_limit limit)
 FT_EXPORT_TYPES_AS(__ft_export_meta_types, enum ft_meta_flag meta_flag, struct ft_dump *dump, enum ft_dump_kind dump_kind)
 
@@ -122,9 +139,59 @@ static __always_inline void track(__u64 skb)
 		bump(FT_STAT_TRACK_OVERFLOW);
 }
 
+/* --filter-track-skb-by-stackid (with --filter-track-skb). A stack is named by its base:
+ * kernel stacks (task, IRQ and softirq stacks) are THREAD_SIZE-aligned, so any address in
+ * the running program's own frame, rounded down, names the stack the traced function runs
+ * on, whatever the attach mode and without frame pointers (pwru walks the frame-pointer
+ * chain to its end instead). 16 KiB: x86-64 and arm64 without KASAN; with a larger
+ * THREAD_SIZE a stack has several names and fewer functions are attributed, never wrong ones. */
+const volatile __u32 track_by_stack = 0;
+#define FT_THREAD_SIZE 16384ULL
+
+static __always_inline __u64 stack_base(void)
+{
+	__u64 here = 0;
+
+	return ft_scalar(&here) & ~(FT_THREAD_SIZE - 1);
+}
+
+/* `skb` is what this stack is busy with now. */
+static __always_inline void own_stack(__u64 skb)
+{
+	__u64 base = stack_base(), *old = bpf_map_lookup_elem(&skb_stack, &skb);
+
+	if (old && *old != base) {
+		__u64 was = *old, *owner = bpf_map_lookup_elem(&stack_skb, &was);
+
+		if (owner && *owner == skb)
+			bpf_map_delete_elem(&stack_skb, &was);
+	}
+	bpf_map_update_elem(&stack_skb, &base, &skb, 0 /* BPF_ANY */);
+	bpf_map_update_elem(&skb_stack, &skb, &base, 0 /* BPF_ANY */);
+}
+
+/* The skb this stack is busy with, 0 if none. */
+static __always_inline __u64 stack_owner(void)
+{
+	__u64 base = stack_base(), *skb = bpf_map_lookup_elem(&stack_skb, &base);
+
+	return skb ? *skb : 0;
+}
+
 static __always_inline void untrack(__u64 skb)
 {
 	bpf_map_delete_elem(&tracked, &skb);
+	if (track_by_stack) {
+		__u64 *base = bpf_map_lookup_elem(&skb_stack, &skb);
+
+		if (base) {
+			__u64 b = *base, *owner = bpf_map_lookup_elem(&stack_skb, &b);
+
+			if (owner && *owner == skb)
+				bpf_map_delete_elem(&stack_skb, &b);
+			bpf_map_delete_elem(&skb_stack, &skb);
+		}
+	}
 }
 
 /* --filter-track-skb with --filter-trace-xdp: a packet an XDP program saw matching and
@@ -158,8 +225,17 @@ const volatile __u32 skb_meta_size = 0;	/* a multiple of 8 */
  * copy per program. */
 static __noinline int ft_filter(struct sk_buff *skb)
 {
-	if (track_skb && is_tracked((__u64)skb))
+	if (track_skb && is_tracked((__u64)skb)) {
+		if (track_by_stack)
+			own_stack((__u64)skb);
 		return 1;
+	}
+	/* On a stack busy with a tracked skb: a packet built from it (a bridge frees and
+	 * rebuilds, a reply is made in its path). Tracked, but the stack keeps its owner. */
+	if (track_by_stack && stack_owner()) {
+		track((__u64)skb);
+		return 1;
+	}
 	if (track_xdp && passed_by_xdp(skb)) {
 		track((__u64)skb);
 		return 1;
@@ -178,6 +254,8 @@ static __noinline int ft_filter(struct sk_buff *skb)
 		return 0;
 	if (track_skb)
 		track((__u64)skb);
+	if (track_by_stack)
+		own_stack((__u64)skb);
 	return 1;
 }
 
@@ -359,13 +437,33 @@ static __always_inline void submit_event(struct ft_event *e)
 	bump(FT_STAT_SUBMITTED);
 }
 
+static __always_inline void emit_matched(void *ctx, struct sk_buff *skb, __u32 id, __u32 reason, __u32 kind,
+					 __u64 caller);
+
 static __always_inline void emit(void *ctx, struct sk_buff *skb, __u32 id, __u32 reason, __u32 kind,
 				 __u64 caller)
 {
-	struct ft_event *e;
-
 	if (!skb || !ft_filter(skb))
 		return;
+	emit_matched(ctx, skb, id, reason, kind, caller);
+}
+
+/* --filter-non-skb-funcs: a function without an skb, reported for the skb its stack is busy
+ * with (--filter-track-skb-by-stackid), if any. That skb already matched. */
+static __always_inline void emit_by_stack(void *ctx, __u32 id, __u64 caller)
+{
+	__u64 skb = stack_owner();
+
+	if (skb)
+		emit_matched(ctx, (struct sk_buff *)skb, id, 0, FT_EVENT_KIND_FUNC, caller);
+}
+
+/* An event for an skb that passed the filter. */
+static __always_inline void emit_matched(void *ctx, struct sk_buff *skb, __u32 id, __u32 reason, __u32 kind,
+					 __u64 caller)
+{
+	struct ft_event *e;
+
 	e = reserve_event(ctx, (__u64)skb, id, reason, kind, caller);
 	if (!e)
 		return;
@@ -442,6 +540,19 @@ KPROBE_AT("ft.kprobe.multi", kmulti_skb_3, 3)
 KPROBE_AT("ft.kprobe.multi", kmulti_skb_4, 4)
 KPROBE_AT("ft.kprobe.multi", kmulti_skb_5, 5)
 
+/* "skb at argument 0": --filter-non-skb-funcs, the skb found by the stack. */
+SEC("ft.kprobe") int kprobe_skb_0(struct pt_regs *ctx)
+{
+	emit_by_stack(ctx, bpf_get_attach_cookie(ctx), caller_of(ctx));
+	return 0;
+}
+
+SEC("ft.kprobe.multi") int kmulti_skb_0(struct pt_regs *ctx)
+{
+	emit_by_stack(ctx, bpf_get_attach_cookie(ctx), caller_of(ctx));
+	return 0;
+}
+
 /* Drop functions: kfree_skb_reason(skb, reason) and sk_skb_reason_drop(sk, skb, reason). */
 #define KPROBE_DROP(sec, name, S, R)                                               \
 	SEC(sec) int name(struct pt_regs *ctx)                                     \
@@ -467,6 +578,13 @@ BTF_AT("ft.fentry", fentry_skb_2, 2)
 BTF_AT("ft.fentry", fentry_skb_3, 3)
 BTF_AT("ft.fentry", fentry_skb_4, 4)
 BTF_AT("ft.fentry", fentry_skb_5, 5)
+
+/* The skb is a number from a map here: loaded with ft_direct_skb off. */
+SEC("ft.fentry") int fentry_skb_0(__u64 *ctx)
+{
+	emit_by_stack(ctx, func_id, 0);
+	return 0;
+}
 BTF_AT("ft.tp_btf", tp_skb_1, 1)
 BTF_AT("ft.tp_btf", tp_skb_2, 2)
 BTF_AT("ft.tp_btf", tp_skb_3, 3)

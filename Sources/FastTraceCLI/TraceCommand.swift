@@ -35,6 +35,12 @@ struct TraceCommand: ParsableCommand {
     @Flag(name: .customLong("filter-track-skb"), help: "Once an skb matches, keep reporting it (by address, clones included) until it is freed, even after NAT or a tc program rewrites it.")
     var filterTrackSkb = false
 
+    @Flag(name: .customLong("filter-track-skb-by-stackid"), help: "With --filter-track-skb (implied): a tracked skb owns the kernel stack it is on until it is freed; skbs made on that stack meanwhile are tracked too (a bridge freeing and rebuilding one, a reply). Broad: see docs/filters.md.")
+    var filterTrackSkbByStack = false
+
+    @Option(name: .customLong("filter-non-skb-funcs"), help: ArgumentHelp("Also attach to kernel functions without an sk_buff argument whose names match this extended regex (e.g. 'fib_table_lookup|__udp4_lib_lookup'), reported for the tracked skb whose stack they run on. Implies --filter-track-skb-by-stackid. kprobe-multi, kprobe or fentry only.", valueName: "regex"))
+    var filterNonSkbFuncs: String?
+
     @Flag(name: .customLong("filter-trace-tc"), help: "Also trace every loaded tc BPF program (fentry and fexit): each shows as tc/ingress/DEV:NAME[id N] where a packet enters it, and with its verdict (TC_ACT_OK, TC_ACT_SHOT, ...) where it leaves. Needs fentry (docs/tracer.md).")
     var filterTraceTC = false
 
@@ -169,7 +175,13 @@ struct TraceCommand: ParsableCommand {
         guard (0...TraceConfig.maxSnapLength).contains(snaplen) else { throw UsageError("--snaplen: \(snaplen) is not between 0 and \(TraceConfig.maxSnapLength)") }
         config.snapLength = snaplen
         config.expediteDetach = !noExpediteDetach
-        config.trackSkb = filterTrackSkb
+        config.trackSkbByStack = filterTrackSkbByStack || filterNonSkbFuncs != nil
+        config.trackSkb = filterTrackSkb || config.trackSkbByStack
+        if let r = filterNonSkbFuncs {
+            do { config.nonSkbFunctions = try NameFilter(r) } catch {
+                throw UsageError("--filter-non-skb-funcs '\(r)': \(error.description)")
+            }
+        }
         config.traceTC = filterTraceTC
         config.traceXDP = filterTraceXDP
         config.outputTunnel = outputFlags.outputTunnel

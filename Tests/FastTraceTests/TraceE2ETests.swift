@@ -487,6 +487,29 @@ struct TraceE2ETests {
         #expect(hev.contains { ($0["shinfo_dump_len"] as? Int ?? 0) > 63 && ($0["shinfo_dump"] as? String)?.utf8.count == 63 })
     }
 
+    /// --filter-non-skb-funcs: fib_table_lookup (no skb argument; route lookups of the
+    /// receiving namespace, and of every other packet) is reported for the UDP datagrams to
+    /// 7777 the filter matched, through the stack they own, and never for the lab's other
+    /// traffic. kprobe-multi and fentry (the 6.12 guest); this host has neither.
+    @Test(arguments: [Backend.kprobeMulti, Backend.fentry])
+    func nonSkbFunctionsAreReportedForTheSkbOnTheirStack(_ backend: Backend) throws {
+        guard TestKernel.has(backend.feature) else { return } // not on this kernel (whyNot: FeatureTests)
+        let c = try capture(["--backend", backend.rawValue, "--limit-funcs", "ip_rcv|ip_rcv_core|ip_local_deliver|__udp4_lib_rcv|kfree_skb_reason|sk_skb_reason_drop",
+                             "--filter-non-skb-funcs", "fib_table_lookup", "udp dst port 7777"], prefix: "fteS")
+        #expect(c.status == 0, "\(c.stderr)")
+        let ev = events(c)
+        let lookups = ev.filter { $0["func"] as? String == "fib_table_lookup" }
+        let matched = Set(ev.filter { $0["func"] as? String != "fib_table_lookup" && port(tuple($0)) == 7777 }.compactMap { $0["skb"] as? String })
+        #expect(!matched.isEmpty, "\(ev.prefix(3))")
+        #expect(!lookups.isEmpty, "no fib_table_lookup for the matched datagrams: \(ev.compactMap { $0["func"] as? String })")
+        // Each is reported for an skb the filter matched, with that skb's tuple: none for
+        // the other flows (7778, TCP 80/8080/9090, ICMP).
+        #expect(lookups.allSatisfy { matched.contains($0["skb"] as? String ?? "") && port(tuple($0)) == 7777 }, "\(lookups.prefix(3))")
+        #expect(!ev.contains { [7778, 8080, 80, 9090].contains(port(tuple($0))) }, "\(ev.filter { port(tuple($0)) != 7777 }.prefix(3))")
+    }
+
+    func port(_ t: [String: Any]) -> Int { t["dport"] as? Int ?? -1 }
+
     /// --kernel-btf: the running kernel's BTF copied to a plain file plans exactly like the
     /// default and traces; files that are not a kernel's BTF are one line and exit 2.
     @Test func kernelBTFFileBehavesLikeTheDefault() throws {

@@ -4,7 +4,8 @@ import KernelBTF
 /// A kernel function that takes a `struct sk_buff *`, and can be attached.
 public struct SkbFunction: Codable, Sendable, Equatable {
     public let name: String
-    /// 1-based position of the `struct sk_buff *` parameter (1…5).
+    /// 1-based position of the `struct sk_buff *` parameter (1…5); 0 for a function without
+    /// one (--filter-non-skb-funcs).
     public let position: Int
     /// The module, nil for vmlinux.
     public let module: String?
@@ -35,10 +36,14 @@ public struct Discovery: Codable, Sendable {
         /// Modules whose split BTF is also searched.
         public var modules: [String] = []
         public var allModules = false
-        public init(limit: NameFilter? = nil, modules: [String] = [], allModules: Bool = false) {
+        /// --filter-non-skb-funcs: functions without an sk_buff parameter to attach too
+        /// (position 0), whatever `limit` says.
+        public var nonSkb: NameFilter?
+        public init(limit: NameFilter? = nil, modules: [String] = [], allModules: Bool = false, nonSkb: NameFilter? = nil) {
             self.limit = limit
             self.modules = modules
             self.allModules = allModules
+            self.nonSkb = nonSkb
         }
     }
 
@@ -61,26 +66,30 @@ public struct Discovery: Codable, Sendable {
             throw Failure(description: "\(btfDir)/vmlinux: no struct sk_buff in kernel BTF")
         }
         var found: [(name: String, position: Int, module: String?)] = []
-        scanFunctions(vmlinux, skb: skb, from: 1, module: nil, into: &found)
+        var others: [(name: String, position: Int, module: String?)] = []
+        scanFunctions(vmlinux, skb: skb, from: 1, module: nil, into: &found, nonSkb: options.nonSkb, others: &others)
         for module in try moduleNames(options, btfDir: btfDir) {
             let split: BTF
             do { split = try BTF(rawPath: "\(btfDir)/\(module)", base: vmlinux) } catch {
                 throw Failure(description: "module \(module): \(error.description)")
             }
-            scanFunctions(split, skb: skb, from: vmlinux.typeCount, module: module, into: &found)
+            scanFunctions(split, skb: skb, from: vmlinux.typeCount, module: module, into: &found, nonSkb: options.nonSkb, others: &others)
         }
+        let candidates = found.count
+        let skbNames = Set(found.map(\.name))
+        found = found.filter { options.limit?.matches($0.name) != false } + others.filter { !skbNames.contains($0.name) }
         let traceable = Traceability.current(for: Set(found.map(\.name)))
         let tracefsCategories = KernelInfo.tracefsPath.map(tracepointCategories) ?? [:]
         var seen = Set<String>()
         let functions = found.filter { f in
-            traceable.contains(f.name) && options.limit?.matches(f.name) != false && seen.insert(f.name).inserted
+            traceable.contains(f.name) && seen.insert(f.name).inserted
         }.map { f in
             SkbFunction(name: f.name, position: f.position, module: f.module ?? traceable.modules[f.name],
                         addresses: traceable.addresses[f.name] ?? [])
         }.sorted { $0.name < $1.name }
         let tracepoints = scanTracepoints(vmlinux, skb: skb).filter { options.limit?.matches($0.name) != false }
             .map { SkbTracepoint(name: $0.name, category: tracefsCategories[$0.name], position: $0.position) }
-        return Discovery(kernelRelease: KernelInfo.release, source: traceable.source, candidates: found.count,
+        return Discovery(kernelRelease: KernelInfo.release, source: traceable.source, candidates: candidates,
                          functions: functions, tracepoints: tracepoints)
     }
 
@@ -103,12 +112,16 @@ public struct Discovery: Codable, Sendable {
         return options.modules
     }
 
-    /// FUNC types from `first` on whose prototype has `struct sk_buff *` at 1…5.
+    /// FUNC types from `first` on whose prototype has `struct sk_buff *` at 1…5; the others
+    /// that `nonSkb` matches go to `others` at position 0.
     static func scanFunctions(_ btf: BTF, skb: UInt32, from first: UInt32, module: String?,
-                              into found: inout [(name: String, position: Int, module: String?)]) {
+                              into found: inout [(name: String, position: Int, module: String?)],
+                              nonSkb: NameFilter? = nil, others: inout [(name: String, position: Int, module: String?)]) {
         for id in first..<btf.typeCount where btf.kind(id) == .func {
             if let pos = skbPosition(btf, proto: btf.target(id), skb: skb, skipFirst: false) {
                 found.append((btf.name(id), pos, module))
+            } else if let nonSkb, nonSkb.matches(btf.name(id)) {
+                others.append((btf.name(id), 0, module))
             }
         }
     }

@@ -70,6 +70,13 @@ public struct TraceConfig: Sendable {
     public var tunnelFilterL3: PacketFilter?
     /// Keep reporting an skb that matched once, by address, until it is freed.
     public var trackSkb = false
+    /// --filter-track-skb-by-stackid: also remember which kernel stack each tracked skb is on
+    /// (needs `trackSkb`): skbs made on that stack while it is alive are tracked too, and
+    /// functions without an skb on it are reported for it (`nonSkbFunctions`).
+    public var trackSkbByStack = false
+    /// --filter-non-skb-funcs: kernel functions without an sk_buff argument to attach too,
+    /// reported for the skb their stack is busy with (needs `trackSkbByStack`).
+    public var nonSkbFunctions: NameFilter?
     /// Capacity of the tracked-skb map; matches beyond it are counted (`trackOverflow`).
     public var trackCapacity = 16384
     /// At most this many tracked skbs (a hash map entry each, ~100 bytes of kernel memory).

@@ -148,7 +148,8 @@ public struct TracePlan: Sendable {
             discovery = given
         } else {
             do {
-                discovery = try Discovery.run(.init(limit: config.limit, modules: config.modules, allModules: config.allModules),
+                discovery = try Discovery.run(.init(limit: config.limit, modules: config.modules, allModules: config.allModules,
+                                                    nonSkb: config.nonSkbFunctions),
                                               vmlinux: vmlinux)
             } catch {
                 throw TraceError(error.description, cause: .discovery(error))
@@ -166,6 +167,14 @@ public struct TracePlan: Sendable {
             }
             backend = b
             rejections = r
+        }
+        if let f = config.nonSkbFunctions, backend.tracesTracepoints {
+            throw TraceError("--filter-non-skb-funcs '\(f.pattern)' attaches to kernel functions, which backend \(backend.rawValue) cannot: use kprobe-multi, kprobe or fentry"
+                             + (rejections.isEmpty ? "" : " (this kernel refused them: " + rejections.map(\.description).joined(separator: "; ") + ")"),
+                             kind: .kernelFeature)
+        }
+        if let f = config.nonSkbFunctions, !discovery.functions.contains(where: { $0.position == 0 }) {
+            throw TraceError("--filter-non-skb-funcs '\(f.pattern)': no attachable kernel function without an sk_buff argument matches", kind: .badInput)
         }
         functions = backend.tracesTracepoints
             ? discovery.tracepoints.map { TracedTarget(name: $0.name, kind: .tracepoint, position: $0.position, module: nil) }
@@ -259,6 +268,11 @@ public struct TracePlan: Sendable {
         if config.filterIfindex != 0 { meta.append("ifindex \(config.filterIfindex)") }
         if config.filterNetns != 0 { meta.append("netns \(config.filterNetns)") }
         if !meta.isEmpty { lines.append("meta filters: " + meta.joined(separator: ", ")) }
+        if config.trackSkbByStack {
+            let others = functions.filter { $0.position == 0 }.count
+            lines.append("--filter-track-skb-by-stackid: tracked skbs own the kernel stack they are on; skbs made on it are tracked too"
+                         + (others > 0 ? "; \(others) functions without an skb (--filter-non-skb-funcs) report that skb" : ""))
+        }
         let ring = RingSet.validSize(config.ringBytesPerCPU)
         lines.append("rings: \(cpus) × \(ring >> 10) KiB, wakeup every \(config.effectiveWakeupEvery) records; snaplen \(config.snapLength)")
         if config.traceTC || config.traceXDP {

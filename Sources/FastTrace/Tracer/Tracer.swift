@@ -69,6 +69,7 @@ public final class Tracer {
         // fentry and tp_btf get the skb as a BTF pointer: its fields are plain loads.
         c.ftDirectSkb = (directSkb ?? backend.implementation.directSkb) ? 1 : 0
         c.trackSkb = config.trackSkb ? 1 : 0
+        c.trackByStack = config.trackSkb && config.trackSkbByStack ? 1 : 0
         c.snaplen = UInt32(min(max(config.snapLength, 0), TraceConfig.maxSnapLength))
         c.outputTunnel = config.outputTunnel ? 1 : 0
         c.trackXdp = config.trackSkb && config.traceXDP ? 1 : 0
@@ -84,6 +85,8 @@ public final class Tracer {
             try opened.maps.stacks.reuse(first.maps.stacks)
             try opened.maps.tracked.reuse(first.maps.tracked.map)
             try opened.maps.cloneParents.reuse(first.maps.cloneParents.map)
+            try opened.maps.stackSkb.reuse(first.maps.stackSkb.map)
+            try opened.maps.skbStack.reuse(first.maps.skbStack.map)
         } else {
             try opened.maps.tracked.setMaxEntries(max(1, config.trackCapacity))
             // One slot per CPU. The inner template keeps its declared size: the kernel does not
@@ -159,7 +162,8 @@ public final class Tracer {
                 ignored.append((t.name, "sk_buff is argument \(t.position): no program for it"))
                 continue
             }
-            let opened = try open(funcID: UInt32(id))
+            // A function without an skb gets it from a map: a number, not a BTF pointer.
+            let opened = try open(funcID: UInt32(id), directSkb: t.position == 0 ? false : nil)
             only(opened, [path])
             try opened.programs[keyPath: path].setAttachTarget(function: t.name)
             do {
