@@ -6,6 +6,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -45,3 +46,13 @@ int probe_tc_target(struct __sk_buff *skb) { return 0; }
 
 SEC("fentry")
 int probe_fentry_prog(__u64 *ctx) { return 0; }
+
+/* bpf_snprintf_btf() (5.10+, needs kernel BTF): --output-skb prints structs with it. */
+SEC("raw_tp/netif_receive_skb")
+int probe_snprintf_btf(struct bpf_raw_tracepoint_args *ctx)
+{
+	char buf[16];
+	struct btf_ptr p = {.ptr = (void *)ctx->args[0], .type_id = bpf_core_type_id_kernel(struct sk_buff)};
+
+	return bpf_snprintf_btf(buf, sizeof(buf), &p, sizeof(p), 0) < 0;
+}

@@ -8,6 +8,8 @@
 
 #define FT_SKB_EXPR_MAGIC 0x46544558 /* "FTEX" */
 #define FT_SKB_META_MAGIC 0x4654454d /* "FTEM" */
+#define FT_XDP_EXPR_MAGIC 0x46545858 /* "FTXX" */
+#define FT_XDP_META_MAGIC 0x4654584d /* "FTXM" */
 
 /* A pointer's value as a plain number: a global function takes only scalars, and fentry and
  * tp_btf programs hold the skb as a typed kernel pointer. Copying it through a probe read
@@ -32,12 +34,31 @@ __noinline __u32 ft_skb_expr(__u64 skb)
 
 /* --output-skb-metadata: fills the metadata area at `out` (a u64 mask, then each member's
  * bytes; Expr/SkbMetadata.swift has the layout). Static, so that `out` keeps its type (ring
- * or map memory) in the spliced code. */
-static __noinline __u32 ft_skb_meta(__u64 skb, void *out)
+ * or map memory) in the spliced code; "unused" for objects that include this header and
+ * do not call it. */
+static __noinline __attribute__((unused)) __u32 ft_skb_meta(__u64 skb, void *out)
 {
 	__u64 r;
 
 	asm volatile("%0 = %1" : "=r"(r) : "i"(FT_SKB_META_MAGIC), "r"(skb), "r"(out));
+	return r;
+}
+
+/* --filter-xdp-expr and --output-xdp-metadata: the same over a traced XDP program's
+ * struct xdp_buff (--filter-trace-xdp). */
+__noinline __u32 ft_xdp_expr(__u64 xdp)
+{
+	__u64 r;
+
+	asm volatile("%0 = %1" : "=r"(r) : "i"(FT_XDP_EXPR_MAGIC), "r"(xdp));
+	return r;
+}
+
+static __noinline __attribute__((unused)) __u32 ft_xdp_meta(__u64 xdp, void *out)
+{
+	__u64 r;
+
+	asm volatile("%0 = %1" : "=r"(r) : "i"(FT_XDP_META_MAGIC), "r"(xdp), "r"(out));
 	return r;
 }
 

@@ -218,7 +218,11 @@ static __always_inline int passed_by_xdp(struct sk_buff *skb)
 /* --filter-skb-expr and --output-skb-metadata (skb_expr.h): whether the stubs are spliced,
  * and the metadata area's size in a record. u32: keeps .rodata a multiple of 4. */
 const volatile __u32 filter_expr = 0;
-const volatile __u32 skb_meta_size = 0;	/* a multiple of 8 */
+const volatile __u32 skb_meta_size = 0;	/* the metadata area: a multiple of 8 */
+/* --filter-xdp-expr, --output-xdp-metadata: the stubs over xdp_buff are spliced (XDP events
+ * fill the same area with the xdp_buff's members). */
+const volatile __u32 filter_xdp_expr = 0;
+const volatile __u32 xdp_meta = 0;
 
 /* The filter: tracked skbs pass; then mark, interface and netns (load-time config, so a
  * disabled check costs nothing), the skb expression and the pcap filter. Not inlined: one
@@ -657,6 +661,8 @@ static __always_inline void emit_xdp(void *ctx, struct xdp_buff *xdp, __u32 id, 
 			return;
 		if (filter_netns && (!dev || BPF_CORE_READ(dev, nd_net.net, ns.inum) != filter_netns))
 			return;
+		if (filter_xdp_expr && !ft_xdp_expr(ft_scalar(xdp)))
+			return;
 		if (filter_pcap && !ft_pcap_l2((__u64)data, len, len))
 			return;
 		if (ft_tunnel_l2 || ft_tunnel_l3) {
@@ -698,7 +704,10 @@ static __always_inline void emit_xdp(void *ctx, struct xdp_buff *xdp, __u32 id, 
 		extra += sizeof(struct ft_tuple);
 	}
 	if (skb_meta_size) {
-		ft_skb_meta(0, extra); /* no skb: an empty area */
+		if (xdp_meta)
+			ft_xdp_meta(ft_scalar(xdp), extra);
+		else
+			ft_skb_meta(0, extra); /* no skb: an empty area */
 		extra += skb_meta_size;
 	}
 	if (dump_skb || dump_shinfo)

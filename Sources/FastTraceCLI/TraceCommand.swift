@@ -60,6 +60,11 @@ struct TraceCommand: ParsableCommand {
     @Option(name: .customLong("output-skb-size"), parsing: .unconditional, help: ArgumentHelp("Bytes of text kept per struct for --output-skb and --output-skb-shared-info (8 to \(TraceConfig.maxDumpSize)).", valueName: "bytes"))
     var outputSkbSize = 2048
 
+    @Option(name: .customLong("filter-xdp-expr"), help: ArgumentHelp("With --filter-trace-xdp: only packets for which this C expression over xdp (struct xdp_buff) holds at a traced XDP program, e.g. 'xdp->rxq->dev->ifindex == 4 && xdp->frame_sz >= 4096': member paths, comparisons and logic as for --filter-skb-expr. Applied at the program's entry and at its exit, like the pcap filter (--filter-track-skb keeps a packet that matched at entry).", valueName: "expr"))
+    var filterXdpExpr: String?
+    @Option(name: .customLong("output-xdp-metadata"), help: ArgumentHelp("With --filter-trace-xdp: print these members of the xdp_buff at each traced XDP program event, e.g. 'xdp->rxq->queue_index,xdp->frame_sz,xdp->rxq->dev->name'. Kept in the log.", valueName: "paths"))
+    var outputXdpMetadata: String?
+
     @Flag(name: .customLong("output-skb-cb"), help: "Print skb->cb (48 bytes, the layers' private control block) as 12 u32 words in hex, as skb->cb=[…] (JSON: numbers). Kept in the log.")
     var outputSkbCB = false
 
@@ -151,6 +156,11 @@ struct TraceCommand: ParsableCommand {
             config.skbMetadata = list
         }
         config.kernelBTF = kernelBTF
+        if let e = filterXdpExpr {
+            do { _ = try ExprParser.parse(e) } catch { throw UsageError("--filter-xdp-expr '\(e)': \(error.description)") }
+            config.xdpExpression = e
+        }
+        config.xdpMetadata = outputXdpMetadata
         config.outputSkbCB = outputSkbCB
         guard (8...TraceConfig.maxDumpSize).contains(outputSkbSize) else {
             throw UsageError("--output-skb-size: \(outputSkbSize) is not between 8 and \(TraceConfig.maxDumpSize)")
@@ -315,6 +325,7 @@ struct TraceCommand: ParsableCommand {
 
         var options = outputFlags.options
         options.skbMetadata = tracer.plan.skbMetadata
+        options.xdpMetadata = tracer.plan.xdpMetadata
         options.stack = outputStack
         options.caller = outputCaller
         let context = EventContext(stack: tracer.stack, symbols: outputStack || outputCaller ? KernelSymbols() : nil)
@@ -330,6 +341,7 @@ struct TraceCommand: ParsableCommand {
                                    dropReasons: tracer.dropReasons, bootToWallNs: LogHeader.currentBootToWall(), startedAt: Date())
             header.snapLength = snaplen
             header.skbMetadata = tracer.plan.skbMetadata
+            header.xdpMetadata = tracer.plan.xdpMetadata
             do { log = try LogWriter(file: logFile, header: header, options: o) } catch {
                 tracer.detach()
                 fail("-w: \(error.description)")

@@ -353,6 +353,34 @@ struct TraceE2ETests {
         #expect(verdicts[7777]?.allSatisfy { $0["verdict"] as? String == "XDP_PASS" } == true, "\(verdicts[7777] ?? [])")
     }
 
+    /// --filter-xdp-expr and --output-xdp-metadata on the xdp_buff of `drop_udp_port`: the
+    /// device the buffer came in on, by name, selects it (and its opposite selects nothing:
+    /// the program runs on that device only); the metadata shows that name and a frame size,
+    /// on XDP events only.
+    @Test(.enabled(if: TestKernel.has("bpf_prog_trace"), TestKernel.whyNot("bpf_prog_trace")))
+    func xdpExpressionAndMetadataReadTheXDPBuffer() throws {
+        let chaosProgram = try ChaosBPF.open().load()
+        func attach(_ prefix: String) throws {
+            try chaosProgram.programs.dropUdpPort.attachXDP(netns: "/run/netns/\(prefix)-b", interface: "\(prefix)-vb")
+        }
+        let metadata = "xdp->rxq->dev->name,xdp->frame_sz,xdp->rxq->queue_index"
+        let c = try capture(filterBackend + ["--filter-trace-xdp", "--filter-xdp-expr", "xdp->rxq->dev->name == \"fteZ-vb\" && xdp->frame_sz > 0",
+                                             "--output-xdp-metadata", metadata, "udp"], prefix: "fteZ", setup: attach)
+        #expect(c.status == 0, "\(c.stderr)")
+        let ev = events(c)
+        let xdp = ev.filter { ($0["func"] as? String ?? "").hasPrefix("xdp:drop_udp_port[id ") }
+        #expect(!xdp.isEmpty, "\(Set(ev.compactMap { $0["func"] as? String }).sorted().prefix(20))")
+        #expect(xdp.allSatisfy {
+            let m = $0["metadata"] as? [String: Any] ?? [:]
+            return m["xdp->rxq->dev->name"] as? String == "fteZ-vb" && (m["xdp->frame_sz"] as? Int ?? 0) > 0 && m["xdp->rxq->queue_index"] is Int
+        }, "\(xdp.prefix(2))")
+        #expect(ev.filter { $0["func_kind"] as? String != "bpf_program" }.allSatisfy { $0["metadata"] == nil }, "skb events carry no xdp metadata")
+        let none = try capture(filterBackend + ["--filter-trace-xdp", "--filter-xdp-expr", "xdp->rxq->dev->name != \"fteZ-vb\"", "udp"],
+                               prefix: "fteZ", setup: attach)
+        #expect(none.status == 0 && !events(none).contains { ($0["func"] as? String ?? "").hasPrefix("xdp:") }, "\(none.stderr)")
+        #expect(events(none).contains { $0["func_kind"] as? String != "bpf_program" }, "skb events are not filtered by it")
+    }
+
     /// --filter-track-skb across XDP: `rewrite_udp_port` turns UDP 7778 into 7777 and passes
     /// it; only functions after XDP are traced, where the packet no longer matches
     /// `udp dst port 7778`, so it is reported there only because the buffer that matched
@@ -411,6 +439,11 @@ struct TraceE2ETests {
         let bad = try TestSupport.run(cli, ["--filter-skb-expr", "skb->dev->ifidx == 9", "--duration", "1"])
         #expect(bad.status == 2)
         #expect(bad.stderr == "fasttrace: --filter-skb-expr 'skb->dev->ifidx == 9': column 11: struct net_device has no member 'ifidx'\n", "\(bad.stderr)")
+        // The xdp_buff forms need traced XDP programs.
+        for flag in ["--filter-xdp-expr", "--output-xdp-metadata"] {
+            let r = try TestSupport.run(cli, [flag, "xdp->frame_sz", "--dry-run"])
+            #expect(r.status == 2 && r.stderr == "fasttrace: \(flag) applies to traced XDP programs: add --filter-trace-xdp\n", "\(r.stderr)")
+        }
     }
 
     /// The acceptance of issue 16 on the lab: namespace a marks UDP to 7781 with 0x10 and to

@@ -19,7 +19,7 @@ timeout_s=${FASTTRACE_VM_TIMEOUT:-900}
 
 # What each kernel must offer (measured; see docs/vm-harness.md). Anything else fails the suite.
 expect_for() {
-    local common="btf=ok,bpf=ok,kprobe=ok,fentry=ok,fexit=ok,tp_btf=ok,raw_tp=ok,tracepoint=ok,ringbuf=ok,bpf_get_func_ip=ok,bpf_prog_trace=ok"
+    local common="btf=ok,bpf=ok,kprobe=ok,fentry=ok,fexit=ok,tp_btf=ok,raw_tp=ok,tracepoint=ok,ringbuf=ok,bpf_get_func_ip=ok,bpf_prog_trace=ok,bpf_snprintf_btf=ok"
     case $1 in
         6.1 | 6.1.*) echo "$common,kprobe.multi=EOPNOTSUPP" ;;   # Debian 6.1: CONFIG_FPROBE off
         *) echo "$common,kprobe.multi=ok" ;;

@@ -8,6 +8,7 @@ extension EventFormatter {
     public convenience init(options: OutputOptions, log: LogReader) {
         var options = options
         if options.skbMetadata == nil { options.skbMetadata = log.header.skbMetadata }
+        if options.xdpMetadata == nil { options.xdpMetadata = log.header.xdpMetadata }
         self.init(options: options, targets: log.header.targets, drops: log.header.drops, context: .init(),
                   interfaces: InterfaceNames(recorded: log.trailer?.interfaces ?? [:]), retryUnnamed: false,
                   bootToWallNs: log.header.bootToWallNs, netns: NetnsNames(recorded: log.trailer?.netnsNames ?? [:]))

@@ -11,6 +11,9 @@ public enum ExprCompiler {
     public static let magic: Int32 = 0x4654_4558
     /// The --output-skb-metadata stub's marker ("FTEM").
     public static let metadataMagic: Int32 = 0x4654_454D
+    /// The xdp_buff stubs' markers (--filter-xdp-expr "FTXX", --output-xdp-metadata "FTXM").
+    public static let xdpMagic: Int32 = 0x4654_5858
+    public static let xdpMetadataMagic: Int32 = 0x4654_584D
     static let maxNodes = 20
     static let maxString = 32
 
@@ -151,15 +154,21 @@ public enum ExprCompiler {
         }
     }
 
-    /// The body of `ft_skb_meta(__u64 skb, void *out)` (bpf/trace.bpf.c) for
-    /// --output-skb-metadata: zeroes the area, copies each field's bytes to its offset and
-    /// sets its mask bit when the read succeeded; with no skb (0) the mask stays 0.
-    public static func compileMetadata(_ m: SkbMetadata) -> [EBPFInstruction] {
+    /// The body of `ft_skb_meta(__u64 skb, void *out)` (bpf/skb_expr.h) for
+    /// --output-skb-metadata (and of `ft_xdp_meta`): zeroes the `areaSize` bytes (at least
+    /// the layout's), copies each field's bytes to its offset and sets its mask bit when the
+    /// read succeeded; with no object (0), or no fields, the mask stays 0.
+    public static func compileMetadata(_ m: SkbMetadata, areaSize: Int = 0) -> [EBPFInstruction] {
         let r8: UInt8 = 8, r9: UInt8 = 9
         var b = Builder()
         b.emit(.mov64(r6, r1))
         b.emit(.mov64(r8, r2))
-        for at in stride(from: 0, to: m.size, by: 8) { b.emit(.store(I.sizeDW, r8, Int16(at), imm: 0)) }
+        for at in stride(from: 0, to: max(m.size, areaSize), by: 8) { b.emit(.store(I.sizeDW, r8, Int16(at), imm: 0)) }
+        guard !m.fields.isEmpty else {
+            b.emit(.mov64(r0, imm: 0))
+            b.emit(.exitInsn)
+            return b.code
+        }
         b.emit(.mov64(r9, imm: 0))
         let noSkb = b.code.count
         b.emit(.jump(I.jeq, r6, imm: 0, wide: true))

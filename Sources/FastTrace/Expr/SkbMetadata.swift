@@ -7,8 +7,9 @@ import KernelBTF
 /// its header and `read` renders exactly what the live output did.
 ///
 /// The area after the event (bpf/trace.bpf.c, `skb_meta_size` bytes): a u64 mask, then each
-/// field at its `offset`. Mask bit i: field i was read; bit 63: the event has an skb (XDP
-/// program events have none, and show no metadata).
+/// field at its `offset`. Mask bit i: field i was read; bit 63: the event has the root
+/// object (an skb, or for --output-xdp-metadata an xdp_buff); without it no metadata is
+/// shown.
 public struct SkbMetadata: Codable, Sendable, Equatable {
     public struct Field: Codable, Sendable, Equatable {
         public enum Kind: String, Codable, Sendable {
@@ -36,6 +37,13 @@ public struct SkbMetadata: Codable, Sendable, Equatable {
     }
 
     public static let maxFields = 8
+    /// No fields: the area is only zeroed.
+    static let empty = SkbMetadata(fields: [], size: 8)
+
+    init(fields: [Field], size: Int) {
+        self.fields = fields
+        self.size = size
+    }
     public static let maxChars = 64
     static let hasSkb: UInt64 = 1 << 63
 
@@ -45,12 +53,12 @@ public struct SkbMetadata: Codable, Sendable, Equatable {
 
     /// Resolves `list` ("skb->mark,skb->dev->name") against `btf`; with `cb`, `skb->cb` is
     /// added as hex words (--output-skb-cb).
-    public init(_ list: String?, cb: Bool = false, btf: BTF) throws(ExprError) {
+    public init(_ list: String?, cb: Bool = false, btf: BTF, root: String = "skb", rootStruct: String = "sk_buff") throws(ExprError) {
         let parts = list.map { $0.split(separator: ",", omittingEmptySubsequences: false) } ?? []
         guard parts.count <= Self.maxFields else {
             throw ExprError(message: "\(parts.count) fields: at most \(Self.maxFields)", column: 1)
         }
-        let resolver = try ExprResolver(btf: btf)
+        let resolver = try ExprResolver(btf: btf, root: root, rootStruct: rootStruct)
         var fields: [Field] = []
         var offset = 8, column = 1
         for part in parts {
@@ -75,7 +83,7 @@ public struct SkbMetadata: Codable, Sendable, Equatable {
                 f.kind = .chars
                 f.size = min(count, Self.maxChars)
             }
-            if text.hasSuffix("pkt_type"), f.kind == .unsigned {
+            if root == "skb", text.hasSuffix("pkt_type"), f.kind == .unsigned {
                 f.names = Dictionary(ExprResolver.knownConstants.map { (String($0.value), $0.key) }, uniquingKeysWith: { a, _ in a })
             }
             fields.append(f)

@@ -5,7 +5,8 @@ import Foundation
 public struct Feature: Codable, Sendable, Equatable {
     public enum Status: String, Codable, Sendable { case ok, unavailable }
     /// Stable identifier: btf, bpf, kprobe, kprobe.multi, fentry, fexit, tp_btf, raw_tp, tracepoint, ringbuf,
-    /// bpf_prog_trace (fentry on a BPF program: --filter-trace-tc), bpf_get_func_ip.
+    /// bpf_prog_trace (fentry on a BPF program: --filter-trace-tc), bpf_get_func_ip,
+    /// bpf_snprintf_btf (--output-skb).
     public let name: String
     public let status: Status
     /// The errno name when unavailable (EPERM, EOPNOTSUPP, ENOENT, ...).
@@ -46,6 +47,7 @@ public enum FeatureProbe {
         ("ringbuf", ringbuf),
         ("bpf_prog_trace", bpfProgramTrace),
         ("bpf_get_func_ip", { attachProbe("bpf_get_func_ip", program: \.probeGetFuncIp, attach: nil) }),
+        ("bpf_snprintf_btf", { attachProbe("bpf_snprintf_btf", program: \.probeSnprintfBtf, attach: nil) }),
     ]
 
     public static func run() -> FeatureReport {
@@ -175,6 +177,8 @@ public enum FeatureProbe {
             return "needs a kprobe program; this kernel has no kprobes"
         case ("bpf_get_func_ip", EINVAL):
             return "kernel older than 5.15: no bpf_get_func_ip for kprobes"
+        case ("bpf_snprintf_btf", _):
+            return "the verifier refused bpf_snprintf_btf (Linux 5.10+ with CONFIG_DEBUG_INFO_BTF): --output-skb and --output-skb-shared-info cannot print"
         case (_, ENOENT):
             return "\(phase) failed: not found" + (error.libbpfSummary.map { ": \($0)" } ?? "")
         default:

@@ -71,6 +71,8 @@ public struct LogHeader: Codable, Sendable, Equatable {
     public var snapLength: Int?
     /// --output-skb-metadata: the fields and how to read each row's area (nil: none).
     public var skbMetadata: SkbMetadata?
+    /// --output-xdp-metadata: the same for XDP program events' area (root `xdp`).
+    public var xdpMetadata: SkbMetadata?
 
     public init(kernelRelease: String, hostname: String, cpus: Int, backend: String, filter: String?,
                 arguments: [String], targets: [TracedTarget], targetAddresses: [UInt64],

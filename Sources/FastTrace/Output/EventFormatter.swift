@@ -15,6 +15,8 @@ public struct OutputOptions: Sendable {
     public var tunnel = false
     /// --output-skb-metadata: the layout of the records' metadata area (nil: none).
     public var skbMetadata: SkbMetadata?
+    /// --output-xdp-metadata: the layout of XDP program events' area.
+    public var xdpMetadata: SkbMetadata?
     /// --output-netns-names: the NETNS column shows a name where there is one (JSON adds
     /// "netns_name").
     public var netnsNames = false
@@ -144,6 +146,12 @@ public final class EventFormatter {
         if options.json { json(e, packet: packet, out) } else { text(e, packet: packet, out) }
     }
 
+    /// The metadata layout of `e`'s area: --output-xdp-metadata's for an XDP program's
+    /// events, else --output-skb-metadata's.
+    func metadataLayout(_ e: Event) -> SkbMetadata? {
+        Int(e.funcId) < targets.count && targets[Int(e.funcId)].isXDPProgram ? options.xdpMetadata : options.skbMetadata
+    }
+
     // MARK: text
 
     func text(_ e: Event, packet: PacketBytes, _ out: ByteBuffer) {
@@ -209,7 +217,7 @@ public final class EventFormatter {
             out.byte(0x20)
             if e.caller == 0 { out.byte(0x2d) } else { out.append(symbol(e.caller)) }
         }
-        if let layout = options.skbMetadata, let values = packet.metadataValues(layout) {
+        if let layout = metadataLayout(e), let values = packet.metadataValues(layout) {
             for (f, v) in zip(layout.fields, values) {
                 out.byte(0x20)
                 out.append(f.name)
@@ -319,7 +327,7 @@ public final class EventFormatter {
         out.decimal(m.len)
         jsonTuple(",\"tuple\":", e.tuple, out)
         if let inner = packet.inner { jsonTuple(",\"inner\":", inner, out) }
-        if let layout = options.skbMetadata, let values = packet.metadataValues(layout) {
+        if let layout = metadataLayout(e), let values = packet.metadataValues(layout) {
             out.ascii(",\"metadata\":{")
             for (i, (f, v)) in zip(layout.fields, values).enumerated() {
                 if i > 0 { out.byte(0x2c) }

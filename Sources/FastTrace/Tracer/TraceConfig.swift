@@ -16,7 +16,8 @@ public struct TraceConfig: Sendable {
     /// periods of records: the consumer is always woken long before a ring fills.
     public var effectiveWakeupEvery: UInt32 {
         guard wakeupEvery > 0 else { return 0 }
-        let metadata = (skbMetadata.map { 8 + 16 * $0.split(separator: ",").count } ?? 0) + (outputSkbCB ? 56 : 0) // about
+        let metadata = max((skbMetadata.map { 8 + 16 * $0.split(separator: ",").count } ?? 0) + (outputSkbCB ? 56 : 0),
+                           xdpMetadata.map { 8 + 16 * $0.split(separator: ",").count } ?? 0) // about
         let dumps = dumpLayout.count * (MemoryLayout<Dump>.size + dumpLayout.size)
         let record = MemoryLayout<Event>.size + 8 + (outputTunnel ? MemoryLayout<Tuple>.size : 0) + metadata + dumps
             + (snapLength > 0 ? MemoryLayout<Snap>.size + snapLength : 0)
@@ -49,6 +50,10 @@ public struct TraceConfig: Sendable {
     public var skbExpression: String?
     /// --output-skb-metadata: comma-separated member paths of `skb` each record carries.
     public var skbMetadata: String?
+    /// --filter-xdp-expr / --output-xdp-metadata: the same over `xdp` (struct xdp_buff) at a
+    /// traced XDP program (needs `traceXDP`).
+    public var xdpExpression: String?
+    public var xdpMetadata: String?
     /// --output-skb-cb: `skb->cb` as hex words with each event (a metadata field).
     public var outputSkbCB = false
     /// --output-skb / --output-skb-shared-info: the struct printed from BTF with each event,

@@ -69,6 +69,11 @@ public struct TracePlan: Sendable {
     let exprBody: [EBPFInstruction]?
     /// --output-skb-metadata resolved: the record area's layout (nil: none).
     public let skbMetadata: SkbMetadata?
+    /// --filter-xdp-expr compiled, and --output-xdp-metadata's layout (XDP events' area).
+    let xdpExprBody: [EBPFInstruction]?
+    public let xdpMetadata: SkbMetadata?
+    /// The metadata area's bytes in every record: the larger layout (0: none).
+    public var metadataAreaSize: Int { max(skbMetadata?.size ?? 0, xdpMetadata?.size ?? 0) }
 
     /// Every stub body to splice into a program: the pcap filter's, then the tunnel filters'.
     var spliceBodies: [(magic: Int32, body: [EBPFInstruction])] {
@@ -77,7 +82,14 @@ public struct TracePlan: Sendable {
         if let t = tunnelBodies.l2 { b.append((FilterSplicer.tunnelL2Magic, t)) }
         if let t = tunnelBodies.l3 { b.append((FilterSplicer.tunnelL3Magic, t)) }
         if let x = exprBody { b.append((ExprCompiler.magic, x)) }
-        if let m = skbMetadata { b.append((ExprCompiler.metadataMagic, ExprCompiler.compileMetadata(m))) }
+        if let x = xdpExprBody { b.append((ExprCompiler.xdpMagic, x)) }
+        if metadataAreaSize > 0 {
+            // Both stubs fill the area when it exists: an skb event with only XDP fields asked
+            // for still zeroes it, and says "no metadata".
+            let none = SkbMetadata.empty
+            b.append((ExprCompiler.metadataMagic, ExprCompiler.compileMetadata(skbMetadata ?? none, areaSize: metadataAreaSize)))
+            if let x = xdpMetadata { b.append((ExprCompiler.xdpMetadataMagic, ExprCompiler.compileMetadata(x, areaSize: metadataAreaSize))) }
+        }
         return b
     }
 
@@ -123,6 +135,7 @@ public struct TracePlan: Sendable {
         // both are given).
         var vmlinux: BTF?
         if config.discovery == nil || config.dropReasons == nil || config.skbExpression != nil || config.skbMetadata != nil || config.outputSkbCB
+            || config.xdpExpression != nil || config.xdpMetadata != nil
             || config.kernelBTF != nil {
             vmlinux = try Self.kernelBTF(config.kernelBTF)
         }
@@ -143,6 +156,27 @@ public struct TracePlan: Sendable {
             }
         } else {
             skbMetadata = nil
+        }
+        for (flag, given) in [("--filter-xdp-expr", config.xdpExpression), ("--output-xdp-metadata", config.xdpMetadata)] where given != nil && !config.traceXDP {
+            throw TraceError("\(flag) applies to traced XDP programs: add --filter-trace-xdp", kind: .badInput)
+        }
+        if let text = config.xdpExpression {
+            guard let vmlinux else { throw TraceError("--filter-xdp-expr needs the kernel's BTF", kind: .kernelFeature) }
+            do {
+                xdpExprBody = try ExprCompiler.compile(try ExprResolver(btf: vmlinux, root: "xdp", rootStruct: "xdp_buff").resolve(try ExprParser.parse(text)))
+            } catch {
+                throw TraceError("--filter-xdp-expr '\(text)': \(error.description)", kind: .badInput)
+            }
+        } else {
+            xdpExprBody = nil
+        }
+        if let list = config.xdpMetadata {
+            guard let vmlinux else { throw TraceError("--output-xdp-metadata needs the kernel's BTF", kind: .kernelFeature) }
+            do { xdpMetadata = try SkbMetadata(list, btf: vmlinux, root: "xdp", rootStruct: "xdp_buff") } catch {
+                throw TraceError("--output-xdp-metadata '\(list)': \(error.description)", kind: .badInput)
+            }
+        } else {
+            xdpMetadata = nil
         }
         if let given = config.discovery {
             discovery = given
@@ -181,6 +215,13 @@ public struct TracePlan: Sendable {
             : discovery.functions.map { TracedTarget(name: $0.name, kind: .function, position: $0.position, module: $0.module) }
         dropReasons = config.dropReasons ?? DropReasons.current(btf: vmlinux)
         (programs, untraceablePrograms) = try Self.programTargets(config, probe: featureProbe)
+        if config.dumpSkb || config.dumpSharedInfo {
+            let f = featureProbe("bpf_snprintf_btf")
+            guard f.ok else {
+                throw TraceError("\(config.dumpSkb ? "--output-skb" : "--output-skb-shared-info") prints with bpf_snprintf_btf, which this kernel refuses (\(f.errno ?? "?")): it needs Linux 5.10+ with CONFIG_DEBUG_INFO_BTF; --output-skb-metadata reads single members without it",
+                                 kind: .kernelFeature)
+            }
+        }
         guard !functions.isEmpty else {
             throw TraceError("nothing to attach: no \(backend.tracesTracepoints ? "sk_buff tracepoint" : "sk_buff function") matches" + (config.limit.map { " --limit-funcs '\($0.pattern)'" } ?? ""))
         }
@@ -258,9 +299,13 @@ public struct TracePlan: Sendable {
         if let text = config.skbExpression, let x = exprBody {
             lines.append("--filter-skb-expr '\(text)': \(x.count) eBPF instructions, reads through bpf_probe_read_kernel")
         }
-        if let m = skbMetadata {
-            lines.append("--output-skb-metadata: \(m.fields.count) fields, \(m.size) bytes per record: "
+        for (flag, layout) in [("--output-skb-metadata", skbMetadata), ("--output-xdp-metadata", xdpMetadata)] {
+            guard let m = layout else { continue }
+            lines.append("\(flag): \(m.fields.count) fields, \(metadataAreaSize) bytes per record: "
                          + m.fields.map { "\($0.name) (\($0.path?.typeName ?? "?"))" }.joined(separator: ", "))
+        }
+        if let text = config.xdpExpression, let x = xdpExprBody {
+            lines.append("--filter-xdp-expr '\(text)': \(x.count) eBPF instructions, on traced XDP programs' xdp_buff")
         }
         if let path = config.kernelBTF { lines.append("kernel BTF: \(path) (--kernel-btf)") }
         var meta: [String] = []

@@ -74,7 +74,9 @@ public final class Tracer {
         c.outputTunnel = config.outputTunnel ? 1 : 0
         c.trackXdp = config.trackSkb && config.traceXDP ? 1 : 0
         c.filterExpr = plan.exprBody == nil ? 0 : 1
-        c.skbMetaSize = UInt32(plan.skbMetadata?.size ?? 0)
+        c.skbMetaSize = UInt32(plan.metadataAreaSize)
+        c.filterXdpExpr = plan.xdpExprBody == nil ? 0 : 1
+        c.xdpMeta = plan.xdpMetadata == nil ? 0 : 1
         c.dumpSize = config.dumpLayout.count > 0 ? UInt32(config.dumpLayout.size) : 0
         c.dumpSkb = config.dumpSkb ? 1 : 0
         c.dumpShinfo = config.dumpSharedInfo ? 1 : 0
@@ -185,7 +187,7 @@ public final class Tracer {
     @discardableResult
     public func poll(timeoutMs: Int32, _ body: (Event, PacketBytes) -> Void) -> Int {
         guard let rings else { return 0 }
-        let innerTuple = config.outputTunnel, metadataSize = plan.skbMetadata?.size ?? 0, dumps = config.dumpLayout
+        let innerTuple = config.outputTunnel, metadataSize = plan.metadataAreaSize, dumps = config.dumpLayout
         let decode: (UnsafeRawBufferPointer) -> Void = { raw in
             guard raw.count >= MemoryLayout<Event>.size else { return }
             let e = raw.loadUnaligned(as: Event.self)
