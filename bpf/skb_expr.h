@@ -22,44 +22,34 @@ static __always_inline __u64 ft_scalar(void *p)
 	return v;
 }
 
-/* --filter-skb-expr: nonzero when the expression holds for the skb at `skb`; every read is a
- * probe read, so a bad pointer on the way is "no match". Unspliced it matches everything. */
-__noinline __u32 ft_skb_expr(__u64 skb)
-{
-	__u64 r;
+/* A filter stub: nonzero when the expression holds for the object at `obj`; every read is a
+ * probe read, so a bad pointer on the way is "no match". Unspliced it matches everything.
+ * Global, so it is verified once with a scalar argument. */
+#define FT_EXPR_STUB(name, magic)                                                  \
+	__noinline __u32 name(__u64 obj)                                           \
+	{                                                                          \
+		__u64 r;                                                           \
+		asm volatile("%0 = %1" : "=r"(r) : "i"(magic), "r"(obj));          \
+		return r;                                                          \
+	}
 
-	asm volatile("%0 = %1" : "=r"(r) : "i"(FT_SKB_EXPR_MAGIC), "r"(skb));
-	return r;
-}
+/* A metadata stub: fills the area at `out` (a u64 mask, then each member's bytes;
+ * Expr/SkbMetadata.swift has the layout). Static, so that `out` keeps its type (ring or map
+ * memory) in the spliced code; "unused" for objects that include this header and do not
+ * call it. */
+#define FT_META_STUB(name, magic)                                                  \
+	static __noinline __attribute__((unused)) __u32 name(__u64 obj, void *out)  \
+	{                                                                          \
+		__u64 r;                                                           \
+		asm volatile("%0 = %1" : "=r"(r) : "i"(magic), "r"(obj), "r"(out)); \
+		return r;                                                          \
+	}
 
-/* --output-skb-metadata: fills the metadata area at `out` (a u64 mask, then each member's
- * bytes; Expr/SkbMetadata.swift has the layout). Static, so that `out` keeps its type (ring
- * or map memory) in the spliced code; "unused" for objects that include this header and
- * do not call it. */
-static __noinline __attribute__((unused)) __u32 ft_skb_meta(__u64 skb, void *out)
-{
-	__u64 r;
-
-	asm volatile("%0 = %1" : "=r"(r) : "i"(FT_SKB_META_MAGIC), "r"(skb), "r"(out));
-	return r;
-}
-
-/* --filter-xdp-expr and --output-xdp-metadata: the same over a traced XDP program's
- * struct xdp_buff (--filter-trace-xdp). */
-__noinline __u32 ft_xdp_expr(__u64 xdp)
-{
-	__u64 r;
-
-	asm volatile("%0 = %1" : "=r"(r) : "i"(FT_XDP_EXPR_MAGIC), "r"(xdp));
-	return r;
-}
-
-static __noinline __attribute__((unused)) __u32 ft_xdp_meta(__u64 xdp, void *out)
-{
-	__u64 r;
-
-	asm volatile("%0 = %1" : "=r"(r) : "i"(FT_XDP_META_MAGIC), "r"(xdp), "r"(out));
-	return r;
-}
+/* --filter-skb-expr, --output-skb-metadata over an skb; --filter-xdp-expr,
+ * --output-xdp-metadata over a traced XDP program's struct xdp_buff (--filter-trace-xdp). */
+FT_EXPR_STUB(ft_skb_expr, FT_SKB_EXPR_MAGIC)
+FT_META_STUB(ft_skb_meta, FT_SKB_META_MAGIC)
+FT_EXPR_STUB(ft_xdp_expr, FT_XDP_EXPR_MAGIC)
+FT_META_STUB(ft_xdp_meta, FT_XDP_META_MAGIC)
 
 #endif

@@ -48,19 +48,8 @@ extension ExclusiveSuites {
         var name: String
     }
 
-    /// SplitMix64: the same samples and expressions on every run.
-    struct Rng {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-        mutating func pick<T>(_ a: [T]) -> T { a[below(a.count)] }
-    }
+    /// The same samples and expressions on every run.
+    typealias Rng = PacketCorpus.RNG
 
     static let netns: UInt64 = {
         var st = stat()
@@ -71,16 +60,16 @@ extension ExclusiveSuites {
         let marks: [UInt32] = [0, 0x10, 0x20, 0xff, 0x1_0010, 0xdead_beef]
         return (0..<count).map { _ in
             let d = rng.pick(devices)
-            let size = 60 + rng.below(1440)
+            let size = 60 + rng.int(1440)
             // Destination: this device, broadcast, multicast, another host.
-            let kind = rng.below(4)
+            let kind = rng.int(4)
             let other: [UInt8] = d.mac == [2, 0, 0, 0, 0, 1] ? [2, 0, 0, 0, 0, 2] : [2, 0, 0, 0, 0, 1]
             let dest = [d.mac, [0xff, 0xff, 0xff, 0xff, 0xff, 0xff], [0x01, 0x00, 0x5e, 0x00, 0x00, 0x01], other][kind]
             let type: UInt16 = rng.pick([0x0800, 0x86dd, 0x0806])
             var packet = dest + [0x02, 0x11, 0x22, 0x33, 0x44, 0x55, UInt8(type >> 8), UInt8(type & 0xff)]
             packet += (0..<(size - 14)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
             if type == 0x0800 { packet[14] = 0x45 } else if type == 0x86dd { packet[14] = 0x60 }
-            let mark = rng.pick(marks), priority = UInt32(rng.below(8)), tstamp = rng.next() >> 2
+            let mark = rng.pick(marks), priority = UInt32(rng.int(8)), tstamp = rng.next() >> 2
             let skb = BPFProgram.TestSkb(mark: mark, priority: priority, ifindex: d.ifindex, tstamp: tstamp)
             let numbers: [String: UInt64] = [
                 "skb->len": UInt64(size), "skb->mark": UInt64(mark), "skb->priority": UInt64(priority),
@@ -103,7 +92,7 @@ extension ExclusiveSuites {
     /// A random expression of at most `atoms` comparisons (the compiler takes 20 terms).
     static func expression(_ rng: inout Rng, samples: [Sample], names: [String], atoms: Int) -> String {
         func literal(_ v: UInt64) -> String {
-            switch rng.below(3) {
+            switch rng.int(3) {
             case 0: "0x" + String(v, radix: 16)
             case 1 where v > 0 && v < 1 << 30: "0" + String(v, radix: 8)
             default: String(v)
@@ -112,25 +101,25 @@ extension ExclusiveSuites {
         func atom() -> String {
             let path = rng.pick(numberPaths)
             let seen = rng.pick(samples).numbers[path] ?? 0
-            let near = [seen, seen &+ 1, seen == 0 ? 0 : seen - 1, UInt64(rng.below(4096))][rng.below(4)]
+            let near = [seen, seen &+ 1, seen == 0 ? 0 : seen - 1, UInt64(rng.int(4096))][rng.int(4)]
             let op = rng.pick(["==", "!=", "<", "<=", ">", ">="])
-            switch rng.below(8) {
+            switch rng.int(8) {
             case 0: return "skb->dev->name \(rng.pick(["==", "!="])) \"\(rng.pick(names + ["nope"]))\""
             case 1: return "skb->pkt_type \(rng.pick(["==", "!="])) \(rng.pick(Array(packetNames.keys).sorted()))"
-            case 2: return "(\(path) & \(literal(UInt64(rng.below(0x10000))))) \(op) \(literal(near & 0xffff))"
+            case 2: return "(\(path) & \(literal(UInt64(rng.int(0x10000))))) \(op) \(literal(near & 0xffff))"
             case 3: return path // truth value
-            case 4: return "(\(path) ^ \(literal(near))) \(op) \(literal(UInt64(rng.below(16))))"
-            case 5: return "(\(path) | \(literal(UInt64(rng.below(256))))) \(op) \(literal(near))"
+            case 4: return "(\(path) ^ \(literal(near))) \(op) \(literal(UInt64(rng.int(16))))"
+            case 5: return "(\(path) | \(literal(UInt64(rng.int(256))))) \(op) \(literal(near))"
             default: return "\(path) \(op) \(literal(near))"
             }
         }
         func tree(_ n: Int) -> String {
-            if n <= 1 { return rng.below(5) == 0 ? "!(\(atom()))" : atom() }
-            let left = 1 + rng.below(n - 1)
+            if n <= 1 { return rng.int(5) == 0 ? "!(\(atom()))" : atom() }
+            let left = 1 + rng.int(n - 1)
             let e = "\(tree(left)) \(rng.pick(["&&", "||"])) \(tree(n - left))"
-            return rng.below(3) == 0 ? "!(\(e))" : "(\(e))"
+            return rng.int(3) == 0 ? "!(\(e))" : "(\(e))"
         }
-        return tree(1 + rng.below(atoms))
+        return tree(1 + rng.int(atoms))
     }
 
     /// C's meaning of `e` for a sample: 64-bit unsigned values, comparisons and logic give 0/1.
@@ -168,6 +157,15 @@ extension ExclusiveSuites {
         }
     }
 
+    /// filtertest.bpf.c with only `program` loaded, its stub (`magic`) replaced by `body`.
+    static func load(_ program: KeyPath<FiltertestBPF.Programs, BPFProgram>, magic: Int32, body: [EBPFInstruction]) throws -> FiltertestBPF.Loaded {
+        let opened = try FiltertestBPF.open()
+        let chosen = opened.programs[keyPath: program]
+        for p in opened.programs.all where p !== chosen { p.autoload = false }
+        chosen.spliceFilters([(magic, body)])
+        return try opened.load()
+    }
+
     // MARK: tests
 
     /// ≥200 generated expressions over 1,000 kernel-made skbs: the compiled verdict equals the
@@ -190,10 +188,7 @@ extension ExclusiveSuites {
                 parsed = try ExprParser.parse(text)
                 body = (try? ExprCompiler.compile(try resolver.resolve(parsed))) ?? []
             }
-            let opened = try FiltertestBPF.open()
-            for p in opened.programs.all where p.name != "expr_test" { p.autoload = false }
-            opened.programs.exprTest.spliceFilters([(ExprCompiler.magic, body)])
-            let loaded = try opened.load()
+            let loaded = try Self.load(\.exprTest, magic: ExprCompiler.magic, body: body)
             for s in samples {
                 let got = try loaded.programs.exprTest.testRun(packet: s.packet, skb: s.skb)
                 let want = Self.evaluate(parsed, s) != 0
@@ -221,10 +216,7 @@ extension ExclusiveSuites {
         let paths = ["skb->len", "skb->mark", "skb->pkt_type", "skb->protocol", "skb->tstamp", "skb->dev->ifindex",
                      "skb->dev->nd_net.net->ns.inum"]
         let layout = try SkbMetadata((paths + ["skb->dev->name"]).joined(separator: ","), btf: try BTF.vmlinux())
-        let opened = try FiltertestBPF.open()
-        for p in opened.programs.all where p.name != "expr_meta_test" { p.autoload = false }
-        opened.programs.exprMetaTest.spliceFilters([(ExprCompiler.metadataMagic, ExprCompiler.compileMetadata(layout))])
-        let loaded = try opened.load()
+        let loaded = try Self.load(\.exprMetaTest, magic: ExprCompiler.metadataMagic, body: ExprCompiler.compileMetadata(layout))
         var wrong: [String] = []
         for s in samples {
             _ = try loaded.programs.exprMetaTest.testRun(packet: s.packet, skb: s.skb)
@@ -264,8 +256,8 @@ extension ExclusiveSuites {
         var tried = Set(bad)
         while bad.count < 130 {
             var chars = Array(rng.pick(good))
-            let at = rng.below(chars.count)
-            switch rng.below(3) {
+            let at = rng.int(chars.count)
+            switch rng.int(3) {
             case 0: chars.remove(at: at)
             case 1: chars.insert(rng.pick(Array("@$#(]->.\"=|")), at: at)
             default: chars[at] = rng.pick(Array("@$)[;"))
