@@ -213,7 +213,8 @@ extension ExclusiveSuites {
         try #require(!devices.isEmpty)
         var rng = Rng(state: 61)
         let samples = Self.samples(1000, devices: devices, rng: &rng)
-        let paths = ["skb->len", "skb->mark", "skb->pkt_type", "skb->protocol", "skb->tstamp", "skb->dev->ifindex",
+        // ml_priv_type: a BTF enum (only CAN devices set it): named from the kernel's BTF.
+        let paths = ["skb->len", "skb->mark", "skb->pkt_type", "skb->protocol", "skb->tstamp", "skb->dev->ml_priv_type",
                      "skb->dev->nd_net.net->ns.inum"]
         let layout = try SkbMetadata((paths + ["skb->dev->name"]).joined(separator: ","), btf: try BTF.vmlinux())
         let loaded = try Self.load(\.exprMetaTest, magic: ExprCompiler.metadataMagic, body: ExprCompiler.compileMetadata(layout))
@@ -223,9 +224,10 @@ extension ExclusiveSuites {
             let area = withUnsafeBytes(of: loaded.bss.pointer.pointee.metaOut) { Array($0) }
             let values = area.withUnsafeBytes { layout.values($0) }
             var want: [SkbMetadata.Value] = paths.map { p in
-                let v = s.numbers[p]!
-                if p == "skb->pkt_type" { return .named(Self.packetNames.first { $0.value == v }!.key, v) }
-                if p == "skb->tstamp" || p == "skb->dev->ifindex" { return .signed(Int64(v)) } // ktime_t is s64, ifindex int
+                if p == "skb->dev->ml_priv_type" { return .named("ML_PRIV_NONE", 0) }
+                let v = s.numbers[p] ?? .max
+                if p == "skb->pkt_type" { return .named(Self.packetNames.first { $0.value == v }?.key ?? "?", v) }
+                if p == "skb->tstamp" { return .signed(Int64(v)) } // ktime_t is s64
                 return .number(v)
             }
             want.append(.string(s.name))
