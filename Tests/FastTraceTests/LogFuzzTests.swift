@@ -14,19 +14,49 @@ import Testing
     /// Fixed for `make test` (a failure there is the same on every run); `make fuzz` passes a new one.
     static var seed: UInt64 { UInt64(ProcessInfo.processInfo.environment["FASTTRACE_FUZZ_SEED"] ?? "") ?? 1 }
 
-    /// A small log: 12 frames of 25 events with packet bytes on some, and its frame index.
+    /// --output-skb-metadata's layout in the base log's header: a number, a string, a
+    /// bitfield with names.
+    static let metadata = SkbMetadata(fields: [
+        .init(name: "skb->mark", kind: .unsigned, offset: 8, size: 8, bitOffset: 0, bits: 0, width: 4),
+        .init(name: "skb->dev->name", kind: .chars, offset: 16, size: 16, bitOffset: 0, bits: 0, width: 1),
+        .init(name: "skb->pkt_type", kind: .unsigned, offset: 32, size: 8, bitOffset: 0, bits: 3, names: ["0": "PACKET_HOST"], width: 1),
+    ], size: 40)
+
+    static var baseHeader: LogHeader {
+        var h = LogTests.header()
+        h.skbMetadata = metadata
+        return h
+    }
+
+    /// A small log: 12 frames of 25 events with packet bytes on some, metadata areas and
+    /// struct dumps (format 4) on others, and its frame index.
     static let base: (bytes: [UInt8], frames: [LogFrameIndex], events: Int) = {
         let path = TestSupport.temporaryDirectory("fuzzbase").appendingPathComponent("base.ftlog").path
         var o = LogWriter.Options()
         o.frameEvents = 25
         o.frameInterval = 3600 // frames cut by count only: the made-up timestamps are long past
         o.queueDepth = 1 << 20
-        let w = try! LogWriter(path: path, header: LogTests.header(), options: o)
+        let w = try! LogWriter(path: path, header: baseHeader, options: o)
         let events = LogTests.events(300, seed: 3)
         for (i, e) in events.enumerated() {
             if i % 4 == 0 {
                 let bytes = [UInt8](repeating: UInt8(i & 0xff), count: 40)
                 bytes.withUnsafeBytes { w.append(e, packet: PacketBytes(link: Link(rawValue: 1), wireLength: 60, bytes: $0)) }
+            } else if i % 4 == 1 {
+                var area = [UInt8](repeating: 0, count: 40)
+                area[0] = 0x07
+                area[7] = 0x80 // has an skb, three fields read
+                area[8] = UInt8(i & 0xff)
+                area.replaceSubrange(16..<20, with: Array("eth0".utf8))
+                let text = Array("(struct sk_buff){.len = (unsigned int)\(i),}".utf8)
+                area.withUnsafeBytes { a in
+                    text.withUnsafeBytes { t in
+                        var p = PacketBytes.none
+                        p.metadata = a
+                        p.dumps = [StructDump(kind: .skb, length: Int32(t.count + i % 3), text: t)]
+                        w.append(e, packet: p)
+                    }
+                }
             } else {
                 w.append(e)
             }
@@ -169,7 +199,7 @@ import Testing
             var n = 0
             reader.forEachEvent { _ in n += 1; return true }
             if n != total { failures.append("bit \(bit): \(n) of \(total) events") }
-            if bit / 8 >= 8 + LogFormat.headerTag.count, bit / 8 < headerEnd, reader.header != LogTests.header() {
+            if bit / 8 >= 8 + LogFormat.headerTag.count, bit / 8 < headerEnd, reader.header != Self.baseHeader {
                 failures.append("bit \(bit): the header copy was not used")
             }
             if failures.count > 5 { break }
