@@ -13,6 +13,12 @@ int empty_tp(__u64 *ctx)
 	return 0;
 }
 
+SEC("ft.raw_tp")
+int empty_raw_tp(void *ctx)
+{
+	return 0;
+}
+
 SEC("ft.kprobe.multi")
 int empty_kmulti(void *ctx)
 {

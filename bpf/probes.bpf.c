@@ -56,3 +56,15 @@ int probe_snprintf_btf(struct bpf_raw_tracepoint_args *ctx)
 
 	return bpf_snprintf_btf(buf, sizeof(buf), &p, sizeof(p), 0) < 0;
 }
+
+/* raw_tp programs with an attach cookie (6.10+) and bpf_rdonly_cast (6.2+): the tracepoint
+ * backend then loads one program per skb position instead of one per tracepoint. */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
+
+SEC("raw_tp/netif_receive_skb")
+int probe_raw_tp_cookie(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct sk_buff *skb = bpf_rdonly_cast((void *)ctx->args[0], bpf_core_type_id_kernel(struct sk_buff));
+
+	return skb && skb->len == bpf_get_attach_cookie(ctx);
+}

@@ -608,6 +608,33 @@ int fentry_drop_2_3(__u64 *ctx)
 }
 
 /* skb:kfree_skb (skb, location, reason, ...): the drop reason is argument 3. */
+/* ---- raw_tp: one load per skb position for every tracepoint (6.10+) ---------------------
+ * A raw_tp program is not bound to a tracepoint at load, so one program serves all that
+ * carry the skb at the same argument; the attach cookie (6.10+) is the function id. The skb
+ * argument is a plain number there; bpf_rdonly_cast (6.2+) makes it a BTF pointer again, so
+ * its fields are plain loads as in tp_btf. Weak: objects still load on kernels without it
+ * (these programs are then never loaded: the backend uses tp_btf). */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
+
+#define RAW_SKB(ctx, N) ((struct sk_buff *)bpf_rdonly_cast((void *)(ctx)->args[(N) - 1], \
+							   bpf_core_type_id_kernel(struct sk_buff)))
+#define RAW_TP_AT(name, N)                                                         \
+	SEC("ft.raw_tp") int name(struct bpf_raw_tracepoint_args *ctx)             \
+	{                                                                          \
+		emit(ctx, RAW_SKB(ctx, N), bpf_get_attach_cookie(ctx), 0, FT_EVENT_KIND_FUNC, 0); \
+		return 0;                                                          \
+	}
+RAW_TP_AT(rtp_skb_1, 1)
+RAW_TP_AT(rtp_skb_2, 2)
+RAW_TP_AT(rtp_skb_3, 3)
+
+SEC("ft.raw_tp")
+int rtp_kfree_skb(struct bpf_raw_tracepoint_args *ctx)
+{
+	emit(ctx, RAW_SKB(ctx, 1), bpf_get_attach_cookie(ctx), (__u32)ctx->args[2], FT_EVENT_KIND_DROP, 0);
+	return 0;
+}
+
 SEC("ft.tp_btf")
 int tp_kfree_skb(__u64 *ctx)
 {
@@ -759,6 +786,14 @@ int fexit_xdp(__u64 *ctx)
 
 KPROBES(kprobe_untrack, kmulti_untrack, untrack(PT_REGS_PARM1(ctx)))
 BTF_HOOKS(fentry_untrack, tp_untrack, untrack(ctx[0]))
+
+/* raw_tp mode: one load for both free tracepoints. */
+SEC("ft.raw_tp")
+int rtp_untrack(struct bpf_raw_tracepoint_args *ctx)
+{
+	untrack(ctx->args[0]);
+	return 0;
+}
 
 /* skb_clone(skb, ...) and copies: the new skb inherits tracking. kprobe modes pair an entry
  * probe (remember the tracked parent) with a return probe (track the result). */

@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 // ---- libbpf diagnostics -------------------------------------------------------------
@@ -288,6 +289,23 @@ int shim_prog_test_run(int prog_fd, const void *data, uint32_t size, uint32_t re
     if (retval) *retval = opts.retval;
     if (duration_ns) *duration_ns = opts.duration;
     return 0;
+}
+
+int shim_raw_tp_open(int prog_fd, const char *name, uint64_t cookie) {
+    /* BPF_RAW_TRACEPOINT_OPEN with the cookie 6.10 added after prog_fd. Debian 12's uapi
+     * header and libbpf 1.1 predate it, so the attribute is laid out here: name (u64),
+     * prog_fd (u32), 4 bytes of padding, cookie (u64). An older kernel refuses the
+     * non-zero tail (EINVAL). */
+    struct { uint64_t name; uint32_t prog_fd; uint32_t pad; uint64_t cookie; } attr;
+    union bpf_attr u;
+    memset(&u, 0, sizeof(u));
+    attr.name = (uint64_t)(uintptr_t)name;
+    attr.prog_fd = (uint32_t)prog_fd;
+    attr.pad = 0;
+    attr.cookie = cookie;
+    memcpy(&u, &attr, sizeof(attr));
+    int fd = (int)syscall(__NR_bpf, BPF_RAW_TRACEPOINT_OPEN, &u, sizeof(attr));
+    return fd < 0 ? -errno : fd;
 }
 
 int shim_prog_test_run_skb(int prog_fd, const void *data, uint32_t size, uint32_t mark, uint32_t priority,

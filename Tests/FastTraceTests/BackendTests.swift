@@ -42,7 +42,7 @@ struct BackendTests {
         #expect(!Backend.allCases.contains(b), "auto's list is the built-in one")
         let plan = try TracePlan(Self.config(nil), probe: Self.probe(ok: ["tp_btf"]))
         #expect(plan.backend == .tracepoint)
-        #expect(plan.rejections.map(\.backend) == [.kprobeMulti, .kprobe, .fentry])
+        #expect(plan.rejections.map(\.backend) == [.kprobeMulti, .kprobe, .fentry, .tracepointMulti])
     }
 
     @Test func planOfTheTestBackendPicksItsProgramPerTarget() throws {
@@ -61,9 +61,9 @@ struct BackendTests {
     func planPicksTheVariants(_ backend: Backend) throws {
         let plan = try TracePlan(Self.config(backend), probe: Self.probe(ok: [backend.feature]))
         let names = Dictionary(uniqueKeysWithValues: plan.targets.map { ($0.name, plan.programName(for: $0) ?? "-") })
-        let prefix = ["kprobe-multi": "kmulti", "kprobe": "kprobe", "fentry": "fentry", "tracepoint": "tp"][backend.rawValue]!
+        let prefix = ["kprobe-multi": "kmulti", "kprobe": "kprobe", "fentry": "fentry", "tracepoint": "tp", "tracepoint-multi": "rtp"][backend.rawValue]!
         if backend.tracesTracepoints {
-            #expect(names == ["netif_receive_skb": "tp_skb_1", "kfree_skb": "tp_kfree_skb", "qdisc_dequeue": "-"])
+            #expect(names == ["netif_receive_skb": "\(prefix)_skb_1", "kfree_skb": "\(prefix)_kfree_skb", "qdisc_dequeue": "-"])
         } else {
             #expect(names == ["ip_rcv": "\(prefix)_skb_1", "kfree_skb_reason": "\(prefix)_drop_1_2",
                               "sk_skb_reason_drop": "\(prefix)_drop_2_3", "odd_one": "-"])

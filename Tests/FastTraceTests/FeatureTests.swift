@@ -5,7 +5,7 @@ import Testing
 @Suite(.enabled(if: KernelInfo.isRoot, "needs root (CAP_BPF, CAP_PERFMON)"))
 struct FeatureTests {
     static let names = ["btf", "bpf", "kprobe", "kprobe.multi", "fentry", "fexit", "tp_btf", "raw_tp",
-                        "tracepoint", "ringbuf", "bpf_prog_trace", "bpf_get_func_ip", "bpf_snprintf_btf"]
+                        "tracepoint", "tracepoint.multi", "ringbuf", "bpf_prog_trace", "bpf_get_func_ip", "bpf_snprintf_btf"]
 
     @Test func reportCoversEveryModeWithReasons() {
         let report = FeatureProbe.run()

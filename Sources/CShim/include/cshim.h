@@ -141,6 +141,10 @@ int shim_ifindex_in_netns(const char *ns_path, const char *name);
 int shim_prog_test_run(int prog_fd, const void *data, uint32_t size, uint32_t repeat,
                        uint32_t *retval, uint32_t *duration_ns);
 
+/// Attaches a loaded raw_tp program to tracepoint `name` with an attach cookie (6.10+): the
+/// link's descriptor (close it to detach), or -errno.
+int shim_raw_tp_open(int prog_fd, const char *name, uint64_t cookie);
+
 /// BPF_PROG_TEST_RUN of an skb program once, with these `struct __sk_buff` fields set on the
 /// kernel's skb (ifindex picks its device; 0: loopback). 0 or -errno.
 int shim_prog_test_run_skb(int prog_fd, const void *data, uint32_t size, uint32_t mark, uint32_t priority,

@@ -170,6 +170,14 @@ public final class BPFProgram {
         try link("attach raw_tp \(event)", bpf_program__attach_raw_tracepoint(handle, event))
     }
 
+    /// A raw_tp program to tracepoint `event`, with an attach cookie (6.10+; libbpf 1.1 has no
+    /// way to pass one, so the link is made with the syscall).
+    public func attachRawTracepoint(_ event: String, cookie: UInt64) throws(BPFError) -> BPFLink {
+        let fd = shim_raw_tp_open(self.fd, event, cookie)
+        guard fd >= 0 else { throw BPFError("attach raw_tp \(event) with a cookie", errno: -fd) }
+        return BPFLink(fd: fd, program: self)
+    }
+
     /// fentry/fexit/tp_btf to the target given at load time.
     public func attachTrace() throws(BPFError) -> BPFLink {
         try link("attach \(name) (\(section))", bpf_program__attach_trace(handle))
@@ -184,6 +192,8 @@ public final class BPFProgram {
 /// An attachment. Detaches when released or on `detach()`.
 public final class BPFLink {
     private var handle: OpaquePointer?
+    /// A link made without libbpf (`attachRawTracepoint(_:cookie:)`): its descriptor.
+    private var ownFD: Int32 = -1
     public let program: BPFProgram
 
     init(handle: OpaquePointer, program: BPFProgram) {
@@ -191,13 +201,20 @@ public final class BPFLink {
         self.program = program
     }
 
+    init(fd: Int32, program: BPFProgram) {
+        ownFD = fd
+        self.program = program
+    }
+
     deinit { detach() }
 
-    public var fd: Int32 { handle.map { bpf_link__fd($0) } ?? -1 }
+    public var fd: Int32 { handle.map { bpf_link__fd($0) } ?? ownFD }
 
     /// Detaches now (idempotent).
     public func detach() {
         if let h = handle { bpf_link__destroy(h) }
         handle = nil
+        if ownFD >= 0 { close(ownFD) }
+        ownFD = -1
     }
 }

@@ -21,6 +21,7 @@ public enum ProgramSections {
         ("ft.fentry", BPF_PROG_TYPE_TRACING, BPF_TRACE_FENTRY),
         ("ft.fexit", BPF_PROG_TYPE_TRACING, BPF_TRACE_FEXIT),
         ("ft.tp_btf", BPF_PROG_TYPE_TRACING, BPF_TRACE_RAW_TP),
+        ("ft.raw_tp", BPF_PROG_TYPE_RAW_TRACEPOINT, bpf_attach_type(0)),
         ("ft.tc", BPF_PROG_TYPE_SCHED_CLS, bpf_attach_type(0)),
     ]
 

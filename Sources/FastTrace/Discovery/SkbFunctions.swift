@@ -39,11 +39,16 @@ public struct Discovery: Codable, Sendable {
         /// --filter-non-skb-funcs: functions without an sk_buff parameter to attach too
         /// (position 0), whatever `limit` says.
         public var nonSkb: NameFilter?
-        public init(limit: NameFilter? = nil, modules: [String] = [], allModules: Bool = false, nonSkb: NameFilter? = nil) {
+        /// What to look for: functions (kprobe, fentry), tracepoints, or both (`fasttrace funcs`).
+        public var scope: Scope
+        public enum Scope: Sendable { case all, functions, tracepoints }
+        public init(limit: NameFilter? = nil, modules: [String] = [], allModules: Bool = false, nonSkb: NameFilter? = nil,
+                    scope: Scope = .all) {
             self.limit = limit
             self.modules = modules
             self.allModules = allModules
             self.nonSkb = nonSkb
+            self.scope = scope
         }
     }
 
@@ -67,19 +72,20 @@ public struct Discovery: Codable, Sendable {
         }
         var found: [(name: String, position: Int, module: String?)] = []
         var others: [(name: String, position: Int, module: String?)] = []
-        scanFunctions(vmlinux, skb: skb, from: 1, module: nil, into: &found, nonSkb: options.nonSkb, others: &others)
-        for module in try moduleNames(options, btfDir: btfDir) {
+        let scanFunctions = options.scope != .tracepoints
+        if scanFunctions { Self.scanFunctions(vmlinux, skb: skb, from: 1, module: nil, into: &found, nonSkb: options.nonSkb, others: &others) }
+        for module in try moduleNames(options, btfDir: btfDir) where scanFunctions {
             let split: BTF
             do { split = try BTF(rawPath: "\(btfDir)/\(module)", base: vmlinux) } catch {
                 throw Failure(description: "module \(module): \(error.description)")
             }
-            scanFunctions(split, skb: skb, from: vmlinux.typeCount, module: module, into: &found, nonSkb: options.nonSkb, others: &others)
+            Self.scanFunctions(split, skb: skb, from: vmlinux.typeCount, module: module, into: &found, nonSkb: options.nonSkb, others: &others)
         }
         let candidates = found.count
         let skbNames = Set(found.map(\.name))
         found = found.filter { options.limit?.matches($0.name) != false } + others.filter { !skbNames.contains($0.name) }
-        let traceable = Traceability.current(for: Set(found.map(\.name)))
-        let tracefsCategories = KernelInfo.tracefsPath.map(tracepointCategories) ?? [:]
+        let traceable = scanFunctions ? Traceability.current(for: Set(found.map(\.name))) : Traceability(source: .none, addresses: [:], modules: [:])
+        let tracefsCategories = options.scope == .functions ? [:] : KernelInfo.tracefsPath.map(tracepointCategories) ?? [:]
         var seen = Set<String>()
         let functions = found.filter { f in
             traceable.contains(f.name) && seen.insert(f.name).inserted
@@ -87,7 +93,7 @@ public struct Discovery: Codable, Sendable {
             SkbFunction(name: f.name, position: f.position, module: f.module ?? traceable.modules[f.name],
                         addresses: traceable.addresses[f.name] ?? [])
         }.sorted { $0.name < $1.name }
-        let tracepoints = scanTracepoints(vmlinux, skb: skb).filter { options.limit?.matches($0.name) != false }
+        let tracepoints = (options.scope == .functions ? [] : scanTracepoints(vmlinux, skb: skb)).filter { options.limit?.matches($0.name) != false }
             .map { SkbTracepoint(name: $0.name, category: tracefsCategories[$0.name], position: $0.position) }
         return Discovery(kernelRelease: KernelInfo.release, source: traceable.source, candidates: candidates,
                          functions: functions, tracepoints: tracepoints)

@@ -9,6 +9,8 @@ public struct Traceability: Sendable {
     public enum Source: String, Codable, Sendable {
         case availableFilterFunctions = "available_filter_functions"
         case kallsyms
+        /// Functions were not looked for (a tracepoint backend's discovery).
+        case none
     }
 
     public let source: Source

@@ -4,7 +4,8 @@ import Foundation
 /// One line of `fasttrace features`.
 public struct Feature: Codable, Sendable, Equatable {
     public enum Status: String, Codable, Sendable { case ok, unavailable }
-    /// Stable identifier: btf, bpf, kprobe, kprobe.multi, fentry, fexit, tp_btf, raw_tp, tracepoint, ringbuf,
+    /// Stable identifier: btf, bpf, kprobe, kprobe.multi, fentry, fexit, tp_btf, raw_tp, tracepoint,
+    /// tracepoint.multi (raw_tp with attach cookies: the tracepoint-multi backend), ringbuf,
     /// bpf_prog_trace (fentry on a BPF program: --filter-trace-tc), bpf_get_func_ip,
     /// bpf_snprintf_btf (--output-skb).
     public let name: String
@@ -44,6 +45,8 @@ public enum FeatureProbe {
         ("tp_btf", { attachProbe("tp_btf", program: \.probeTpBtf) { p throws(BPFError) in try p.attach() } }),
         ("raw_tp", { attachProbe("raw_tp", program: \.probeRawTp) { p throws(BPFError) in try p.attach() } }),
         ("tracepoint", { attachProbe("tracepoint", program: \.probeTracepoint) { p throws(BPFError) in try p.attach() } }),
+        ("tracepoint.multi", { attachProbe("tracepoint.multi", program: \.probeRawTpCookie) { p throws(BPFError) in
+            try p.attachRawTracepoint(targetFunction, cookie: 1) } }),
         ("ringbuf", ringbuf),
         ("bpf_prog_trace", bpfProgramTrace),
         ("bpf_get_func_ip", { attachProbe("bpf_get_func_ip", program: \.probeGetFuncIp, attach: nil) }),
@@ -177,6 +180,8 @@ public enum FeatureProbe {
             return "needs a kprobe program; this kernel has no kprobes"
         case ("bpf_get_func_ip", EINVAL):
             return "kernel older than 5.15: no bpf_get_func_ip for kprobes"
+        case ("tracepoint.multi", _):
+            return "no raw_tp attach cookies (6.10+) or no bpf_rdonly_cast (6.2+): the tracepoint backend loads a program per tracepoint instead"
         case ("bpf_snprintf_btf", _):
             return "the verifier refused bpf_snprintf_btf (Linux 5.10+ with CONFIG_DEBUG_INFO_BTF): --output-skb and --output-skb-shared-info cannot print"
         case (_, ENOENT):

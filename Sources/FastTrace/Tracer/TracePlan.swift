@@ -178,17 +178,7 @@ public struct TracePlan: Sendable {
         } else {
             xdpMetadata = nil
         }
-        if let given = config.discovery {
-            discovery = given
-        } else {
-            do {
-                discovery = try Discovery.run(.init(limit: config.limit, modules: config.modules, allModules: config.allModules,
-                                                    nonSkb: config.nonSkbFunctions),
-                                              vmlinux: vmlinux)
-            } catch {
-                throw TraceError(error.description, cause: .discovery(error))
-            }
-        }
+        // The backend first: discovery then looks only for what it attaches to.
         if let b = config.backend {
             let f = probe(b)
             guard f.ok else { throw TraceError("backend \(b.rawValue) unavailable: \(f.errno ?? "?") (\(f.detail))", kind: .kernelFeature) }
@@ -201,6 +191,20 @@ public struct TracePlan: Sendable {
             }
             backend = b
             rejections = r
+        }
+        if let given = config.discovery {
+            discovery = given
+        } else {
+            do {
+                discovery = try Discovery.run(.init(limit: config.limit, modules: config.modules, allModules: config.allModules,
+                                                    nonSkb: config.nonSkbFunctions,
+                                                    // Only what the backend attaches to: a tracepoint backend skips the
+                                                    // function scan and kallsyms (most of start-up, docs/benchmarks.md).
+                                                    scope: backend.tracesTracepoints ? .tracepoints : .functions),
+                                              vmlinux: vmlinux)
+            } catch {
+                throw TraceError(error.description, cause: .discovery(error))
+            }
         }
         if let f = config.nonSkbFunctions, backend.tracesTracepoints {
             throw TraceError("--filter-non-skb-funcs '\(f.pattern)' attaches to kernel functions, which backend \(backend.rawValue) cannot: use kprobe-multi, kprobe or fentry"

@@ -67,6 +67,7 @@ extension Backend {
         KprobeMultiBackend.self,
         KprobeBackend.self,
         FentryBackend.self,
+        TracepointMultiBackend.self,
         TracepointBackend.self,
     ]
 }
