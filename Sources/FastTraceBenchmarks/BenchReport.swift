@@ -19,6 +19,8 @@ public struct BenchReport: Codable, Sendable {
     public var kill: [KillBench.Result]? = nil
     /// Absent in reports from before the filter part existed.
     public var filter: [FilterBench.Result]? = nil
+    /// Absent in reports from before the startup part existed.
+    public var startup: [StartupBench.Result]? = nil
     /// What was not measured, and why (unsupported backend, over budget, error).
     public var skipped: [String] = []
 
@@ -32,7 +34,7 @@ public struct BenchReport: Codable, Sendable {
     public struct Options: Sendable {
         public var repeats = 5
         public var attach = AttachBench.Options()
-        public var parts: Set<String> = ["attach", "hits", "capture", "detach", "flood", "kill", "filter"]
+        public var parts: Set<String> = ["startup", "attach", "hits", "capture", "detach", "flood", "kill", "filter"]
         public var detachProbes = 50
         public var flood = FloodBench.Options()
         public var kill = KillBench.Options()
@@ -50,6 +52,13 @@ public struct BenchReport: Codable, Sendable {
         let drops = DropReasons.current()
         let available = Backend.allCases.filter { $0.probe().ok }
         for b in Backend.allCases where !available.contains(b) { r.skipped.append("\(b.rawValue): not on this kernel") }
+        if o.parts.contains("startup") {
+            var s = StartupBench.Options()
+            s.repeats = o.repeats
+            do { r.startup = try StartupBench.run(s, backends: available.filter(o.attach.backends.contains), fasttrace: o.fasttrace, note: note) } catch {
+                r.skipped.append("startup: \(error)")
+            }
+        }
         if o.parts.contains("attach") {
             var a = o.attach
             a.repeats = o.repeats
@@ -182,7 +191,7 @@ public struct BenchReport: Codable, Sendable {
             }
         }
         out.append("")
-        for section in [FilterBench.section(reports), KillBench.section(reports)] { out += section?.lines ?? [] }
+        for section in [FilterBench.section(reports), KillBench.section(reports), StartupBench.section(reports)] { out += section?.lines ?? [] }
         out.append("### Legacy kprobe detach (ms)")
         out.append("")
         row(["kernel", "probes", "way", "detach", "per probe", "vs sequential"])

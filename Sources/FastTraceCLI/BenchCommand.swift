@@ -9,6 +9,7 @@ struct BenchCommand: ParsableCommand {
         abstract: "Measure attach/detach time, per-hit overhead and capture throughput of every attach mode on this kernel.",
         discussion: """
         Parts (--only, comma-separated; default all):
+          startup  exec→ready of `fasttrace --backend B --ready-file F` as its own process, every target, per backend and for auto
           attach   attach and detach time per backend for 10, 100, 1000 and all targets (sizes predicted to overrun --budget are skipped, and listed)
           hits     cost per traced hit on UDP loopback datagrams: no program, an empty program on the same hooks, fasttrace filtering everything out, fasttrace recording everything
           capture  the highest event rate written to a compressed log without loss, the loss above it, consumer CPU, bytes per event
@@ -27,9 +28,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Repeats per figure (at least 5).", valueName: "n")) var repeats = 5
     @Option(help: ArgumentHelp("Seconds of attach/detach measurements per backend; larger target counts that would overrun it are skipped.", valueName: "seconds"))
     var budget: Double = 120
-    @Option(help: ArgumentHelp("Which parts: attach, hits, capture, detach, flood, kill, filter.", valueName: "parts")) var only: String = "attach,hits,capture,detach,flood,kill,filter"
+    @Option(help: ArgumentHelp("Which parts: startup, attach, hits, capture, detach, flood, kill, filter.", valueName: "parts")) var only: String = "startup,attach,hits,capture,detach,flood,kill,filter"
     @Option(help: ArgumentHelp("Target counts for attach (numbers or 'all').", valueName: "list")) var sizes: String = "10,100,1000,all"
-    @Option(help: ArgumentHelp("Backends for attach (default: every one this kernel has).", valueName: "list")) var backends: String?
+    @Option(help: ArgumentHelp("Backends for startup and attach (default: every one this kernel has).", valueName: "list")) var backends: String?
     @Option(name: .customLong("detach-probes"), help: ArgumentHelp("Legacy kprobes for the detach comparison.", valueName: "n")) var detachProbes = 50
     @Option(help: ArgumentHelp("Also write the report as JSON to this file.", valueName: "file")) var json: String?
     @Option(name: .customLong("flood-seconds"), help: ArgumentHelp("flood: seconds of flood per repeat.", valueName: "seconds")) var floodSeconds = 5.0
@@ -46,7 +47,7 @@ struct BenchCommand: ParsableCommand {
         o.detachProbes = max(1, detachProbes)
         o.attach.budget = budget
         let parts = Set(only.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
-        let known: Set<String> = ["attach", "hits", "capture", "detach", "flood", "kill", "filter"]
+        let known: Set<String> = ["startup", "attach", "hits", "capture", "detach", "flood", "kill", "filter"]
         guard killRuns >= 0 else { fail("--kill-runs: must be 0 or more", status: 2) }
         o.kill.runs = killRuns
         guard floodSeconds > 0, floodSeconds.isFinite, floodDatagrams >= 0, (floodRepeats ?? 1) >= 1 else {

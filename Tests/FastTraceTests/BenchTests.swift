@@ -52,6 +52,26 @@ extension ExclusiveSuites {
             #expect(r.stdout.contains("### Attach and detach (ms)"))
         }
 
+        /// exec→ready as a user meets it, per backend and for auto: a figure per backend, auto
+        /// naming the backend it chose, every target attached. Host only (under emulation a
+        /// backend's every function takes minutes; `make bench` measures the guests).
+        @Test(.enabled(if: ProcessInfo.processInfo.environment["FASTTRACE_EXPECT_FEATURES"] == nil, "host only: minutes under emulation"))
+        func startupReportForThisKernel() throws {
+            let json = TestSupport.temporaryDirectory("bench").appendingPathComponent("s.json").path
+            let available = Backend.allCases.filter { $0.probe().ok && $0.tracesTracepoints }.map(\.rawValue)
+            try #require(!available.isEmpty)
+            let r = try TestSupport.run(cli, ["bench", "--only", "startup", "--backends", available.joined(separator: ","), "--json", json])
+            #expect(r.status == 0, "\(r.stderr)")
+            let d = JSONDecoder()
+            d.dateDecodingStrategy = .iso8601
+            let report = try d.decode(BenchReport.self, from: Data(contentsOf: URL(fileURLWithPath: json)))
+            let startup = report.startup ?? []
+            #expect(startup.map(\.backend) == available + ["auto"])
+            #expect(startup.allSatisfy { $0.attached > 0 && $0.readyMs.repeats == 5 && $0.readyMs.min > 0 }, "\(startup)")
+            #expect(startup.last?.chosen.map(Backend.names.contains) == true, "\(String(describing: startup.last))")
+            #expect(r.stdout.contains("### Start-up: exec→ready (ms)"))
+        }
+
         /// The busy-host part as a user meets it (fasttrace and the flood as separate
         /// processes): for each output, every record the programs produced is either in the
         /// log or output file, or counted as lost.
