@@ -38,6 +38,8 @@ public struct BenchReport: Codable, Sendable {
         public var detachProbes = 50
         public var flood = FloodBench.Options()
         public var kill = KillBench.Options()
+        /// Backends whose exec→ready is measured (startup part).
+        public var startupBackends = Backend.allCases
         /// The `fasttrace` executable (the flood part runs it as a user would).
         public var fasttrace = "/proc/self/exe"
         public init() {}
@@ -55,7 +57,7 @@ public struct BenchReport: Codable, Sendable {
         if o.parts.contains("startup") {
             var s = StartupBench.Options()
             s.repeats = o.repeats
-            do { r.startup = try StartupBench.run(s, backends: available.filter(o.attach.backends.contains), fasttrace: o.fasttrace, note: note) } catch {
+            do { r.startup = try StartupBench.run(s, backends: available.filter(o.startupBackends.contains), fasttrace: o.fasttrace, note: note) } catch {
                 r.skipped.append("startup: \(error)")
             }
         }

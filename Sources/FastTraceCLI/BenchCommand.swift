@@ -31,6 +31,8 @@ struct BenchCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Which parts: startup, attach, hits, capture, detach, flood, kill, filter.", valueName: "parts")) var only: String = "startup,attach,hits,capture,detach,flood,kill,filter"
     @Option(help: ArgumentHelp("Target counts for attach (numbers or 'all').", valueName: "list")) var sizes: String = "10,100,1000,all"
     @Option(help: ArgumentHelp("Backends for startup and attach (default: every one this kernel has).", valueName: "list")) var backends: String?
+    @Option(name: .customLong("startup-backends"), help: ArgumentHelp("Backends for startup only (default: --backends). Under emulation fentry and legacy kprobe on every function take minutes per start.", valueName: "list"))
+    var startupBackends: String?
     @Option(name: .customLong("detach-probes"), help: ArgumentHelp("Legacy kprobes for the detach comparison.", valueName: "n")) var detachProbes = 50
     @Option(help: ArgumentHelp("Also write the report as JSON to this file.", valueName: "file")) var json: String?
     @Option(name: .customLong("flood-seconds"), help: ArgumentHelp("flood: seconds of flood per repeat.", valueName: "seconds")) var floodSeconds = 5.0
@@ -38,6 +40,15 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("flood-repeats"), help: ArgumentHelp("flood: repeats per output (default: --repeats).", valueName: "n")) var floodRepeats: Int?
 
     @Option(name: .customLong("kill-runs"), help: ArgumentHelp("kill: captures killed, at times spread over 1.2–4 s.", valueName: "n")) var killRuns = 10
+
+    static func parseBackends(_ list: String, flag: String) -> [Backend] {
+        list.split(separator: ",").map { s in
+            guard let b = Backend(rawValue: String(s)) else {
+                fail("\(flag): '\(s)' is not one of \(Backend.names.joined(separator: ", "))", status: 2)
+            }
+            return b
+        }
+    }
 
     func run() throws {
         guard repeats >= 5 else { fail("--repeats: at least 5 (medians with min and max)", status: 2) }
@@ -67,13 +78,9 @@ struct BenchCommand: ParsableCommand {
             return n
         }
         if let backends {
-            o.attach.backends = backends.split(separator: ",").map { s in
-                guard let b = Backend(rawValue: String(s)) else {
-                    fail("--backends: '\(s)' is not one of \(Backend.names.joined(separator: ", "))", status: 2)
-                }
-                return b
-            }
+            o.attach.backends = Self.parseBackends(backends, flag: "--backends")
         }
+        o.startupBackends = startupBackends.map { Self.parseBackends($0, flag: "--startup-backends") } ?? o.attach.backends
         guard KernelInfo.isRoot else { fail("bench needs root (CAP_BPF and CAP_PERFMON): run with sudo", status: 3) }
         _ = KernelInfo.raiseOpenFileLimit() // legacy kprobes and fentry on every function
         let started = Date()
