@@ -2,7 +2,7 @@
 # vmtest.sh [KERNEL...] — the kernel-dependent test suites inside each kernel (default:
 # 6.12 6.1), using the already-built test binary. Prints one verdict line per kernel and
 # fails if any kernel fails, times out or cannot boot.
-#   FASTTRACE_VM_TIMEOUT  seconds per kernel (default 1500; the 6.12 suite took 1015 s in CI)
+#   FASTTRACE_VM_TIMEOUT  seconds per kernel (default 1500; the 6.12 suite takes 690 s in CI, over 1000 s on a busy machine)
 #   FASTTRACE_VM_FILTER   Swift Testing filter (default: the suites that need a kernel)
 #   FASTTRACE_E2E_ALL_FUNCS=1  legacy kprobe and fentry e2e attach every function (minutes
 #                              under emulation) instead of a focused set
