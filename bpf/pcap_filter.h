@@ -13,43 +13,23 @@
 
 #define FT_PCAP_L2_MAGIC 0x46544C32 /* "FTL2" */
 #define FT_PCAP_L3_MAGIC 0x46544C33 /* "FTL3" */
-
-__noinline __u32 ft_pcap_l2(__u64 data, __u64 caplen, __u64 wirelen)
-{
-	__u64 r;
-
-	asm volatile("%0 = %1" : "=r"(r) : "i"(FT_PCAP_L2_MAGIC), "r"(data), "r"(caplen), "r"(wirelen));
-	return r;
-}
-
-__noinline __u32 ft_pcap_l3(__u64 data, __u64 caplen, __u64 wirelen)
-{
-	__u64 r;
-
-	asm volatile("%0 = %1" : "=r"(r) : "i"(FT_PCAP_L3_MAGIC), "r"(data), "r"(caplen), "r"(wirelen));
-	return r;
-}
-
 /* Tunnel filters (--filter-tunnel-pcap-l2/-l3): the same, on the inner packet of a VXLAN or
  * Geneve packet (tun_l2 from the inner MAC header, tun_l3 from the inner network header). */
 #define FT_PCAP_TUN_L2_MAGIC 0x46545432 /* "FTT2" */
 #define FT_PCAP_TUN_L3_MAGIC 0x46545433 /* "FTT3" */
 
-__noinline __u32 ft_pcap_tun_l2(__u64 data, __u64 caplen, __u64 wirelen)
-{
-	__u64 r;
+#define FT_PCAP_STUB(name, magic)                                                  \
+	__noinline __u32 name(__u64 data, __u64 caplen, __u64 wirelen)             \
+	{                                                                          \
+		__u64 r;                                                           \
+		asm volatile("%0 = %1" : "=r"(r) : "i"(magic), "r"(data), "r"(caplen), "r"(wirelen)); \
+		return r;                                                          \
+	}
 
-	asm volatile("%0 = %1" : "=r"(r) : "i"(FT_PCAP_TUN_L2_MAGIC), "r"(data), "r"(caplen), "r"(wirelen));
-	return r;
-}
-
-__noinline __u32 ft_pcap_tun_l3(__u64 data, __u64 caplen, __u64 wirelen)
-{
-	__u64 r;
-
-	asm volatile("%0 = %1" : "=r"(r) : "i"(FT_PCAP_TUN_L3_MAGIC), "r"(data), "r"(caplen), "r"(wirelen));
-	return r;
-}
+FT_PCAP_STUB(ft_pcap_l2, FT_PCAP_L2_MAGIC)
+FT_PCAP_STUB(ft_pcap_l3, FT_PCAP_L3_MAGIC)
+FT_PCAP_STUB(ft_pcap_tun_l2, FT_PCAP_TUN_L2_MAGIC)
+FT_PCAP_STUB(ft_pcap_tun_l3, FT_PCAP_TUN_L3_MAGIC)
 
 /* Load-time config of the packet views:
  *  ft_direct_skb: the skb is a BTF pointer (fentry, tp_btf, tc), so its fields are plain

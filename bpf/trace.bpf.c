@@ -155,17 +155,22 @@ static __always_inline __u64 stack_base(void)
 	return ft_scalar(&here) & ~(FT_THREAD_SIZE - 1);
 }
 
+/* The stack `base` stops being `skb`'s, if it still is (another skb may own it now). */
+static __always_inline void release_stack(__u64 base, __u64 skb)
+{
+	__u64 *owner = bpf_map_lookup_elem(&stack_skb, &base);
+
+	if (owner && *owner == skb)
+		bpf_map_delete_elem(&stack_skb, &base);
+}
+
 /* `skb` is what this stack is busy with now. */
 static __always_inline void own_stack(__u64 skb)
 {
 	__u64 base = stack_base(), *old = bpf_map_lookup_elem(&skb_stack, &skb);
 
-	if (old && *old != base) {
-		__u64 was = *old, *owner = bpf_map_lookup_elem(&stack_skb, &was);
-
-		if (owner && *owner == skb)
-			bpf_map_delete_elem(&stack_skb, &was);
-	}
+	if (old && *old != base)
+		release_stack(*old, skb);
 	bpf_map_update_elem(&stack_skb, &base, &skb, 0 /* BPF_ANY */);
 	bpf_map_update_elem(&skb_stack, &skb, &base, 0 /* BPF_ANY */);
 }
@@ -185,10 +190,7 @@ static __always_inline void untrack(__u64 skb)
 		__u64 *base = bpf_map_lookup_elem(&skb_stack, &skb);
 
 		if (base) {
-			__u64 b = *base, *owner = bpf_map_lookup_elem(&stack_skb, &b);
-
-			if (owner && *owner == skb)
-				bpf_map_delete_elem(&stack_skb, &b);
+			release_stack(*base, skb);
 			bpf_map_delete_elem(&skb_stack, &skb);
 		}
 	}
@@ -337,7 +339,6 @@ static __always_inline void fill_snap(struct ft_snap *s, void *bytes, struct sk_
 	s->link = l2 ? FT_LINK_ETHERNET : FT_LINK_RAW;
 }
 
-/* The bytes a record takes after its ft_event. */
 /* --output-skb / --output-skb-shared-info: bytes of text kept per dump (a multiple of 8;
  * 0: no dumps), and which structs. u32: keeps .rodata a multiple of 4. */
 const volatile __u32 dump_size = 0;
@@ -346,6 +347,7 @@ const volatile __u32 dump_shinfo = 0;
 #define FT_BTF_F_COMPACT 1 /* BTF_F_COMPACT (uapi linux/bpf.h): one line, no indentation */
 #define FT_DUMP_AREA (sizeof(struct ft_dump) + dump_size)
 
+/* The bytes a record takes after its ft_event. */
 #define FT_EXTRA_SIZE ((output_tunnel ? sizeof(struct ft_tuple) : 0) + skb_meta_size + \
 		       (dump_skb ? FT_DUMP_AREA : 0) + (dump_shinfo ? FT_DUMP_AREA : 0) + \
 		       (snaplen ? sizeof(struct ft_snap) + snaplen : 0))
@@ -441,27 +443,6 @@ static __always_inline void submit_event(struct ft_event *e)
 	bump(FT_STAT_SUBMITTED);
 }
 
-static __always_inline void emit_matched(void *ctx, struct sk_buff *skb, __u32 id, __u32 reason, __u32 kind,
-					 __u64 caller);
-
-static __always_inline void emit(void *ctx, struct sk_buff *skb, __u32 id, __u32 reason, __u32 kind,
-				 __u64 caller)
-{
-	if (!skb || !ft_filter(skb))
-		return;
-	emit_matched(ctx, skb, id, reason, kind, caller);
-}
-
-/* --filter-non-skb-funcs: a function without an skb, reported for the skb its stack is busy
- * with (--filter-track-skb-by-stackid), if any. That skb already matched. */
-static __always_inline void emit_by_stack(void *ctx, __u32 id, __u64 caller)
-{
-	__u64 skb = stack_owner();
-
-	if (skb)
-		emit_matched(ctx, (struct sk_buff *)skb, id, 0, FT_EVENT_KIND_FUNC, caller);
-}
-
 /* An event for an skb that passed the filter. */
 static __always_inline void emit_matched(void *ctx, struct sk_buff *skb, __u32 id, __u32 reason, __u32 kind,
 					 __u64 caller)
@@ -510,6 +491,24 @@ static __always_inline void emit_matched(void *ctx, struct sk_buff *skb, __u32 i
 	submit_event(e);
 }
 
+static __always_inline void emit(void *ctx, struct sk_buff *skb, __u32 id, __u32 reason, __u32 kind,
+				 __u64 caller)
+{
+	if (!skb || !ft_filter(skb))
+		return;
+	emit_matched(ctx, skb, id, reason, kind, caller);
+}
+
+/* --filter-non-skb-funcs: a function without an skb, reported for the skb its stack is busy
+ * with (--filter-track-skb-by-stackid), if any. That skb already matched. */
+static __always_inline void emit_by_stack(void *ctx, __u32 id, __u64 caller)
+{
+	__u64 skb = stack_owner();
+
+	if (skb)
+		emit_matched(ctx, (struct sk_buff *)skb, id, 0, FT_EVENT_KIND_FUNC, caller);
+}
+
 /* The return address at function entry (x86: on the stack; arm64: in the link register). */
 static __always_inline __u64 caller_of(struct pt_regs *ctx)
 {
@@ -524,6 +523,15 @@ static __always_inline __u64 caller_of(struct pt_regs *ctx)
 #endif
 	return ra;
 }
+
+/* One body, attached both ways: legacy kprobe and kprobe.multi (same context type). */
+#define KPROBES(kprobe_name, kmulti_name, body)                                    \
+	SEC("ft.kprobe") int kprobe_name(struct pt_regs *ctx) { body; return 0; } \
+	SEC("ft.kprobe.multi") int kmulti_name(struct pt_regs *ctx) { body; return 0; }
+/* One body for BTF-typed contexts (fentry, tp_btf). */
+#define BTF_HOOKS(fentry_name, tp_name, body)                                     \
+	SEC("ft.fentry") int fentry_name(__u64 *ctx) { body; return 0; }           \
+	SEC("ft.tp_btf") int tp_name(__u64 *ctx) { body; return 0; }
 
 /* ---- kprobe / kprobe.multi: cookie = function id ------------------------------------ */
 #define KPROBE_AT(sec, name, N)                                                    \
@@ -545,17 +553,7 @@ KPROBE_AT("ft.kprobe.multi", kmulti_skb_4, 4)
 KPROBE_AT("ft.kprobe.multi", kmulti_skb_5, 5)
 
 /* "skb at argument 0": --filter-non-skb-funcs, the skb found by the stack. */
-SEC("ft.kprobe") int kprobe_skb_0(struct pt_regs *ctx)
-{
-	emit_by_stack(ctx, bpf_get_attach_cookie(ctx), caller_of(ctx));
-	return 0;
-}
-
-SEC("ft.kprobe.multi") int kmulti_skb_0(struct pt_regs *ctx)
-{
-	emit_by_stack(ctx, bpf_get_attach_cookie(ctx), caller_of(ctx));
-	return 0;
-}
+KPROBES(kprobe_skb_0, kmulti_skb_0, emit_by_stack(ctx, bpf_get_attach_cookie(ctx), caller_of(ctx)))
 
 /* Drop functions: kfree_skb_reason(skb, reason) and sk_skb_reason_drop(sk, skb, reason). */
 #define KPROBE_DROP(sec, name, S, R)                                               \
@@ -773,16 +771,8 @@ int fexit_xdp(__u64 *ctx)
 /* ---- --filter-track-skb: forget freed skbs, follow clones -------------------------- */
 /* On kfree_skbmem and skb_release_head_state (every free path passes one of them): the
  * address may next hold another packet. Attached after the event programs, so a traced
- * free function still reports the skb before it is forgotten. */
-/* One body, attached both ways: legacy kprobe and kprobe.multi (same context type). */
-#define KPROBES(kprobe_name, kmulti_name, body)                                    \
-	SEC("ft.kprobe") int kprobe_name(struct pt_regs *ctx) { body; return 0; } \
-	SEC("ft.kprobe.multi") int kmulti_name(struct pt_regs *ctx) { body; return 0; }
-/* One body for BTF-typed contexts: fentry on free functions, tp_btf on the free
- * tracepoints (skb:kfree_skb, skb:consume_skb: tracepoint mode's only free hooks). */
-#define BTF_HOOKS(fentry_name, tp_name, body)                                     \
-	SEC("ft.fentry") int fentry_name(__u64 *ctx) { body; return 0; }           \
-	SEC("ft.tp_btf") int tp_name(__u64 *ctx) { body; return 0; }
+ * free function still reports the skb before it is forgotten. tp_btf and raw_tp hook the
+ * free tracepoints (skb:kfree_skb, skb:consume_skb: tracepoint mode's only free hooks). */
 
 KPROBES(kprobe_untrack, kmulti_untrack, untrack(PT_REGS_PARM1(ctx)))
 BTF_HOOKS(fentry_untrack, tp_untrack, untrack(ctx[0]))

@@ -38,6 +38,12 @@ public enum ExprCompiler {
             toFail.append(code.count)
             emit(.jump(op, reg, imm: imm, wide: true))
         }
+        /// Points the failure jumps emitted since `mark` (a count of `toFail`) at `target`
+        /// instead of the common failure.
+        mutating func redirectFailures(since mark: Int, to target: Int) {
+            for at in toFail[mark...] { code[at].off = Int16(target - at - 1) }
+            toFail.removeSubrange(mark...)
+        }
         /// dst = (condition emitted by `jumpIfTrue` holds) ? 1 : 0.
         mutating func bool(into slot: Int16, _ jumpIfTrue: I) {
             emit(.mov64(r2, imm: 1))
@@ -128,18 +134,9 @@ public enum ExprCompiler {
         }
     }
 
-    /// r7 = the pointer the last load of `p` reaches (the root when there is none).
-    /// A failed read jumps to the builder's common failure (`failures` nil) or is appended to
-    /// `failures` for the caller to patch.
-    static func follow(_ p: ResolvedPath, scratch: Int16, _ b: inout Builder, failures: UnsafeMutablePointer<[Int]>? = nil) {
-        func failIf(_ op: UInt8, _ reg: UInt8) {
-            if let failures {
-                failures.pointee.append(b.code.count)
-                b.emit(.jump(op, reg, imm: 0, wide: true))
-            } else {
-                b.failIf(op, reg, 0)
-            }
-        }
+    /// r7 = the pointer the last load of `p` reaches (the root when there is none); a failed
+    /// read jumps to the failure (`Builder.toFail`).
+    static func follow(_ p: ResolvedPath, scratch: Int16, _ b: inout Builder) {
         b.emit(.mov64(r7, r6))
         for off in p.loads {
             b.emit(.mov64(r1, r10))
@@ -148,9 +145,9 @@ public enum ExprCompiler {
             b.emit(.mov64(r3, r7))
             b.emit(.alu64(add, r3, imm: Int32(off)))
             b.emit(.call(helper: I.helperProbeReadKernel))
-            failIf(I.jne, r0)
+            b.failIf(I.jne, r0, 0)
             b.emit(.load(I.sizeDW, r7, r10, scratch))
-            failIf(I.jeq, r7)
+            b.failIf(I.jeq, r7, 0)
         }
     }
 
@@ -176,19 +173,18 @@ public enum ExprCompiler {
         b.emit(.alu64(lsh, r9, imm: 63))
         for (i, f) in m.fields.enumerated() {
             guard let p = f.path else { continue }
-            var failures: [Int] = []
-            withUnsafeMutablePointer(to: &failures) { follow(p, scratch: -8, &b, failures: $0) }
+            // A failed read skips only this field: its failures jump to the next one.
+            let mark = b.toFail.count
+            follow(p, scratch: -8, &b)
             b.emit(.mov64(r1, r8))
             b.emit(.alu64(add, r1, imm: Int32(f.offset)))
             b.emit(.mov64(r2, imm: Int32(f.kind == .chars || f.kind == .words ? f.size : min(p.size, 8))))
             b.emit(.mov64(r3, r7))
             b.emit(.alu64(add, r3, imm: Int32(p.offset)))
             b.emit(.call(helper: I.helperProbeReadKernel))
-            failures.append(b.code.count)
-            b.emit(.jump(I.jne, r0, imm: 0, wide: true))
+            b.failIf(I.jne, r0, 0)
             b.emit(.alu64(or, r9, imm: Int32(1 << i))) // i ≤ maxFields: a positive imm
-            let next = b.code.count
-            for at in failures { b.code[at].off = Int16(next - at - 1) }
+            b.redirectFailures(since: mark, to: b.code.count)
         }
         b.code[noSkb].off = Int16(b.code.count - noSkb - 1)
         b.emit(.store(I.sizeDW, r8, 0, r9))

@@ -60,13 +60,16 @@ public final class InterfaceNames {
         let now = Date().timeIntervalSince1970
         guard now - lastScan > 1 else { return nil }
         lastScan = now
-        var candidates = ((try? FileManager.default.contentsOfDirectory(atPath: "/run/netns")) ?? []).map { "/run/netns/\($0)" }
-        candidates += ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [])
-            .filter { $0.allSatisfy(\.isNumber) }.map { "/proc/\($0)/ns/net" }
-        for c in candidates {
-            if let ino = Self.inode(c), nsPaths[ino] == nil { nsPaths[ino] = c }
-        }
+        for f in Self.namespaceFiles() where nsPaths[f.inode] == nil { nsPaths[f.inode] = f.path }
         return nsPaths[inode]
+    }
+
+    /// Files that refer to network namespaces, each with the namespace's inode: /run/netns/*
+    /// (`ip netns` names, sorted) first, then /proc/PID/ns/net by ascending PID.
+    static func namespaceFiles(runNetns: String = "/run/netns", proc: String = "/proc") -> [(path: String, inode: UInt32)] {
+        let named = ((try? FileManager.default.contentsOfDirectory(atPath: runNetns)) ?? []).sorted().map { "\(runNetns)/\($0)" }
+        let pids = ((try? FileManager.default.contentsOfDirectory(atPath: proc)) ?? []).compactMap(Int.init).sorted()
+        return (named + pids.map { "\(proc)/\($0)/ns/net" }).compactMap { path in inode(path).map { (path, $0) } }
     }
 
     static func inode(_ path: String) -> UInt32? {

@@ -47,20 +47,22 @@ public final class NetnsNames: @unchecked Sendable {
         for (inode, name) in Self.scan() where names[inode] == nil { names[inode] = name }
     }
 
-    /// One pass over /run/netns and /proc.
+    /// One pass over the namespace files (InterfaceNames.namespaceFiles): the first file
+    /// that names an inode wins, so `ip netns` names come before PID 1, and PID 1 before the
+    /// others.
     static func scan(runNetns: String = "/run/netns", proc: String = "/proc") -> [UInt32: String] {
         var found: [UInt32: String] = [:]
-        for n in ((try? FileManager.default.contentsOfDirectory(atPath: runNetns)) ?? []).sorted() {
-            if let ino = InterfaceNames.inode("\(runNetns)/\(n)"), found[ino] == nil { found[ino] = n }
-        }
-        if let ino = InterfaceNames.inode("\(proc)/1/ns/net"), found[ino] == nil { found[ino] = "init_net" }
-        let pids = ((try? FileManager.default.contentsOfDirectory(atPath: proc)) ?? []).compactMap(Int.init).sorted()
-        for pid in pids {
-            guard let ino = InterfaceNames.inode("\(proc)/\(pid)/ns/net"), found[ino] == nil else { continue }
-            let comm = ((try? String(contentsOfFile: "\(proc)/\(pid)/comm", encoding: .utf8)) ?? "?")
-                .trimmingCharacters(in: .whitespacesAndNewlines)
-            let word = comm.isEmpty ? "?" : String(comm.map { $0.isWhitespace ? "_" : $0 }) // one column in text output
-            found[ino] = "\(word)[\(pid)]"
+        for f in InterfaceNames.namespaceFiles(runNetns: runNetns, proc: proc) where found[f.inode] == nil {
+            if f.path.hasPrefix(runNetns + "/") {
+                found[f.inode] = String(f.path.dropFirst(runNetns.count + 1))
+            } else if f.path == "\(proc)/1/ns/net" {
+                found[f.inode] = "init_net"
+            } else {
+                let pidDir = String(f.path.dropLast("/ns/net".count))
+                let comm = ((try? String(contentsOfFile: "\(pidDir)/comm", encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+                let word = comm.isEmpty ? "?" : String(comm.map { $0.isWhitespace ? "_" : $0 }) // one column in text output
+                found[f.inode] = "\(word)[\(pidDir.dropFirst(proc.count + 1))]"
+            }
         }
         return found
     }

@@ -75,8 +75,11 @@ public struct TracePlan: Sendable {
     /// The metadata area's bytes in every record: the larger layout (0: none).
     public var metadataAreaSize: Int { max(skbMetadata?.size ?? 0, xdpMetadata?.size ?? 0) }
 
-    /// Every stub body to splice into a program: the pcap filter's, then the tunnel filters'.
-    var spliceBodies: [(magic: Int32, body: [EBPFInstruction])] {
+    /// Every stub body to splice into a program: the pcap filter's, the tunnel filters', the
+    /// expressions' and the metadata code. Built once: every load splices the same bodies.
+    private(set) var spliceBodies: [(magic: Int32, body: [EBPFInstruction])] = []
+
+    private func makeSpliceBodies() -> [(magic: Int32, body: [EBPFInstruction])] {
         var b: [(magic: Int32, body: [EBPFInstruction])] = []
         if let f = filterBodies { b += [(FilterSplicer.l2Magic, f.l2), (FilterSplicer.l3Magic, f.l3)] }
         if let t = tunnelBodies.l2 { b.append((FilterSplicer.tunnelL2Magic, t)) }
@@ -86,11 +89,31 @@ public struct TracePlan: Sendable {
         if metadataAreaSize > 0 {
             // Both stubs fill the area when it exists: an skb event with only XDP fields asked
             // for still zeroes it, and says "no metadata".
-            let none = SkbMetadata.empty
-            b.append((ExprCompiler.metadataMagic, ExprCompiler.compileMetadata(skbMetadata ?? none, areaSize: metadataAreaSize)))
+            b.append((ExprCompiler.metadataMagic, ExprCompiler.compileMetadata(skbMetadata ?? .empty, areaSize: metadataAreaSize)))
             if let x = xdpMetadata { b.append((ExprCompiler.xdpMetadataMagic, ExprCompiler.compileMetadata(x, areaSize: metadataAreaSize))) }
         }
         return b
+    }
+
+    /// `text` (an expression over `root`, a `struct rootStruct *`) compiled against `btf`, or
+    /// nil without one; errors are bad input named by `flag`.
+    static func compileExpression(_ text: String?, flag: String, root: String, rootStruct: String, btf: BTF?) throws(TraceError) -> [EBPFInstruction]? {
+        guard let text else { return nil }
+        guard let btf else { throw TraceError("\(flag) needs the kernel's BTF", kind: .kernelFeature) }
+        do {
+            return try ExprCompiler.compile(try ExprResolver(btf: btf, root: root, rootStruct: rootStruct).resolve(try ExprParser.parse(text)))
+        } catch {
+            throw TraceError("\(flag) '\(text)': \(error.description)", kind: .badInput)
+        }
+    }
+
+    /// A metadata list's record layout (nil: none asked for); errors as for expressions.
+    static func metadataLayout(_ list: String?, cb: Bool = false, flag: String, root: String, rootStruct: String, btf: BTF?) throws(TraceError) -> SkbMetadata? {
+        guard list != nil || cb else { return nil }
+        guard let btf else { throw TraceError("\(flag) needs the kernel's BTF", kind: .kernelFeature) }
+        do { return try SkbMetadata(list, cb: cb, btf: btf, root: root, rootStruct: rootStruct) } catch {
+            throw TraceError("\(flag) '\(list ?? "")': \(error.description)", kind: .badInput)
+        }
     }
 
     /// The BTF that names the kernel's types: --kernel-btf's file (ELF, e.g. a vmlinux, or raw
@@ -139,45 +162,14 @@ public struct TracePlan: Sendable {
             || config.kernelBTF != nil {
             vmlinux = try Self.kernelBTF(config.kernelBTF)
         }
-        if let text = config.skbExpression {
-            guard let vmlinux else { throw TraceError("--filter-skb-expr needs the kernel's BTF", kind: .kernelFeature) }
-            do {
-                exprBody = try ExprCompiler.compile(try ExprResolver(btf: vmlinux).resolve(try ExprParser.parse(text)))
-            } catch {
-                throw TraceError("--filter-skb-expr '\(text)': \(error.description)", kind: .badInput)
-            }
-        } else {
-            exprBody = nil
-        }
-        if config.skbMetadata != nil || config.outputSkbCB {
-            guard let vmlinux else { throw TraceError("--output-skb-metadata needs the kernel's BTF", kind: .kernelFeature) }
-            do { skbMetadata = try SkbMetadata(config.skbMetadata, cb: config.outputSkbCB, btf: vmlinux) } catch {
-                throw TraceError("--output-skb-metadata '\(config.skbMetadata ?? "")': \(error.description)", kind: .badInput)
-            }
-        } else {
-            skbMetadata = nil
-        }
+        exprBody = try Self.compileExpression(config.skbExpression, flag: "--filter-skb-expr", root: "skb", rootStruct: "sk_buff", btf: vmlinux)
+        skbMetadata = try Self.metadataLayout(config.skbMetadata, cb: config.outputSkbCB, flag: "--output-skb-metadata",
+                                              root: "skb", rootStruct: "sk_buff", btf: vmlinux)
         for (flag, given) in [("--filter-xdp-expr", config.xdpExpression), ("--output-xdp-metadata", config.xdpMetadata)] where given != nil && !config.traceXDP {
             throw TraceError("\(flag) applies to traced XDP programs: add --filter-trace-xdp", kind: .badInput)
         }
-        if let text = config.xdpExpression {
-            guard let vmlinux else { throw TraceError("--filter-xdp-expr needs the kernel's BTF", kind: .kernelFeature) }
-            do {
-                xdpExprBody = try ExprCompiler.compile(try ExprResolver(btf: vmlinux, root: "xdp", rootStruct: "xdp_buff").resolve(try ExprParser.parse(text)))
-            } catch {
-                throw TraceError("--filter-xdp-expr '\(text)': \(error.description)", kind: .badInput)
-            }
-        } else {
-            xdpExprBody = nil
-        }
-        if let list = config.xdpMetadata {
-            guard let vmlinux else { throw TraceError("--output-xdp-metadata needs the kernel's BTF", kind: .kernelFeature) }
-            do { xdpMetadata = try SkbMetadata(list, btf: vmlinux, root: "xdp", rootStruct: "xdp_buff") } catch {
-                throw TraceError("--output-xdp-metadata '\(list)': \(error.description)", kind: .badInput)
-            }
-        } else {
-            xdpMetadata = nil
-        }
+        xdpExprBody = try Self.compileExpression(config.xdpExpression, flag: "--filter-xdp-expr", root: "xdp", rootStruct: "xdp_buff", btf: vmlinux)
+        xdpMetadata = try Self.metadataLayout(config.xdpMetadata, flag: "--output-xdp-metadata", root: "xdp", rootStruct: "xdp_buff", btf: vmlinux)
         // The backend first: discovery then looks only for what it attaches to.
         if let b = config.backend {
             let f = probe(b)
@@ -229,6 +221,7 @@ public struct TracePlan: Sendable {
         guard !functions.isEmpty else {
             throw TraceError("nothing to attach: no \(backend.tracesTracepoints ? "sk_buff tracepoint" : "sk_buff function") matches" + (config.limit.map { " --limit-funcs '\($0.pattern)'" } ?? ""))
         }
+        spliceBodies = makeSpliceBodies()
     }
 
     /// --filter-trace-tc / --filter-trace-xdp: every loaded tc or XDP program, checked against
