@@ -121,6 +121,12 @@ enum ft_limit {
 	FT_STACK_DEPTH = 127,	/* frames kept of a kernel stack (the stack map's value) */
 };
 
+/* Instruction markers user space rewrites per load: the upper half of an ld_imm64's value,
+ * whose lower half it replaces (ProgramSections, PreparedLoad). */
+enum ft_marker {
+	FT_FUNC_ID_MARKER = 0x46544944,	/* "FTID": the function id of an fentry/fexit/tp_btf load */
+};
+
 /* Per-CPU packet counters of skbcount.bpf.c. */
 struct ft_skb_counters {
 	__u64 rx_packets;

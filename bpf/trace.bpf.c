@@ -3,8 +3,9 @@
  * emit(), which filters, reserves a record in this CPU's ring and fills it with CO-RE reads
  * (the same code serves kprobe registers, fentry args and tracepoint args).
  *
- * Function ids: the attach cookie (kprobe, kprobe.multi) or the load-time `func_id` config
- * (fentry, tp_btf: one load per target).
+ * Function ids: the attach cookie (kprobe, kprobe.multi, raw_tp) or, where each load has one
+ * target (fentry, fexit, tp_btf), a constant written into the instructions at load
+ * (this_func_id), so one verified program image serves every target's load.
  *
  * Sections are fasttrace's `ft.*` (libbpf's kprobe, fentry, ... plus a load-time hook that
  * splices the pcap filter into ft_pcap_l2/l3; see pcap_filter.h). */
@@ -30,7 +31,6 @@ char LICENSE[] SEC("license") = "GPL";
 #define E2BIG 7
 
 /* ---- load-time config (0 = off; the verifier prunes disabled checks) ---------------- */
-const volatile __u32 func_id = 0;		/* fentry / tp_btf: the function of this load */
 const volatile __u32 filter_netns = 0;		/* netns inode */
 const volatile __u32 filter_mark = 0;
 const volatile __u32 filter_mark_mask = 0;
@@ -115,7 +115,19 @@ struct {
 } skb_stack SEC(".maps");
 
 FT_EXPORT_TYPES(struct ft_event *event, struct ft_snap *snap, enum ft_link link, enum ft_stat stat, enum ft_limit limit)
-FT_EXPORT_TYPES_AS(__ft_export_meta_types, enum ft_meta_flag meta_flag, struct ft_dump *dump, enum ft_dump_kind dump_kind)
+FT_EXPORT_TYPES_AS(__ft_export_meta_types, enum ft_meta_flag meta_flag, struct ft_dump *dump, enum ft_dump_kind dump_kind,
+		   enum ft_marker marker)
+
+/* The function id of a one-target load (fentry, fexit, tp_btf): an ld_imm64 whose value is
+ * FT_FUNC_ID_MARKER << 32 in the object; each load writes its id over it (ProgramSections).
+ * asm keeps clang from folding the constant. */
+static __always_inline __u32 this_func_id(void)
+{
+	__u64 v;
+
+	asm volatile("%0 = %1 ll" : "=r"(v) : "i"((__u64)FT_FUNC_ID_MARKER << 32));
+	return (__u32)v;
+}
 
 static __always_inline __u64 bump(enum ft_stat slot)
 {
@@ -568,11 +580,11 @@ KPROBE_DROP("ft.kprobe", kprobe_drop_2_3, 2, 3)
 KPROBE_DROP("ft.kprobe.multi", kmulti_drop_1_2, 1, 2)
 KPROBE_DROP("ft.kprobe.multi", kmulti_drop_2_3, 2, 3)
 
-/* ---- fentry and tp_btf: one load per target, func_id from config ------------------- */
+/* ---- fentry and tp_btf: one load per target, func_id written into each load ----------- */
 #define BTF_AT(sec, name, N)                                                       \
 	SEC(sec) int name(__u64 *ctx)                                              \
 	{                                                                          \
-		emit(ctx, (struct sk_buff *)ctx[N - 1], func_id, 0, FT_EVENT_KIND_FUNC, 0); \
+		emit(ctx, (struct sk_buff *)ctx[N - 1], this_func_id(), 0, FT_EVENT_KIND_FUNC, 0); \
 		return 0;                                                          \
 	}
 BTF_AT("ft.fentry", fentry_skb_1, 1)
@@ -584,7 +596,7 @@ BTF_AT("ft.fentry", fentry_skb_5, 5)
 /* The skb is a number from a map here: loaded with ft_direct_skb off. */
 SEC("ft.fentry") int fentry_skb_0(__u64 *ctx)
 {
-	emit_by_stack(ctx, func_id, 0);
+	emit_by_stack(ctx, this_func_id(), 0);
 	return 0;
 }
 BTF_AT("ft.tp_btf", tp_skb_1, 1)
@@ -594,14 +606,14 @@ BTF_AT("ft.tp_btf", tp_skb_3, 3)
 SEC("ft.fentry")
 int fentry_drop_1_2(__u64 *ctx)
 {
-	emit(ctx, (struct sk_buff *)ctx[0], func_id, (__u32)ctx[1], FT_EVENT_KIND_DROP, 0);
+	emit(ctx, (struct sk_buff *)ctx[0], this_func_id(), (__u32)ctx[1], FT_EVENT_KIND_DROP, 0);
 	return 0;
 }
 
 SEC("ft.fentry")
 int fentry_drop_2_3(__u64 *ctx)
 {
-	emit(ctx, (struct sk_buff *)ctx[1], func_id, (__u32)ctx[2], FT_EVENT_KIND_DROP, 0);
+	emit(ctx, (struct sk_buff *)ctx[1], this_func_id(), (__u32)ctx[2], FT_EVENT_KIND_DROP, 0);
 	return 0;
 }
 
@@ -636,26 +648,26 @@ int rtp_kfree_skb(struct bpf_raw_tracepoint_args *ctx)
 SEC("ft.tp_btf")
 int tp_kfree_skb(__u64 *ctx)
 {
-	emit(ctx, (struct sk_buff *)ctx[0], func_id, (__u32)ctx[2], FT_EVENT_KIND_DROP, 0);
+	emit(ctx, (struct sk_buff *)ctx[0], this_func_id(), (__u32)ctx[2], FT_EVENT_KIND_DROP, 0);
 	return 0;
 }
 
 /* ---- BPF programs as targets (--filter-trace-tc): fentry/fexit with a loaded tc program as
- * the attach target, one load per program (func_id from config). The program's argument is
+ * the attach target, one load per program (func_id written into it). The program's argument is
  * a `struct __sk_buff *`, which at run time is the kernel's sk_buff; read with probe reads
  * (ft_direct_skb is off for these objects). fexit sees the skb as the program left it and
  * its return value after the arguments. */
 SEC("ft.fentry")
 int fentry_prog(__u64 *ctx)
 {
-	emit(ctx, (struct sk_buff *)ctx[0], func_id, 0, FT_EVENT_KIND_PROG, 0);
+	emit(ctx, (struct sk_buff *)ctx[0], this_func_id(), 0, FT_EVENT_KIND_PROG, 0);
 	return 0;
 }
 
 SEC("ft.fexit")
 int fexit_prog(__u64 *ctx)
 {
-	emit(ctx, (struct sk_buff *)ctx[0], func_id, (__u32)ctx[1], FT_EVENT_KIND_PROG_EXIT, 0);
+	emit(ctx, (struct sk_buff *)ctx[0], this_func_id(), (__u32)ctx[1], FT_EVENT_KIND_PROG_EXIT, 0);
 	return 0;
 }
 
@@ -757,14 +769,14 @@ static __always_inline void emit_xdp(void *ctx, struct xdp_buff *xdp, __u32 id, 
 SEC("ft.fentry")
 int fentry_xdp(__u64 *ctx)
 {
-	emit_xdp(ctx, (struct xdp_buff *)ctx[0], func_id, 0, FT_EVENT_KIND_PROG);
+	emit_xdp(ctx, (struct xdp_buff *)ctx[0], this_func_id(), 0, FT_EVENT_KIND_PROG);
 	return 0;
 }
 
 SEC("ft.fexit")
 int fexit_xdp(__u64 *ctx)
 {
-	emit_xdp(ctx, (struct xdp_buff *)ctx[0], func_id, (__u32)ctx[1], FT_EVENT_KIND_PROG_EXIT);
+	emit_xdp(ctx, (struct xdp_buff *)ctx[0], this_func_id(), (__u32)ctx[1], FT_EVENT_KIND_PROG_EXIT);
 	return 0;
 }
 

@@ -159,10 +159,10 @@ public enum HitBench {
         // add two clock reads per run and so are switched on only for that second part.
         let slices = 10
         func sample() -> Double { (0..<slices).map { _ in load.run(datagrams) }.min()! }
-        func perRun(_ programs: [BPFProgram]) throws -> Double {
-            let before = programs.map(\.runStatistics)
+        func perRun(_ programs: [Int32]) throws -> Double {
+            let before = programs.map(BPFProgram.runStatistics(fd:))
             _ = try BPFProgram.withRunStatistics { load.run(datagrams) }
-            let after = programs.map(\.runStatistics)
+            let after = programs.map(BPFProgram.runStatistics(fd:))
             let runs = zip(after, before).reduce(0) { $0 + $1.0.runs - $1.1.runs }
             let ns = zip(after, before).reduce(0) { $0 + $1.0.nanoseconds - $1.1.nanoseconds }
             return runs == 0 ? 0 : Double(ns) / Double(runs)
@@ -178,13 +178,13 @@ public enum HitBench {
             do {
                 let e = try Empty(backend: backend, discovery: discovery)
                 empty.append(sample())
-                progEmpty.append(try perRun(e.objects.flatMap { $0.programs.all.filter { $0.fd >= 0 } }))
+                progEmpty.append(try perRun(e.objects.flatMap { $0.programs.all.map(\.fd).filter { $0 >= 0 } }))
             }
             let n1 = sample()
             do {
                 let f = try Traced(filtered)
                 out.append(sample())
-                progOut.append(try perRun(f.tracer.loadedPrograms))
+                progOut.append(try perRun(f.tracer.loadedProgramFDs))
                 _ = f.finish()
             }
             let n2 = sample()
@@ -194,7 +194,7 @@ public enum HitBench {
                 let before = r.tracer.submitted + r.tracer.lost
                 rec.append(sample())
                 hits.append(Double(r.tracer.submitted + r.tracer.lost - before) / Double(datagrams * slices))
-                progRec.append(try perRun(r.tracer.loadedPrograms))
+                progRec.append(try perRun(r.tracer.loadedProgramFDs))
                 _ = r.finish()
             }
             let n3 = sample()

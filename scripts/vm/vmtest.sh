@@ -14,7 +14,7 @@ kernels=("$@")
 bin=$(swift build --show-bin-path)
 tests=$bin/fasttracePackageTests.xctest
 [[ -x $tests ]] || { echo "vmtest: $tests missing: run 'swift build --build-tests' first" >&2; exit 2; }
-filter=${FASTTRACE_VM_FILTER:-'AttachModeTests|KernelExpectationTests|FeatureTests|SkeletonTests|CLITests|DiscoveryTests|TraceE2ETests|InterruptTests|BenchCommandTests'}
+filter=${FASTTRACE_VM_FILTER:-'AttachModeTests|PreparedLoadTests|KernelExpectationTests|FeatureTests|SkeletonTests|CLITests|DiscoveryTests|TraceE2ETests|InterruptTests|BenchCommandTests'}
 timeout_s=${FASTTRACE_VM_TIMEOUT:-1500}
 
 # What each kernel must offer (measured; see docs/vm-harness.md). Anything else fails the suite.

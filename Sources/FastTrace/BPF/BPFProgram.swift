@@ -32,15 +32,41 @@ public final class BPFProgram {
 
     /// Edits the program's final instructions right before BPF_PROG_LOAD (after libbpf's
     /// relocations): `rewrite` returns whether it changed anything, or throws to fail the load
-    /// with its message. The program must live in an `ft.*` section (ProgramSections). A later
-    /// call replaces an earlier one.
+    /// with its message. The program must live in an `ft.*` section (ProgramSections). Several
+    /// calls apply in order.
     public func rewriteBeforeLoad(_ rewrite: @escaping @Sendable (inout LoadableProgram) throws -> Bool) {
-        ProgramSections.setRewrite(rewrite, for: handle)
+        ProgramSections.addRewrite(rewrite, for: handle)
+    }
+
+    /// The function id this load writes into the program (its `this_func_id()`); a program that
+    /// reads one fails to load without it.
+    public func setFunctionID(_ id: UInt32) {
+        ProgramSections.setFunctionID(id, for: handle)
+    }
+
+    /// Keeps this program's load in its final form (after relocation and rewrites), so that
+    /// the same program can be loaded again for other targets without libbpf
+    /// (`preparedLoad()` after the object loads).
+    public func keepPreparedLoad() {
+        ProgramSections.capture(handle)
+    }
+
+    /// The load kept by `keepPreparedLoad()`, once; nil when the program has no function id
+    /// to vary or did not load. It keeps this program's object (maps, BTF) alive.
+    public func preparedLoad() -> PreparedLoad? {
+        guard let p = ProgramSections.takeCaptured(handle) else { return nil }
+        p.owner = self
+        return p
     }
 
     /// Runs and total run time so far, counted while BPF run-time statistics are enabled
     /// (`BPFProgram.withRunStatistics`), plus the instructions the verifier processed.
     public var runStatistics: (runs: UInt64, nanoseconds: UInt64, verifiedInstructions: UInt32) {
+        Self.runStatistics(fd: fd)
+    }
+
+    /// `runStatistics` of any loaded program by descriptor.
+    public static func runStatistics(fd: Int32) -> (runs: UInt64, nanoseconds: UInt64, verifiedInstructions: UInt32) {
         var info = bpf_prog_info()
         var len = UInt32(MemoryLayout<bpf_prog_info>.size)
         guard fd >= 0, bpf_obj_get_info_by_fd(fd, &info, &len) == 0 else { return (0, 0, 0) }
@@ -192,18 +218,27 @@ public final class BPFProgram {
 /// An attachment. Detaches when released or on `detach()`.
 public final class BPFLink {
     private var handle: OpaquePointer?
-    /// A link made without libbpf (`attachRawTracepoint(_:cookie:)`): its descriptor.
+    /// A link made without libbpf (raw_tp with a cookie, prepared loads): its descriptor.
     private var ownFD: Int32 = -1
-    public let program: BPFProgram
+    /// A program loaded without libbpf (`PreparedLoad`): held by this link alone, closed with it.
+    public private(set) var ownProgramFD: Int32 = -1
+    /// What must outlive the link: its program, or the prepared load (the object's maps, BTF).
+    let owner: AnyObject
 
     init(handle: OpaquePointer, program: BPFProgram) {
         self.handle = handle
-        self.program = program
+        owner = program
     }
 
     init(fd: Int32, program: BPFProgram) {
         ownFD = fd
-        self.program = program
+        owner = program
+    }
+
+    init(fd: Int32, programFD: Int32, owner: PreparedLoad) {
+        ownFD = fd
+        ownProgramFD = programFD
+        self.owner = owner
     }
 
     deinit { detach() }
@@ -216,5 +251,7 @@ public final class BPFLink {
         handle = nil
         if ownFD >= 0 { close(ownFD) }
         ownFD = -1
+        if ownProgramFD >= 0 { close(ownProgramFD) }
+        ownProgramFD = -1
     }
 }

@@ -27,9 +27,20 @@ public enum ProgramSections {
 
     typealias Rewrite = @Sendable (inout LoadableProgram) throws -> Bool
 
-    /// Pending rewrites by program (bpf_program address), and failures to report after load.
-    private static let pending = Mutex<[UInt: Rewrite]>([:])
+    /// What to do to a program at its next load: rewrites (in order), the function id to write
+    /// over its FT_FUNC_ID_MARKER instructions, and whether to keep the load's final form for
+    /// prepared loads (`PreparedLoad`).
+    struct Job {
+        var rewrites: [Rewrite] = []
+        var functionID: UInt32?
+        var capture = false
+    }
+
+    /// Pending jobs by program (bpf_program address), failures to report after load, and the
+    /// captured loads until taken.
+    private static let pending = Mutex<[UInt: Job]>([:])
     private static let failures = Mutex<[UInt: String]>([:])
+    private static let captured = Mutex<[UInt: PreparedLoad]>([:])
 
     private static let registration: Int32 = {
         for s in sections {
@@ -50,8 +61,21 @@ public enum ProgramSections {
 
     static func key(_ prog: OpaquePointer) -> UInt { UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(prog))) }
 
-    static func setRewrite(_ rewrite: @escaping Rewrite, for prog: OpaquePointer) {
-        pending.withLock { $0[key(prog)] = rewrite }
+    static func addRewrite(_ rewrite: @escaping Rewrite, for prog: OpaquePointer) {
+        pending.withLock { $0[key(prog), default: Job()].rewrites.append(rewrite) }
+    }
+
+    static func setFunctionID(_ id: UInt32, for prog: OpaquePointer) {
+        pending.withLock { $0[key(prog), default: Job()].functionID = id }
+    }
+
+    static func capture(_ prog: OpaquePointer) {
+        pending.withLock { $0[key(prog), default: Job()].capture = true }
+    }
+
+    /// The load kept by `capture`, once (nil when the program did not load).
+    static func takeCaptured(_ prog: OpaquePointer) -> PreparedLoad? {
+        captured.withLock { $0.removeValue(forKey: key(prog)) }
     }
 
     /// After load: the hook's error for this program, if it failed or never ran (a program
@@ -59,22 +83,44 @@ public enum ProgramSections {
     static func finish(_ prog: OpaquePointer, loaded: Bool) -> String? {
         let unapplied = pending.withLock { $0.removeValue(forKey: key(prog)) } != nil
         let failure = failures.withLock { $0.removeValue(forKey: key(prog)) }
+        if !loaded { _ = takeCaptured(prog) }
         if let failure { return failure }
-        return unapplied && loaded ? "section \(String(cString: bpf_program__section_name(prog))) has no splice hook (use an ft.* section)" : nil
+        return unapplied && loaded ? "section \(String(cString: bpf_program__section_name(prog))) has no load hook (use an ft.* section)" : nil
     }
 
-    /// The prepare-load hook: rewrite, then hand libbpf the new instructions and fixed-up
-    /// BTF offsets. A failure is kept for `finish` and fails the load with EINVAL.
+    /// The prepare-load hook: rewrite, keep the result when asked, write the function id,
+    /// and hand libbpf the final instructions and fixed-up BTF offsets. A failure is kept for
+    /// `finish` and fails the load with EINVAL. Every ft.* load passes here, so a program
+    /// that reads its function id cannot load without one.
     static func prepare(_ prog: OpaquePointer, _ opts: UnsafeMutablePointer<bpf_prog_load_opts>) -> Int32 {
-        guard let rewrite = pending.withLock({ $0[key(prog)] }) else { return 0 }
+        let job = pending.withLock { $0[key(prog)] } ?? Job()
         do {
-            try apply(rewrite, prog, opts)
+            for rewrite in job.rewrites { try apply(rewrite, prog, opts) }
+            try writeFunctionID(job, prog, opts)
             pending.withLock { _ = $0.removeValue(forKey: key(prog)) }
             return 0
         } catch {
             failures.withLock { $0[key(prog)] = "\(error)" }
             return -EINVAL
         }
+    }
+
+    private static func writeFunctionID(_ job: Job, _ prog: OpaquePointer, _ opts: UnsafeMutablePointer<bpf_prog_load_opts>) throws {
+        let n = bpf_program__insn_cnt(prog)
+        guard let raw = bpf_program__insns(prog) else { return }
+        var insns = Array(UnsafeBufferPointer(start: raw, count: n))
+        let slots = PreparedLoad.functionIDSlots(insns)
+        guard !slots.isEmpty else { return }
+        guard let id = job.functionID else {
+            throw RewriteFailure(description: "the program reads its function id and none was set (BPFProgram.setFunctionID)")
+        }
+        if job.capture {
+            let p = PreparedLoad(program: prog, instructions: insns, functionIDSlots: slots, options: opts.pointee)
+            captured.withLock { $0[key(prog)] = p }
+        }
+        PreparedLoad.write(id, at: slots, in: &insns)
+        let rc = bpf_program__set_insns(prog, &insns, insns.count)
+        guard rc == 0 else { throw RewriteFailure(description: "bpf_program__set_insns: \(BPFError.name(ofErrno: -rc))") }
     }
 
     struct RewriteFailure: Error, CustomStringConvertible { let description: String }

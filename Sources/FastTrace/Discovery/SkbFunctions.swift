@@ -11,6 +11,18 @@ public struct SkbFunction: Codable, Sendable, Equatable {
     public let module: String?
     /// Kernel addresses (several when static functions share the name); for kprobe.multi.
     public let addresses: [UInt64]
+    /// The FUNC's id in the vmlinux BTF discovery read (the first of the name, as libbpf
+    /// picks); nil in a module. fentry's prepared loads attach by it when that BTF is the
+    /// running kernel's (no --kernel-btf).
+    public var btfID: UInt32?
+
+    public init(name: String, position: Int, module: String?, addresses: [UInt64], btfID: UInt32? = nil) {
+        self.name = name
+        self.position = position
+        self.module = module
+        self.addresses = addresses
+        self.btfID = btfID
+    }
 }
 
 /// A raw tracepoint whose BTF prototype (`btf_trace_NAME`) carries a `struct sk_buff *`.
@@ -20,6 +32,16 @@ public struct SkbTracepoint: Codable, Sendable, Equatable {
     public let category: String?
     /// 1-based position of the skb among the tracepoint's arguments.
     public let position: Int
+    /// The `btf_trace_NAME` typedef's id in the vmlinux BTF discovery read (tp_btf's attach
+    /// target, used as fentry's is).
+    public var btfID: UInt32?
+
+    public init(name: String, category: String?, position: Int, btfID: UInt32? = nil) {
+        self.name = name
+        self.category = category
+        self.position = position
+        self.btfID = btfID
+    }
 }
 
 /// The set of things fasttrace can attach to, for a kernel.
@@ -70,8 +92,8 @@ public struct Discovery: Codable, Sendable {
         guard let skb = vmlinux.find("sk_buff", kind: .struct) else {
             throw Failure(description: "\(btfDir)/vmlinux: no struct sk_buff in kernel BTF")
         }
-        var found: [(name: String, position: Int, module: String?)] = []
-        var others: [(name: String, position: Int, module: String?)] = []
+        var found: [Found] = []
+        var others: [Found] = []
         let scanFunctions = options.scope != .tracepoints
         if scanFunctions { Self.scanFunctions(vmlinux, skb: skb, from: 1, module: nil, into: &found, nonSkb: options.nonSkb, others: &others) }
         for module in try moduleNames(options, btfDir: btfDir) where scanFunctions {
@@ -90,11 +112,12 @@ public struct Discovery: Codable, Sendable {
         let functions = found.filter { f in
             traceable.contains(f.name) && seen.insert(f.name).inserted
         }.map { f in
-            SkbFunction(name: f.name, position: f.position, module: f.module ?? traceable.modules[f.name],
-                        addresses: traceable.addresses[f.name] ?? [])
+            let module = f.module ?? traceable.modules[f.name]
+            return SkbFunction(name: f.name, position: f.position, module: module,
+                               addresses: traceable.addresses[f.name] ?? [], btfID: module == nil ? f.btfID : nil)
         }.sorted { $0.name < $1.name }
         let tracepoints = (options.scope == .functions ? [] : scanTracepoints(vmlinux, skb: skb)).filter { options.limit?.matches($0.name) != false }
-            .map { SkbTracepoint(name: $0.name, category: tracefsCategories[$0.name], position: $0.position) }
+            .map { SkbTracepoint(name: $0.name, category: tracefsCategories[$0.name], position: $0.position, btfID: $0.btfID) }
         return Discovery(kernelRelease: KernelInfo.release, source: traceable.source, candidates: candidates,
                          functions: functions, tracepoints: tracepoints)
     }
@@ -120,21 +143,24 @@ public struct Discovery: Codable, Sendable {
 
     /// FUNC types from `first` on whose prototype has `struct sk_buff *` at 1…5; the others
     /// that `nonSkb` matches go to `others` at position 0.
+    typealias Found = (name: String, position: Int, module: String?, btfID: UInt32?)
+
     static func scanFunctions(_ btf: BTF, skb: UInt32, from first: UInt32, module: String?,
-                              into found: inout [(name: String, position: Int, module: String?)],
-                              nonSkb: NameFilter? = nil, others: inout [(name: String, position: Int, module: String?)]) {
+                              into found: inout [Found], nonSkb: NameFilter? = nil, others: inout [Found]) {
         for id in first..<btf.typeCount where btf.kind(id) == .func {
+            // A module's ids only mean something with its BTF object's descriptor.
+            let btfID = module == nil ? id : nil
             if let pos = skbPosition(btf, proto: btf.target(id), skb: skb, skipFirst: false) {
-                found.append((btf.name(id), pos, module))
+                found.append((btf.name(id), pos, module, btfID))
             } else if let nonSkb, nonSkb.matches(btf.name(id)) {
-                others.append((btf.name(id), 0, module))
+                others.append((btf.name(id), 0, module, btfID))
             }
         }
     }
 
     /// `typedef void (*btf_trace_NAME)(void *, args…)`: position among args (after the void *).
-    static func scanTracepoints(_ btf: BTF, skb: UInt32) -> [(name: String, position: Int)] {
-        var out: [(String, Int)] = []
+    static func scanTracepoints(_ btf: BTF, skb: UInt32) -> [(name: String, position: Int, btfID: UInt32)] {
+        var out: [(String, Int, UInt32)] = []
         let prefix = "btf_trace_"
         for id in 1..<btf.typeCount where btf.kind(id) == .typedef {
             let name = btf.name(id)
@@ -144,7 +170,7 @@ public struct Discovery: Codable, Sendable {
             let proto = btf.resolve(btf.target(ptr))
             guard btf.kind(proto) == .funcProto,
                   let pos = skbPosition(btf, proto: proto, skb: skb, skipFirst: true) else { continue }
-            out.append((String(name.dropFirst(prefix.count)), pos))
+            out.append((String(name.dropFirst(prefix.count)), pos, id))
         }
         return out.sorted { $0.0 < $1.0 }
     }

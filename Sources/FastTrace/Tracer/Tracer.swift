@@ -13,6 +13,8 @@ public final class Tracer {
     /// Targets that could not be attached, with the reason.
     public internal(set) var ignored: [(name: String, reason: String)] = []
     public internal(set) var attachedCount = 0
+    /// Targets loaded from a prepared load (BPF_PROG_LOAD alone) rather than through libbpf.
+    public private(set) var preparedLoadCount = 0
 
     var config: TraceConfig { plan.config }
     var discovery: Discovery { plan.discovery }
@@ -50,11 +52,10 @@ public final class Tracer {
 
     /// Opens a trace object configured from the plan; `directSkb` overrides the backend's
     /// choice (BPF-program targets take their skb through probe reads).
-    func open(funcID: UInt32 = 0, directSkb: Bool? = nil) throws(BPFError) -> TraceBPF.Opened {
+    func open(directSkb: Bool? = nil) throws(BPFError) -> TraceBPF.Opened {
         BPFObject.useKernelBTF(config.kernelBTF)
         let opened = try TraceBPF.open()
         var c = opened.config
-        c.funcId = funcID
         c.filterMark = config.filterMark
         c.filterMarkMask = config.filterMarkMask
         c.filterIfindex = config.filterIfindex
@@ -110,12 +111,18 @@ public final class Tracer {
     }
 
     /// Enables only `keep` (by keypath) in an opened object, with the pcap filter spliced in.
-    func only(_ opened: borrowing TraceBPF.Opened, _ keep: [KeyPath<TraceBPF.Programs, BPFProgram>]) {
+    /// `funcID`: the function id a one-target load reports (fentry, fexit, tp_btf);
+    /// `keepPrepared`: keep the load's final form for `PreparedLoad`s.
+    func only(_ opened: borrowing TraceBPF.Opened, _ keep: [KeyPath<TraceBPF.Programs, BPFProgram>],
+              funcID: UInt32? = nil, keepPrepared: Bool = false) {
         let chosen = keep.map { opened.programs[keyPath: $0] }
         let bodies = plan.spliceBodies
         for p in opened.programs.all {
             p.autoload = chosen.contains { $0 === p }
-            if p.autoload, !bodies.isEmpty { p.spliceFilters(bodies) }
+            guard p.autoload else { continue }
+            if !bodies.isEmpty { p.spliceFilters(bodies) }
+            if let funcID { p.setFunctionID(funcID) }
+            if keepPrepared { p.keepPreparedLoad() }
         }
     }
 
@@ -156,28 +163,67 @@ public final class Tracer {
         return try load(opened).programs[keyPath: path].attachTrace()
     }
 
-    /// fentry and tp_btf: the target is fixed at load, so one load per target (maps shared).
+    /// fentry and tp_btf: the target is fixed at load, so one load per target, maps shared.
+    /// The first target of each program variant goes through libbpf (open, relocation, load)
+    /// and keeps its final form; the others load that form with BPF_PROG_LOAD alone, in
+    /// parallel (`PreparedLoad`). Targets without a usable BTF id (modules, --kernel-btf)
+    /// each take libbpf's path.
     func attachEachTarget(progress: (Int, Int) -> Void, cancelled: () -> Bool) throws(BPFError) {
+        let total = plan.functions.count
+        let ids = runningKernelBTFIDs
+        struct Variant: Hashable { let program: KeyPath<TraceBPF.Programs, BPFProgram>, directSkb: Bool }
+        var prepared: [Variant: PreparedLoad] = [:]
+        var later: [(id: Int, name: String, target: UInt32, load: PreparedLoad)] = []
+        var done = 0
         for (id, t) in plan.functions.enumerated() {
-            if cancelled() { break }
+            if cancelled() { return }
             guard let path = program(for: t) else {
                 ignored.append((t.name, "sk_buff is argument \(t.position): no program for it"))
                 continue
             }
             // A function without an skb gets it from a map: a number, not a BTF pointer.
-            let opened = try open(funcID: UInt32(id), directSkb: t.position == 0 ? false : nil)
-            only(opened, [path])
+            let directSkb: Bool? = t.position == 0 ? false : nil
+            let variant = Variant(program: path, directSkb: directSkb ?? backend.implementation.directSkb)
+            let btfID = ids[t.name]
+            if let btfID, let p = prepared[variant] {
+                later.append((id, t.name, btfID, p))
+                continue
+            }
+            let opened = try open(directSkb: directSkb)
+            only(opened, [path], funcID: UInt32(id), keepPrepared: btfID != nil)
             try opened.programs[keyPath: path].setAttachTarget(function: t.name)
             do {
-                let loaded = try load(opened)
-                links.append(try loaded.programs[keyPath: path].attachTrace())
+                let program = try load(opened).programs[keyPath: path]
+                if let kept = program.preparedLoad() { prepared[variant] = kept }
+                links.append(try program.attachTrace())
                 attachedCount += 1
             } catch {
                 if objects.isEmpty { throw error } // the first load failing is not per-target
                 ignored.append((t.name, error.errnoName))
             }
-            progress(id + 1, plan.functions.count)
+            done += 1
+            progress(done, total)
         }
+        let first = done
+        let results = ParallelAttach.run(later.count, progress: { progress(first + $0, total) }, cancelled: cancelled) { i in
+            let l = later[i]
+            return Result { () throws(BPFError) -> BPFLink in try l.load.attach(target: l.target, functionID: UInt32(l.id)) }
+        }
+        for (i, r) in results.enumerated() {
+            switch r {
+            case .success(let link)?: links.append(link); attachedCount += 1; preparedLoadCount += 1
+            case .failure(let e)?: ignored.append((later[i].name, e.errnoName))
+            case nil: break // cancelled before this one
+            }
+        }
+    }
+
+    /// Target name → its id in the running kernel's vmlinux BTF (FUNC, or `btf_trace_*` for
+    /// tracepoints); empty with --kernel-btf, whose ids need not be the kernel's.
+    private var runningKernelBTFIDs: [String: UInt32] {
+        guard config.kernelBTF == nil else { return [:] }
+        let pairs = backend.tracesTracepoints ? discovery.tracepoints.map { ($0.name, $0.btfID) } : discovery.functions.map { ($0.name, $0.btfID) }
+        return Dictionary(pairs.compactMap { n, id in id.map { (n, $0) } }, uniquingKeysWith: { a, _ in a })
     }
 
     // MARK: events
@@ -211,9 +257,9 @@ public final class Tracer {
         return Array(frames.prefix { $0 != 0 })
     }
 
-    /// The loaded programs (for run statistics).
-    public var loadedPrograms: [BPFProgram] {
-        objects.flatMap { $0.programs.all.filter { $0.fd >= 0 } }
+    /// Descriptors of the loaded programs: libbpf's and the prepared loads' (for run statistics).
+    public var loadedProgramFDs: [Int32] {
+        objects.flatMap { $0.programs.all.map(\.fd).filter { $0 >= 0 } } + links.map(\.ownProgramFD).filter { $0 >= 0 }
     }
 
     /// Records the BPF side could not reserve (rings full), summed over CPUs.

@@ -25,11 +25,11 @@ enum ProgramTargets {
         let fd = bpf_prog_get_fd_by_id(id)
         guard fd >= 0 else { throw BPFError.capture("open program \(t.name)") } // unloaded since the plan
         defer { close(fd) }
-        let opened = try tracer.open(funcID: funcID, directSkb: false)
+        let opened = try tracer.open(directSkb: false)
         let xdp = t.isXDPProgram
         let entry: KeyPath<TraceBPF.Programs, BPFProgram> = xdp ? \.fentryXdp : \.fentryProg
         let exit: KeyPath<TraceBPF.Programs, BPFProgram> = xdp ? \.fexitXdp : \.fexitProg
-        tracer.only(opened, [entry, exit])
+        tracer.only(opened, [entry, exit], funcID: funcID)
         try opened.programs[keyPath: entry].setAttachTarget(programFD: fd, function: function)
         try opened.programs[keyPath: exit].setAttachTarget(programFD: fd, function: function)
         let loaded = try tracer.load(opened)
