@@ -48,9 +48,9 @@ struct PreparedLoadTests {
 
     @Test(.enabled(if: TestKernel.has("fentry"), TestKernel.whyNot("fentry")))
     func eachPreparedFentryReportsItsOwnTarget() throws {
-        // ip_local_out and __ip_local_out take the skb third: a second variant.
+        // __ip_local_out and ip_output take the skb third: a second variant.
         try eachPreparedLoadReportsItsOwnTarget(.fentry, path: [
-            ("ip_local_out", 28), ("__ip_local_out", 28), ("dev_hard_start_xmit", 42), ("ip_rcv", 28), ("udp_rcv", 8),
+            ("__ip_local_out", 28), ("ip_output", 28), ("dev_hard_start_xmit", 42), ("ip_rcv", 28), ("udp_rcv", 8),
         ])
     }
 
