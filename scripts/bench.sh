@@ -15,7 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kernels=${BENCH_KERNELS-6.1 6.12}
-vm_args=${BENCH_VM_ARGS---budget 75 --detach-probes 30 --flood-datagrams 20000 --flood-repeats 1 --only startup,attach,hits,capture,detach,flood --startup-backends kprobe-multi,tracepoint-multi,tracepoint}
+vm_args=${BENCH_VM_ARGS---budget 900 --detach-probes 30 --flood-datagrams 20000 --flood-repeats 1 --only startup,attach,hits,capture,detach,flood --startup-backends kprobe-multi,tracepoint-multi,tracepoint}
 doc=${BENCH_DOC-docs/benchmarks.md}
 start=$(date +%s)
 say() { echo "== [$(( $(date +%s) - start )) s] $*" >&2; }
@@ -40,7 +40,7 @@ i=1
 for k in $kernels; do
     say "VM $k: fasttrace bench (emulated: absolute times are slow, ratios still hold)"
     # shellcheck disable=SC2086
-    if scripts/vm/run.sh -t 2400 -w "$out" "$k" -- "$bin/fasttrace" bench --json "$out/$i-vm-$k.json" $vm_args >/dev/null; then
+    if scripts/vm/run.sh -t 5400 -w "$out" "$k" -- "$bin/fasttrace" bench --json "$out/$i-vm-$k.json" $vm_args >/dev/null; then
         reports+=("$out/$i-vm-$k.json")
     else
         echo "fasttrace bench: the $k VM failed (status $?); its columns are missing" >&2

@@ -20,6 +20,7 @@ public struct BenchStat: Codable, Sendable, Equatable {
     public func text(_ digits: Int = 1) -> String {
         guard repeats > 0 else { return "—" }
         let f = "%.\(digits)f"
+        if repeats == 1 { return String(format: f, median) + " (1 run)" }
         return String(format: f, median) + " [" + String(format: f, min) + "–" + String(format: f, max) + "]"
     }
 }

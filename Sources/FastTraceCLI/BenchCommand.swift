@@ -10,10 +10,10 @@ struct BenchCommand: ParsableCommand {
         discussion: """
         Parts (--only, comma-separated; default all):
           startup  exec→ready of `fasttrace --backend B --ready-file F` as its own process, every target, per backend and for auto
-          attach   attach and detach time per backend for 10, 100, 1000 and all targets (sizes predicted to overrun --budget are skipped, and listed)
+          attach   attach and detach time per backend for 10, 100, 1000 and all targets (a size whose repeats would overrun --budget runs once; one that would overrun it even once is skipped, and listed)
           hits     cost per traced hit on UDP loopback datagrams: no program, an empty program on the same hooks, fasttrace filtering everything out, fasttrace recording everything
           capture  the highest event rate written to a compressed log without loss, the loss above it, consumer CPU, bytes per event
-          detach   legacy kprobe detach: sequential, parallel, each with and without /sys/kernel/rcu_expedited
+          detach   detach one hook at a time, legacy kprobe and fentry: sequential and parallel (kprobes also with /sys/kernel/rcu_expedited)
           filter   the pcap filter optimised or not (--no-optimize): compile time, eBPF length, kernel time per packet, from small expressions to 256 hosts
           kill     kill -9 mid-capture at times spread over 1.2–4 s after ready, with paced traffic from another process: frames and events the log keeps
           flood    the busy host as a user meets it: fasttrace as its own process writing a log, text and JSON to a file while `fasttrace flood` sends UDP over loopback from another process; events recorded, lost, exit time after SIGINT, and whether the counts add up
@@ -33,7 +33,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Backends for startup and attach (default: every one this kernel has).", valueName: "list")) var backends: String?
     @Option(name: .customLong("startup-backends"), help: ArgumentHelp("Backends for startup only (default: --backends). Under emulation fentry and legacy kprobe on every function take minutes per start.", valueName: "list"))
     var startupBackends: String?
-    @Option(name: .customLong("detach-probes"), help: ArgumentHelp("Legacy kprobes for the detach comparison.", valueName: "n")) var detachProbes = 50
+    @Option(name: .customLong("detach-probes"), help: ArgumentHelp("Legacy kprobes, and fentry functions, for the detach comparison.", valueName: "n")) var detachProbes = 50
     @Option(help: ArgumentHelp("Also write the report as JSON to this file.", valueName: "file")) var json: String?
     @Option(name: .customLong("flood-seconds"), help: ArgumentHelp("flood: seconds of flood per repeat.", valueName: "seconds")) var floodSeconds = 5.0
     @Option(name: .customLong("flood-datagrams"), help: ArgumentHelp("flood: send exactly this many datagrams per repeat instead (slow kernels).", valueName: "n")) var floodDatagrams = 0

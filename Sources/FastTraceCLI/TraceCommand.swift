@@ -318,6 +318,7 @@ struct TraceCommand: ParsableCommand {
             let shown = tracer.ignored.prefix(8).map { "\($0.name) (\($0.reason))" }.joined(separator: ", ")
             note("ignored: \(shown)\(tracer.ignored.count > 8 ? ", … \(tracer.ignored.count - 8) more" : "")")
         }
+        StartupClock.mark("ready")
         if let readyFile, !StopSignal.requested {
             let fd = open(readyFile, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o644)
             if fd >= 0 { close(fd) } else { note("--ready-file: cannot create \(readyFile): \(String(cString: strerror(errno)))") }

@@ -1,5 +1,6 @@
 import CShim
 import Glibc
+import Synchronization
 
 /// A program as libbpf last handed it to the kernel (instructions after relocation and
 /// rewrites, BTF func/line info, type and flags), kept to load it again for another target
@@ -92,12 +93,32 @@ public final class PreparedLoad: @unchecked Sendable {
     /// `load`, then a link to the target fixed at load (fentry, fexit, tp_btf). The link owns
     /// the program's descriptor.
     public func attach(target: UInt32, functionID: UInt32) throws(BPFError) -> BPFLink {
+        let t0 = Self.now()
         let prog = try load(target: target, functionID: functionID)
+        let t1 = Self.now()
         let link = bpf_link_create(prog, 0, attachType, nil)
+        Self.timing.add(load: t1 - t0, link: Self.now() - t1)
         guard link >= 0 else {
             close(prog)
             throw BPFError("attach \(name) to BTF id \(target)", errno: -link)
         }
         return BPFLink(fd: link, programFD: prog, owner: self)
+    }
+
+    /// Time inside BPF_PROG_LOAD (the verifier) and BPF_LINK_CREATE (trampoline or tracepoint
+    /// link) of prepared loads, summed over threads: the bench's account of attach time.
+    public static let timing = Timing()
+
+    public final class Timing: Sendable {
+        private let state = Mutex<(loadNs: Double, linkNs: Double, count: Int)>((0, 0, 0))
+        public func reset() { state.withLock { $0 = (0, 0, 0) } }
+        public func read() -> (loadNs: Double, linkNs: Double, count: Int) { state.withLock { $0 } }
+        func add(load: Double, link: Double) { state.withLock { $0.loadNs += load; $0.linkNs += link; $0.count += 1 } }
+    }
+
+    private static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) * 1e9 + Double(ts.tv_nsec)
     }
 }

@@ -6,10 +6,11 @@ import BPFAsm
 /// fasttrace's own program sections (`SEC("ft.kprobe")`, ...): libbpf's standard ones plus a
 /// prepare-load hook, which runs after relocation and right before BPF_PROG_LOAD and is the
 /// only point where the final instructions can still change (libbpf's
-/// `bpf_program__set_insns` contract). The hook runs the rewrite a program asked for
-/// (`BPFProgram.rewriteBeforeLoad`; the filter layer splices pcap filters with it) and hands
-/// libbpf the result; every other program loads unchanged. Nothing here knows what a
-/// rewrite does.
+/// `bpf_program__set_insns` contract). Per program, the hook runs the rewrites asked for
+/// (`BPFProgram.rewriteBeforeLoad`; the filter layer splices pcap filters with it), writes
+/// the function id of a one-target load over its FT_FUNC_ID_MARKER instructions
+/// (`setFunctionID`), and keeps the final form when asked (`keepPreparedLoad`), then hands
+/// libbpf the result. Nothing here knows what a rewrite does.
 ///
 /// The handlers are process-wide; registration happens once, before the first object is
 /// opened (libbpf picks a program's section handler at open).

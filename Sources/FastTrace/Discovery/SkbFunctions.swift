@@ -103,10 +103,12 @@ public struct Discovery: Codable, Sendable {
             }
             Self.scanFunctions(split, skb: skb, from: vmlinux.typeCount, module: module, into: &found, nonSkb: options.nonSkb, others: &others)
         }
+        StartupClock.mark("discovery: BTF scan")
         let candidates = found.count
         let skbNames = Set(found.map(\.name))
         found = found.filter { options.limit?.matches($0.name) != false } + others.filter { !skbNames.contains($0.name) }
         let traceable = scanFunctions ? Traceability.current(for: Set(found.map(\.name))) : Traceability(source: .none, addresses: [:], modules: [:])
+        if scanFunctions { StartupClock.mark("discovery: kallsyms, ftrace") }
         let tracefsCategories = options.scope == .functions ? [:] : KernelInfo.tracefsPath.map(tracepointCategories) ?? [:]
         var seen = Set<String>()
         let functions = found.filter { f in

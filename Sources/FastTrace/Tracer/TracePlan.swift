@@ -144,6 +144,7 @@ public struct TracePlan: Sendable {
     public init(_ config: TraceConfig, probe: (Backend) -> Feature = { $0.probe() },
                 featureProbe: (String) -> Feature = FeatureProbe.probe) throws(TraceError) {
         self.config = config
+        StartupClock.mark("before the plan")
         do {
             filterBodies = try config.filter?.translated()
         } catch {
@@ -160,7 +161,9 @@ public struct TracePlan: Sendable {
         if config.discovery == nil || config.dropReasons == nil || config.skbExpression != nil || config.skbMetadata != nil || config.outputSkbCB
             || config.xdpExpression != nil || config.xdpMetadata != nil
             || config.kernelBTF != nil {
+            StartupClock.mark("pcap filter")
             vmlinux = try Self.kernelBTF(config.kernelBTF)
+            StartupClock.mark("kernel BTF parsed")
         }
         exprBody = try Self.compileExpression(config.skbExpression, flag: "--filter-skb-expr", root: "skb", rootStruct: "sk_buff", btf: vmlinux)
         skbMetadata = try Self.metadataLayout(config.skbMetadata, cb: config.outputSkbCB, flag: "--output-skb-metadata",
@@ -184,6 +187,7 @@ public struct TracePlan: Sendable {
             backend = b
             rejections = r
         }
+        StartupClock.mark("backend probed (\(backend.rawValue))")
         if let given = config.discovery {
             discovery = given
         } else {
@@ -209,6 +213,7 @@ public struct TracePlan: Sendable {
         functions = backend.tracesTracepoints
             ? discovery.tracepoints.map { TracedTarget(name: $0.name, kind: .tracepoint, position: $0.position, module: nil) }
             : discovery.functions.map { TracedTarget(name: $0.name, kind: .function, position: $0.position, module: $0.module) }
+        StartupClock.mark("discovery")
         dropReasons = config.dropReasons ?? DropReasons.current(btf: vmlinux)
         (programs, untraceablePrograms) = try Self.programTargets(config, probe: featureProbe)
         if config.dumpSkb || config.dumpSharedInfo {
@@ -222,6 +227,7 @@ public struct TracePlan: Sendable {
             throw TraceError("nothing to attach: no \(backend.tracesTracepoints ? "sk_buff tracepoint" : "sk_buff function") matches" + (config.limit.map { " --limit-funcs '\($0.pattern)'" } ?? ""))
         }
         spliceBodies = makeSpliceBodies()
+        StartupClock.mark("rest of the plan")
     }
 
     /// --filter-trace-tc / --filter-trace-xdp: every loaded tc or XDP program, checked against

@@ -43,6 +43,7 @@ public final class Tracer {
     public func attach(progress: (Int, Int) -> Void = { _, _ in }, cancelled: () -> Bool = { false }) throws(TraceError) {
         do {
             try backend.implementation.attach(self, progress: progress, cancelled: cancelled)
+            StartupClock.mark("attached")
             ignored += plan.untraceablePrograms
             if !plan.programs.isEmpty, !cancelled() { try ProgramTargets.attach(self) }
         } catch {
@@ -101,7 +102,9 @@ public final class Tracer {
     }
 
     func load(_ opened: consuming TraceBPF.Opened) throws(BPFError) -> TraceBPF.Loaded {
+        StartupClock.mark(objects.isEmpty ? "first object opened" : "object opened")
         let loaded = try opened.load()
+        StartupClock.mark(objects.isEmpty ? "first object loaded (verifier)" : "object loaded")
         if objects.isEmpty {
             rings = try RingSet(outer: loaded.maps.rings, cpus: BPFMap.possibleCPUs,
                                 size: RingSet.validSize(config.ringBytesPerCPU))

@@ -52,6 +52,14 @@ extension AttachBackend {
     static func probe() -> Feature { FeatureProbe.probe(feature) }
     static var detachWaitsForRCU: Bool { false }
 
+    /// Descriptors of one-target loads (`Tracer.attachEachTarget`): an object per program
+    /// variant through libbpf (its program, its link, its own descriptor for each shared map:
+    /// 9, measured on 6.18), then a program and a link per prepared load. Module targets take
+    /// libbpf's path each and are not counted: running out is reported as EMFILE, by name.
+    static func preparedDescriptors(targets: Int, variants: Int) -> Int {
+        9 * min(targets, variants) + 2 * max(0, targets - variants)
+    }
+
     /// `attachBare` for backends that load once per target and attach by BTF (fentry, tp_btf).
     static func attachBareEach(_ targets: [TracedTarget], load: (String?) throws(BPFError) -> BPFProgram) -> [BPFLink] {
         targets.compactMap { t in

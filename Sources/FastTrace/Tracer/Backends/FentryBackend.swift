@@ -1,5 +1,6 @@
-/// fentry (BPF trampolines): the target is fixed at load, so one object, load and verifier
-/// run per function (maps shared with the first). The skb is a BTF pointer.
+/// fentry (BPF trampolines): the target is fixed at load, so one load, verifier run and
+/// trampoline per function: libbpf's path for the first of each program variant, prepared
+/// loads for the rest (`Tracer.attachEachTarget`). The skb is a BTF pointer.
 enum FentryBackend: AttachBackend {
     static let name = "fentry"
     static let feature = "fentry"
@@ -7,8 +8,8 @@ enum FentryBackend: AttachBackend {
     static let directSkb = true
     static let loadsPerTarget = true
     static let section = "ft.fentry"
-    /// As tracepoints: an object per function, with a descriptor per shared map.
-    static func descriptorsNeeded(targets: Int) -> Int { 9 * targets }
+    /// Eight program variants (skb position 0–5, two drop variants).
+    static func descriptorsNeeded(targets: Int) -> Int { preparedDescriptors(targets: targets, variants: 8) }
     static var trackingHooks: [String] {
         Tracer.freeFunctions.map { "fentry \($0) (forget freed skbs)" } + Tracer.cloneFunctions.map { "fexit \($0) (follow clones)" }
     }

@@ -1,6 +1,6 @@
 /// tp_btf on the sk_buff tracepoints only (skb:kfree_skb, net:netif_receive_skb, …): works
-/// where kprobes and trampolines do not (this host). One load per tracepoint; the skb is a
-/// BTF pointer.
+/// where kprobes and trampolines do not (this host). One load per tracepoint (prepared, as
+/// fentry's); the skb is a BTF pointer.
 enum TracepointBackend: AttachBackend {
     static let name = "tracepoint"
     static let feature = "tp_btf"
@@ -8,9 +8,8 @@ enum TracepointBackend: AttachBackend {
     static let directSkb = true
     static let loadsPerTarget = true
     static let section = "ft.tp_btf"
-    /// Each object holds its program, its link and its own descriptor for every shared map
-    /// (measured on 6.18: 9 more per tracepoint, 56 open for 5 tracepoints, 272 for 29).
-    static func descriptorsNeeded(targets: Int) -> Int { 9 * targets }
+    /// Four program variants (skb position 1–3, skb:kfree_skb).
+    static func descriptorsNeeded(targets: Int) -> Int { preparedDescriptors(targets: targets, variants: 4) }
     static var trackingHooks: [String] { Tracer.freeTracepoints.map { "skb:\($0) (forget freed skbs)" } }
 
     static func program(for t: TracedTarget, drop: (skb: Int, reason: Int)?) -> KeyPath<TraceBPF.Programs, BPFProgram>? {
