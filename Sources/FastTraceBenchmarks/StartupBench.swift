@@ -16,6 +16,8 @@ public enum StartupBench {
         /// Targets attached, from the status line.
         public var attached: Int
         public var readyMs: BenchStat
+        /// false: run with the discovery cache off (a first start after boot); nil: on.
+        public var discoveryCache: Bool?
     }
 
     public struct Options: Sendable {
@@ -30,11 +32,15 @@ public enum StartupBench {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var results: [Result] = []
-        for name in backends.map(\.rawValue) + ["auto"] {
+        // Every backend with the discovery cache (its first run fills it), then auto again
+        // without, as the first start after a boot or a module load meets it.
+        for (name, cached) in backends.map({ ($0.rawValue, true) }) + [("auto", true), ("auto", false)] {
             var samples: [Double] = []
             var status = ""
+            if !cached { setenv("FASTTRACE_DISCOVERY_CACHE", "0", 1) }
+            defer { if !cached { unsetenv("FASTTRACE_DISCOVERY_CACHE") } }
             while samples.count < o.repeats {
-                note("exec→ready, \(name), run \(samples.count + 1) of \(o.repeats)")
+                note("exec→ready, \(name)\(cached ? "" : " without the discovery cache"), run \(samples.count + 1) of \(o.repeats)")
                 let (ms, line) = try once(name, fasttrace: fasttrace, dir: dir)
                 samples.append(ms)
                 status = line
@@ -44,7 +50,8 @@ public enum StartupBench {
             let words = status.split(separator: " ")
             let attached = words.count > 1 ? Int(words[1]) ?? 0 : 0
             let via = words.firstIndex(of: "via").map { String(words[$0 + 1]) }
-            results.append(Result(backend: name, chosen: name == "auto" ? via : nil, attached: attached, readyMs: BenchStat(samples)))
+            results.append(Result(backend: name, chosen: name == "auto" ? via : nil, attached: attached, readyMs: BenchStat(samples),
+                                  discoveryCache: cached ? nil : false))
         }
         return results
     }
@@ -74,11 +81,12 @@ public enum StartupBench {
     static func section(_ reports: [BenchReport]) -> MarkdownSection? {
         guard reports.contains(where: { !($0.startup ?? []).isEmpty }) else { return nil }
         var m = MarkdownSection("Start-up: exec→ready (ms)",
-                                intro: "`fasttrace --backend B --ready-file F` as its own process, every sk_buff function or tracepoint of the backend, from exec until the ready file exists (BTF, discovery, probes, loads, attaches); `auto` probes its way to the best backend first. A backend whose first run takes over 20 s is measured once.",
+                                intro: "`fasttrace --backend B --ready-file F` as its own process, every sk_buff function or tracepoint of the backend, from exec until the ready file exists (BTF, discovery, probes, loads, attaches); `auto` probes its way to the best backend first. A backend whose first run takes over 20 s is measured once. Discovery's answer is kept for the boot (/run/fasttrace): the rows use it, except \"no discovery cache\", a first start after a boot or a module load.",
                                 columns: [("kernel", false), ("backend", false), ("targets attached", true), ("exec→ready", true)])
         for r in reports {
             for s in r.startup ?? [] {
-                m.row([r.kernel, s.chosen.map { "\(s.backend) (\($0))" } ?? s.backend, "\(s.attached)", s.readyMs.text(0)])
+                let name = s.backend + (s.discoveryCache == false ? ", no discovery cache" : "")
+                m.row([r.kernel, s.chosen.map { "\(name) (\($0))" } ?? name, "\(s.attached)", s.readyMs.text(0)])
             }
         }
         return m.finished

@@ -138,6 +138,7 @@ struct TraceCommand: ParsableCommand {
     /// a `UsageError` (exit 2). Separate from `run` so the fuzzer can drive it in-process.
     func makeConfig() throws(UsageError) -> TraceConfig {
         var config = TraceConfig()
+        config.discoveryCache = DiscoveryCache.standard
         guard filterCompileTimeout.isFinite, filterCompileTimeout > 0 else {
             throw UsageError("--filter-compile-timeout: '\(filterCompileTimeout)' is not a finite number of seconds above 0")
         }

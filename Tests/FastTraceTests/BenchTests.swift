@@ -73,10 +73,12 @@ extension ExclusiveSuites {
             d.dateDecodingStrategy = .iso8601
             let report = try d.decode(BenchReport.self, from: Data(contentsOf: URL(fileURLWithPath: json)))
             let startup = report.startup ?? []
-            #expect(startup.map(\.backend) == available + ["auto"])
+            #expect(startup.map(\.backend) == available + ["auto", "auto"])
+            #expect(startup.map(\.discoveryCache) == Array(repeating: nil, count: available.count + 1) + [false])
             #expect(startup.allSatisfy { $0.attached > 0 && $0.readyMs.repeats == 5 && $0.readyMs.min > 0 }, "\(startup)")
             #expect(startup.last?.chosen.map(Backend.names.contains) == true, "\(String(describing: startup.last))")
             #expect(r.stdout.contains("### Start-up: exec→ready (ms)"))
+            #expect(r.stdout.contains("| auto, no discovery cache ("))
         }
 
         /// The busy-host part as a user meets it (fasttrace and the flood as separate

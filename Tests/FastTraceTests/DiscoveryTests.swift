@@ -1,4 +1,4 @@
-import FastTrace
+@testable import FastTrace
 import Foundation
 import KernelBTF
 import Testing
@@ -88,5 +88,61 @@ struct DiscoveryTests {
         let xmit = try #require(d.functions.first { $0.name == "veth_xmit" })
         #expect(xmit.position == 1)
         #expect(xmit.module == "veth")
+    }
+}
+
+/// The per-boot discovery cache: the same answer back under the same key, nothing under
+/// another, and nothing from a damaged file or a directory others could write.
+@Suite(.enabled(if: FileManager.default.fileExists(atPath: KernelInfo.vmlinuxBTFPath), "needs kernel BTF"))
+struct DiscoveryCacheTests {
+    func encoded(_ d: Discovery) throws -> Data {
+        let e = JSONEncoder()
+        e.outputFormatting = .sortedKeys
+        return try e.encode(d)
+    }
+
+    @Test func storedDiscoveryComesBackUnderItsKeyOnly() throws {
+        let dir = TestSupport.temporaryDirectory("dcache").appendingPathComponent("cache").path
+        let cache = DiscoveryCache(directory: dir)
+        let options = Discovery.Options(limit: try NameFilter("ip_.*"), scope: .functions)
+        let d = try Discovery.run(options)
+        #expect(d.functions.contains { $0.name == "ip_rcv" && $0.btfID != nil }, "\(d.functions.prefix(5))")
+        let key = DiscoveryCache.key(options)
+        #expect(cache.load(key: key) == nil)
+        cache.store(d, key: key)
+        // Created for root alone.
+        var st = stat()
+        #expect(lstat(dir, &st) == 0 && st.st_mode & 0o777 == 0o700)
+        let back = try #require(cache.load(key: key))
+        #expect(try encoded(back) == encoded(d))
+        // Other options, another key: a miss.
+        let other = DiscoveryCache.key(Discovery.Options(limit: try NameFilter("tcp_.*"), scope: .functions))
+        #expect(other != key && cache.load(key: other) == nil)
+        #expect(key.contains("boot ") && key.contains("release \(KernelInfo.release)") && key.contains("vmlinux="))
+    }
+
+    @Test func damagedFilesAndOpenDirectoriesAreNotRead() throws {
+        let dir = TestSupport.temporaryDirectory("dcache").appendingPathComponent("cache").path
+        let cache = DiscoveryCache(directory: dir)
+        let options = Discovery.Options(limit: try NameFilter("udp_.*"), scope: .functions)
+        let key = DiscoveryCache.key(options)
+        cache.store(try Discovery.run(options), key: key)
+        let file = cache.path(for: key)
+        let good = try #require(FileManager.default.contents(atPath: file))
+        // Cut, flipped, or another key's first line: absent, never a crash.
+        for damaged in [good.prefix(good.count / 2), Data(good.map { $0 ^ 0x20 }), Data("other\n".utf8) + good.drop(while: { $0 != 10 }).dropFirst()] {
+            try damaged.write(to: URL(fileURLWithPath: file))
+            #expect(cache.load(key: key) == nil)
+        }
+        try good.write(to: URL(fileURLWithPath: file))
+        #expect(cache.load(key: key) != nil)
+        // A directory others may write is not trusted.
+        #expect(chmod(dir, 0o777) == 0)
+        #expect(cache.load(key: key) == nil)
+        #expect(chmod(dir, 0o700) == 0)
+        // Nor a link to one.
+        let link = dir + "-link"
+        #expect(symlink(dir, link) == 0)
+        #expect(DiscoveryCache(directory: link).load(key: key) == nil)
     }
 }

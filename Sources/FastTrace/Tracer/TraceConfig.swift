@@ -94,6 +94,8 @@ public struct TraceConfig: Sendable {
     /// A discovery made earlier (benchmarks attach many times): used as is, `limit` and
     /// `modules` ignored; with `dropReasons`, the kernel's BTF is not parsed again.
     public var discovery: Discovery?
+    /// Where discovery keeps its answer for the boot (the CLI: /run/fasttrace); nil: none.
+    public var discoveryCache: DiscoveryCache?
     public var dropReasons: DropReasons?
     /// Legacy kprobe detach with /sys/kernel/rcu_expedited set (restored afterwards): one
     /// grace period per probe, expedited. docs/benchmarks.md has the numbers.

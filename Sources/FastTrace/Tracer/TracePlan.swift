@@ -191,15 +191,22 @@ public struct TracePlan: Sendable {
         if let given = config.discovery {
             discovery = given
         } else {
-            do {
-                discovery = try Discovery.run(.init(limit: config.limit, modules: config.modules, allModules: config.allModules,
-                                                    nonSkb: config.nonSkbFunctions,
-                                                    // Only what the backend attaches to: a tracepoint backend skips the
-                                                    // function scan and kallsyms (most of start-up, docs/benchmarks.md).
-                                                    scope: backend.tracesTracepoints ? .tracepoints : .functions),
-                                              vmlinux: vmlinux)
-            } catch {
-                throw TraceError(error.description, cause: .discovery(error))
+            let options = Discovery.Options(limit: config.limit, modules: config.modules, allModules: config.allModules,
+                                            nonSkb: config.nonSkbFunctions,
+                                            // Only what the backend attaches to: a tracepoint backend skips the
+                                            // function scan and kallsyms (most of start-up, docs/benchmarks.md).
+                                            scope: backend.tracesTracepoints ? .tracepoints : .functions)
+            // The running kernel's answer is kept for the boot (not a --kernel-btf file's).
+            let cache = config.kernelBTF == nil ? config.discoveryCache : nil
+            let key = cache.map { _ in DiscoveryCache.key(options) }
+            if let cache, let key, let cached = cache.load(key: key) {
+                discovery = cached
+                StartupClock.mark("discovery (cached)")
+            } else {
+                do { discovery = try Discovery.run(options, vmlinux: vmlinux) } catch {
+                    throw TraceError(error.description, cause: .discovery(error))
+                }
+                if let cache, let key { cache.store(discovery, key: key) }
             }
         }
         if let f = config.nonSkbFunctions, backend.tracesTracepoints {
