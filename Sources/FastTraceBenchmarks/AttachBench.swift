@@ -56,17 +56,20 @@ public enum AttachBench {
                 return last.seconds + slope * Double(n - last.n)
             }
             var done = Set<Int>()
+            let largest = o.sizes.map { Swift.min($0 ?? pool.count, pool.count) }.max() ?? 0
             for size in o.sizes {
                 let n = Swift.min(size ?? pool.count, pool.count)
                 let label = size.map(String.init) ?? "all"
                 guard n > 0, !done.contains(n) else { continue }
                 let left = o.budget - (benchNow() - spent) / 1e9
                 // Too slow for every repeat but not for one (fentry, legacy kprobe on every
-                // function under emulation): one run, and the table says so.
+                // function under emulation): one run, and the table says so. A smaller size
+                // leaves room for one run of the largest ("all" matters most).
                 var repeats = o.repeats
-                if let per = predict(n), per * Double(repeats) > left {
+                let reserve = n < largest ? predict(largest) ?? 0 : 0
+                if let per = predict(n), per * Double(repeats) + reserve > left {
                     repeats = 1
-                    if per > left {
+                    if per + reserve > left {
                         skipped.append(String(format: "%@ %@ (%d targets): ~%.0f s for one run, over the %.0f s budget left",
                                               backend.rawValue, label, n, per, Swift.max(left, 0)))
                         continue
