@@ -26,11 +26,7 @@ public struct BenchStat: Codable, Sendable, Equatable {
 }
 
 /// Monotonic nanoseconds.
-public func benchNow() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) * 1e9 + Double(ts.tv_nsec)
-}
+public func benchNow() -> Double { monotonicNanoseconds() }
 
 /// CPU time of the calling thread, in ns.
 public func threadCPUTime() -> Double {

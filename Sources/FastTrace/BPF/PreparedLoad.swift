@@ -93,11 +93,11 @@ public final class PreparedLoad: @unchecked Sendable {
     /// `load`, then a link to the target fixed at load (fentry, fexit, tp_btf). The link owns
     /// the program's descriptor.
     public func attach(target: UInt32, functionID: UInt32) throws(BPFError) -> BPFLink {
-        let t0 = Self.now()
+        let t0 = monotonicNanoseconds()
         let prog = try load(target: target, functionID: functionID)
-        let t1 = Self.now()
+        let t1 = monotonicNanoseconds()
         let link = bpf_link_create(prog, 0, attachType, nil)
-        Self.timing.add(load: t1 - t0, link: Self.now() - t1)
+        Self.timing.add(load: t1 - t0, link: monotonicNanoseconds() - t1)
         guard link >= 0 else {
             close(prog)
             throw BPFError("attach \(name) to BTF id \(target)", errno: -link)
@@ -114,11 +114,5 @@ public final class PreparedLoad: @unchecked Sendable {
         public func reset() { state.withLock { $0 = (0, 0, 0) } }
         public func read() -> (loadNs: Double, linkNs: Double, count: Int) { state.withLock { $0 } }
         func add(load: Double, link: Double) { state.withLock { $0.loadNs += load; $0.linkNs += link; $0.count += 1 } }
-    }
-
-    private static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) * 1e9 + Double(ts.tv_nsec)
     }
 }

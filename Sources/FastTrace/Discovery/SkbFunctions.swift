@@ -143,10 +143,10 @@ public struct Discovery: Codable, Sendable {
         return options.modules
     }
 
-    /// FUNC types from `first` on whose prototype has `struct sk_buff *` at 1…5; the others
-    /// that `nonSkb` matches go to `others` at position 0.
     typealias Found = (name: String, position: Int, module: String?, btfID: UInt32?)
 
+    /// FUNC types from `first` on whose prototype has `struct sk_buff *` at 1…5; the others
+    /// that `nonSkb` matches go to `others` at position 0.
     static func scanFunctions(_ btf: BTF, skb: UInt32, from first: UInt32, module: String?,
                               into found: inout [Found], nonSkb: NameFilter? = nil, others: inout [Found]) {
         for id in first..<btf.typeCount where btf.kind(id) == .func {

@@ -1,14 +1,16 @@
 import Foundation
 
 /// Runs `count` independent attach or detach operations on a few threads. Legacy kprobe
-/// attach is ~ms each and detach waits for an RCU grace period each: in parallel, the waits overlap.
+/// attach is ~ms each and detach waits for an RCU grace period each: in parallel, the waits
+/// overlap. Prepared fentry/tp_btf loads run the verifier on every CPU at once.
 enum ParallelAttach {
     static let width = max(4, ProcessInfo.processInfo.activeProcessorCount * 4)
 
     /// Results by index; nil where `cancelled()` stopped the work first.
-    /// `work` runs on several threads at once: it may only do independent libbpf attach or
-    /// detach calls (each creates or destroys its own perf event and link; the program and
-    /// object are only read), which is why it is passed through unchecked.
+    /// `work` runs on several threads at once: it may only do independent attach, load or
+    /// detach calls (each creates or destroys its own perf event, program or link; shared
+    /// programs, objects and prepared loads are only read), which is why it is passed
+    /// through unchecked.
     static func run<T, E: Error>(_ count: Int, progress: (Int) -> Void, cancelled: () -> Bool,
                                  _ work: @escaping (Int) -> Result<T, E>) -> [Result<T, E>?] {
         guard count > 0 else { return [] }

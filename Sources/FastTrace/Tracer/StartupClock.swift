@@ -8,7 +8,7 @@ public enum StartupClock {
     /// The process's start (exec), from /proc/self/stat's start time (clock ticks since boot),
     /// so the first phase includes the runtime's and argument parsing's share.
     private static let start: Double = {
-        let t = now()
+        let t = monotonicNanoseconds()
         guard let stat = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8),
               let close = stat.lastIndex(of: ")") else { return t }
         let fields = stat[stat.index(after: close)...].split(separator: " ")
@@ -24,15 +24,9 @@ public enum StartupClock {
     /// Ends the phase named `phase`: its time, and the time since the first use.
     public static func mark(_ phase: @autoclosure () -> String) {
         guard enabled else { return }
-        let t = now()
+        let t = monotonicNanoseconds()
         let previous = last.withLock { p in defer { p = t }; return p }
         FileHandle.standardError.write(Data(String(format: "timing: %-28@ %8.1f ms  (%.1f ms in)\n", phase() as NSString,
                                                    (t - previous) / 1e6, (t - start) / 1e6).utf8))
-    }
-
-    private static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) * 1e9 + Double(ts.tv_nsec)
     }
 }

@@ -198,15 +198,14 @@ public struct TracePlan: Sendable {
                                             scope: backend.tracesTracepoints ? .tracepoints : .functions)
             // The running kernel's answer is kept for the boot (not a --kernel-btf file's).
             let cache = config.kernelBTF == nil ? config.discoveryCache : nil
-            let key = cache.map { _ in DiscoveryCache.key(options) }
-            if let cache, let key, let cached = cache.load(key: key) {
+            let key = cache == nil ? "" : DiscoveryCache.key(options)
+            if let cached = cache?.load(key: key) {
                 discovery = cached
-                StartupClock.mark("discovery (cached)")
             } else {
                 do { discovery = try Discovery.run(options, vmlinux: vmlinux) } catch {
                     throw TraceError(error.description, cause: .discovery(error))
                 }
-                if let cache, let key { cache.store(discovery, key: key) }
+                cache?.store(discovery, key: key)
             }
         }
         if let f = config.nonSkbFunctions, backend.tracesTracepoints {
