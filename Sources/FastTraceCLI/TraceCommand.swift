@@ -264,8 +264,10 @@ struct TraceCommand: ParsableCommand {
             do { logFile = try LogFile.create(outputFile, force: force) } catch { fail("-w: \(error.description)", status: 2) }
         }
         if let readyFile {
-            let dir = (readyFile as NSString).deletingLastPathComponent
-            guard access(dir.isEmpty ? "." : dir, W_OK) == 0 else {
+            // Not NSString.deletingLastPathComponent: Foundation traps on a one-character path
+            // ("R"), swift-corelibs-foundation in Swift 6.3.
+            let dir = readyFile.lastIndex(of: "/").map { String(readyFile[..<$0]) } ?? "."
+            guard access(dir.isEmpty ? "/" : dir, W_OK) == 0 else {
                 logFile?.discard()
                 fail("--ready-file: cannot create \(readyFile): \(String(cString: strerror(errno)))", status: 2)
             }

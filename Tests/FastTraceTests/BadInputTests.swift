@@ -113,6 +113,11 @@ extension ExclusiveSuites {
             let again = try TestSupport.run(cli, ["-w", link, "--force", "--duration", "0.2"])
             #expect(again.status == 0, "\(again.stderr)")
             #expect(try String(contentsOfFile: existing, encoding: .utf8) == "keep me", "--force replaced the link, not its target")
+
+            // A one-character relative path: Foundation's deletingLastPathComponent trapped on it.
+            let ready = try TestSupport.run(cli, ["--ready-file", "R", "--duration", "0.2"], in: dir)
+            #expect(ready.status == 0, "\(ready.stderr)")
+            #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("R").path))
         }
     }
 }

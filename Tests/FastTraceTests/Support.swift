@@ -39,10 +39,11 @@ enum TestSupport {
     struct Result { let status: Int32; let stdout: String; let stderr: String }
 
     /// Runs a program and collects its output.
-    static func run(_ path: String, _ args: [String]) throws -> Result {
+    static func run(_ path: String, _ args: [String], in directory: URL? = nil) throws -> Result {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: path)
         p.arguments = args
+        if let directory { p.currentDirectoryURL = directory }
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
