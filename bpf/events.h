@@ -51,6 +51,11 @@ struct ft_tuple {
 	__u16 l3_proto;		/* ETH_P_IP, ETH_P_IPV6, ... (host byte order) */
 	__u8 l4_proto;		/* IPPROTO_TCP, ... */
 	__u8 tcp_flags;		/* FIN=0x01 ... CWR=0x80 */
+	/* What matches one packet across hosts (fasttrace fleet align): they survive NAT. */
+	__u16 ip_id;		/* IPv4 identification (host byte order); 0 for IPv6 */
+	__u16 pad;
+	__u32 seq;		/* TCP sequence number (host byte order) */
+	__u32 ack;		/* TCP acknowledgment number (host byte order) */
 };
 
 struct ft_meta {

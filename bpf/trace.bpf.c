@@ -295,6 +295,7 @@ static __always_inline void fill_tuple_at(struct ft_tuple *t, unsigned char *hea
 		__builtin_memcpy(t->daddr, &ip.daddr, 4);
 		t->l3_proto = ETH_P_IP;
 		t->l4_proto = ip.protocol;
+		t->ip_id = bpf_ntohs(ip.id);
 		l4off = nh + (vihl & 0xf) * 4;
 	} else if (protocol == ETH_P_IPV6 || (protocol == 0 && vihl >> 4 == 6)) {
 		struct ipv6hdr ip6;
@@ -309,15 +310,24 @@ static __always_inline void fill_tuple_at(struct ft_tuple *t, unsigned char *hea
 	} else {
 		return;
 	}
-	if (t->l4_proto == IPPROTO_TCP || t->l4_proto == IPPROTO_UDP) {
+	if (t->l4_proto == IPPROTO_TCP) {
+		/* Ports, seq, ack, data offset and flags in one read. */
+		struct { __be16 sport, dport; __be32 seq, ack; __u8 doff, flags; } th;
+
+		if (!bpf_probe_read_kernel(&th, sizeof(th), head + l4off)) {
+			t->sport = bpf_ntohs(th.sport);
+			t->dport = bpf_ntohs(th.dport);
+			t->seq = bpf_ntohl(th.seq);
+			t->ack = bpf_ntohl(th.ack);
+			t->tcp_flags = th.flags;
+		}
+	} else if (t->l4_proto == IPPROTO_UDP) {
 		__be16 ports[2];
 
 		if (!bpf_probe_read_kernel(ports, sizeof(ports), head + l4off)) {
 			t->sport = bpf_ntohs(ports[0]);
 			t->dport = bpf_ntohs(ports[1]);
 		}
-		if (t->l4_proto == IPPROTO_TCP)
-			bpf_probe_read_kernel(&t->tcp_flags, 1, head + l4off + 13);
 	}
 }
 

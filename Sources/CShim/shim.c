@@ -16,6 +16,7 @@
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/timex.h>
 #include <unistd.h>
 
 // ---- libbpf diagnostics -------------------------------------------------------------
@@ -423,4 +424,14 @@ int shim_xdp_attach(const char *ns_path, const char *ifname, int prog_fd) {
     if (pthread_create(&t, NULL, xdp_thread, &job)) return -EAGAIN;
     pthread_join(t, NULL);
     return job.err;
+}
+
+int shim_clock_error(long long *max_error_us, long long *est_error_us, bool *synchronised) {
+    struct timex tx = {0};
+    int state = adjtimex(&tx);
+    if (state < 0) return -1;
+    *max_error_us = tx.maxerror;
+    *est_error_us = tx.esterror;
+    *synchronised = state != TIME_ERROR;
+    return state;
 }

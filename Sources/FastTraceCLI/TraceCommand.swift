@@ -119,6 +119,8 @@ struct TraceCommand: ParsableCommand {
     var outputFile: String?
     @Flag(help: "With -w, replace an existing file (without it, fasttrace refuses to overwrite one, or to write through a symbolic link).")
     var force = false
+    @Option(name: .customLong("host-name"), help: ArgumentHelp("With -w, the name this host's capture carries (default: the host name): `fasttrace fleet` and the Parquet export tell hosts apart by it.", valueName: "name"))
+    var hostName: String?
     @Flag(name: .customLong("print"), help: "With -w, also print every event.")
     var printEvents = false
     @Option(name: .customLong("frame-interval"), parsing: .unconditional, help: ArgumentHelp("With -w, close a compressed frame at least this often while events flow: a crash loses at most this much.", valueName: "seconds"))
@@ -173,6 +175,9 @@ struct TraceCommand: ParsableCommand {
         if let e = filterTunnelL3 { config.tunnelFilterL3 = try compileFilter(e, flag: "--filter-tunnel-pcap-l3") }
         guard (1...TraceConfig.maxTrackCapacity).contains(filterTrackMax) else {
             throw UsageError("--filter-track-max: \(filterTrackMax) is not between 1 and \(TraceConfig.maxTrackCapacity)")
+        }
+        if let hostName, hostName.isEmpty || hostName.utf8.count > 255 || hostName.contains(where: { $0.isNewline || $0 == "/" }) {
+            throw UsageError("--host-name: '\(hostName)' is not a name of 1 to 255 bytes without '/' or line breaks")
         }
         guard frameInterval.isFinite, frameInterval > 0 else { throw UsageError("--frame-interval: '\(frameInterval)' is not a finite number of seconds above 0") }
         if let duration, !(duration.isFinite && duration > 0) { throw UsageError("--duration: '\(duration)' is not a finite number of seconds above 0") }
@@ -339,11 +344,12 @@ struct TraceCommand: ParsableCommand {
             var o = LogWriter.Options()
             o.frameInterval = frameInterval
             if outputFlags.outputNetnsNames { o.netnsNames = NetnsNames() }
-            var header = LogHeader(kernelRelease: KernelInfo.release, hostname: ProcessInfo.processInfo.hostName,
+            var header = LogHeader(kernelRelease: KernelInfo.release, hostname: hostName ?? KernelInfo.hostName,
                                    cpus: BPFMap.possibleCPUs, backend: tracer.backend.rawValue, filter: config.filter?.expression,
                                    arguments: CommandLine.arguments, targets: tracer.targets, targetAddresses: tracer.targetAddresses,
                                    dropReasons: tracer.dropReasons, bootToWallNs: LogHeader.currentBootToWall(), startedAt: Date())
             header.snapLength = snaplen
+            header.clockSync = ClockSync.current()
             header.skbMetadata = tracer.plan.skbMetadata
             header.xdpMetadata = tracer.plan.xdpMetadata
             do { log = try LogWriter(file: logFile, header: header, options: o) } catch {

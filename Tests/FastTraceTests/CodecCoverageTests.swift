@@ -19,6 +19,7 @@ import Testing
             // The codec's conventions, not omissions: -1 means "no stack" and 0 "no caller"
             // (both then absent from the row). Some rows use them.
             if i % 8 == 0 { e.stackId = -1; e.caller = 0 }
+            e.tuple.pad = 0 // alignment padding in events.h, not data
             events.append(e)
         }
         var encoder = EventCodec.Encoder()
@@ -39,6 +40,23 @@ import Testing
         #expect(lost.isEmpty, "ft_event fields EventCodec does not carry: \(lost.sorted().joined(separator: ", ")) (bpf/events.h changed? handle them in Log/EventCodec.swift)")
     }
 
+    /// Rows of format 4, written before tuples carried the IPv4 ID and TCP seq/ack, still
+    /// decode: every other field as written, the new ones zero. Decoding them as format 5
+    /// would misread them (the test proves the version matters).
+    @Test func format4RowsStillDecode() throws {
+        var events = LogTests.events(500, seed: 4)
+        var old = EventCodec.Encoder(version: 4)
+        for e in events { old.append(e) }
+        for i in events.indices { events[i].tuple.ipId = 0; events[i].tuple.seq = 0; events[i].tuple.ack = 0 }
+        var back: [Event] = []
+        try old.bytes.withUnsafeBytes { raw in try EventCodec.decode(raw, version: 4) { e, _ in back.append(e) } }
+        #expect(back.count == events.count)
+        #expect(zip(events, back).allSatisfy { a, b in withUnsafeBytes(of: a) { x in withUnsafeBytes(of: b) { x.elementsEqual($0) } } })
+        var misread: [Event] = []
+        let failed = (try? old.bytes.withUnsafeBytes { raw in try EventCodec.decode(raw, version: 5) { e, _ in misread.append(e) } }) == nil
+        #expect(failed || !zip(events, misread).allSatisfy { a, b in withUnsafeBytes(of: a) { x in withUnsafeBytes(of: b) { x.elementsEqual($0) } } })
+    }
+
     /// --output-tunnel's inner tuple travels with its event (and only with it), whatever the
     /// event's kind.
     @Test func innerTuplesRoundTrip() throws {
@@ -52,6 +70,7 @@ import Testing
             var t = Tuple()
             withUnsafeMutableBytes(of: &t) { raw in for j in raw.indices { raw[j] = UInt8(truncatingIfNeeded: rng.next()) } }
             if i % 2 == 0 { t.saddr = .init(repeating: 0); t.daddr = .init(repeating: 0) } // the 4-byte form
+            t.pad = 0 // alignment padding, not data
             let inner: Tuple? = i % 3 == 0 ? nil : t
             var p = PacketBytes.none
             p.inner = inner

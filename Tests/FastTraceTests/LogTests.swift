@@ -36,6 +36,12 @@ import Testing
             e.tuple.dport = rng.pick([80, 443, 53, 8080])
             e.tuple.tcpFlags = rng.pick([0x02, 0x10, 0x18])
             for b in 0..<(v6 ? 16 : 4) { e.tuple.saddr[b] = UInt8(rng.int(256)); e.tuple.daddr[b] = UInt8(rng.int(256)) }
+            // Derived from the skb, not drawn, so that the stream stays what the golden files pin.
+            if !v6 { e.tuple.ipId = UInt16(truncatingIfNeeded: skb >> 8) }
+            if e.tuple.l4Proto == 6 {
+                e.tuple.seq = UInt32(truncatingIfNeeded: skb &* 2_654_435_761)
+                e.tuple.ack = UInt32(truncatingIfNeeded: skb >> 3)
+            }
             for f in 0..<(3 + rng.int(30)) where out.count < n {
                 ts &+= UInt64(rng.int(5000))
                 e.tsNs = ts &- UInt64(rng.int(2000)) // CPUs interleave: not monotonic

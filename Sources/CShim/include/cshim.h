@@ -134,6 +134,13 @@ int shim_ifname_in_netns(const char *ns_path, unsigned ifindex, char *out, size_
 /// if_nametoindex in that namespace, the same way. The index (> 0) or -errno.
 int shim_ifindex_in_netns(const char *ns_path, const char *name);
 
+// ---- clock -------------------------------------------------------------------------
+
+/// adjtimex(2) as a read (no modes): the clock state (TIME_OK ... TIME_ERROR, or -1 with
+/// errno) and the kernel's maximum and estimated wall-clock error in µs. Glibc's
+/// <sys/timex.h> is not in Swift's Glibc module.
+int shim_clock_error(long long *max_error_us, long long *est_error_us, bool *synchronised);
+
 #include "cshim_pcap.h"
 
 /// BPF_PROG_TEST_RUN on a packet (skb and XDP program types): the program's return value

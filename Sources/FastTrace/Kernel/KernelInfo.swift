@@ -9,6 +9,14 @@ public enum KernelInfo {
         return withUnsafeBytes(of: u.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
     }
 
+    /// The UTS namespace's host name (uname's nodename): no resolver lookup, unlike
+    /// Foundation's `hostName`, which may wait on DNS.
+    public static var hostName: String {
+        var u = utsname()
+        uname(&u)
+        return withUnsafeBytes(of: u.nodename) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+    }
+
     public static let vmlinuxBTFPath = "/sys/kernel/btf/vmlinux"
 
     /// Where tracefs is mounted, if it is (libbpf looks in these two places).

@@ -14,9 +14,11 @@ import Foundation
 public enum LogFormat {
     /// 2: rows may carry packet bytes (--snaplen). 3: rows may carry an inner tuple
     /// (--output-tunnel), and kinds 3-4 (BPF programs). 4: rows may carry an skb metadata
-    /// area (--output-skb-metadata; the header has its layout). Readers read every version up
-    /// to theirs.
-    public static let version = 4
+    /// area (--output-skb-metadata; the header has its layout). 5: tuples carry the IPv4 ID
+    /// and TCP seq/ack (what matches a packet across hosts), the header the kernel's clock
+    /// error, the trailer the boot-to-wall offset per frame and at the end. Readers read every
+    /// version up to theirs.
+    public static let version = 5
     static let headerMagic: UInt32 = 0x184D_2A50
     static let trailerMagic: UInt32 = 0x184D_2A51
     static let footerMagic: UInt32 = 0x184D_2A52
@@ -67,6 +69,9 @@ public struct LogHeader: Codable, Sendable, Equatable {
     /// CLOCK_REALTIME − CLOCK_MONOTONIC in ns at the start: event times are monotonic.
     public var bootToWallNs: Int64
     public var startedAt: Date
+    /// The kernel's wall-clock error estimate at the start (nil: not recorded, or before
+    /// format 5).
+    public var clockSync: ClockSync?
     /// --snaplen: packet bytes captured per event (nil or 0: none).
     public var snapLength: Int?
     /// --output-skb-metadata: the fields and how to read each row's area (nil: none).
@@ -116,6 +121,9 @@ public struct LogFrameIndex: Codable, Sendable, Equatable {
     public var events: UInt32
     public var firstNs: UInt64
     public var lastNs: UInt64
+    /// CLOCK_REALTIME − CLOCK_MONOTONIC when the frame was written: a step (NTP, a manual
+    /// `date -s`) shows as a change between frames. nil before format 5.
+    public var bootToWallNs: Int64? = nil
 }
 
 /// Written at a clean stop.
@@ -136,4 +144,7 @@ public struct LogTrailer: Codable, Sendable, Equatable {
     /// --output-netns-names: netns inode → name (docs/output.md says how names are chosen);
     /// absent when not asked for.
     public var netnsNames: [String: String]?
+    /// CLOCK_REALTIME − CLOCK_MONOTONIC and the kernel's clock error at the end (format 5).
+    public var bootToWallEndNs: Int64?
+    public var clockSyncEnd: ClockSync?
 }

@@ -33,6 +33,7 @@ public final class LogWriter: @unchecked Sendable {
         let bytes: [UInt8]
         let events: Int
         let first: UInt64, last: UInt64
+        let bootToWallNs: Int64
     }
     private let queue: BoundedQueue<Frame>
 
@@ -129,7 +130,8 @@ public final class LogWriter: @unchecked Sendable {
     /// Hands the open frame to the compressor (or drops it, counted, if the queue is full).
     public func closeFrame() {
         guard encoder.count > 0 else { return }
-        let frame = Frame(bytes: encoder.bytes, events: encoder.count, first: frameFirstNs, last: frameLastNs)
+        let frame = Frame(bytes: encoder.bytes, events: encoder.count, first: frameFirstNs, last: frameLastNs,
+                          bootToWallNs: currentBootToWallNs())
         encoder = EventCodec.Encoder()
         frameDeadline = .infinity
         frameFirstNs = .max
@@ -147,7 +149,8 @@ public final class LogWriter: @unchecked Sendable {
         let trailer = LogTrailer(frames: index, events: writtenEvents, lostPerCPU: lostPerCPU, writerDropped: droppedCount,
                                  interfaces: interfaces, trackOverflow: trackOverflow, endedAt: Date(),
                                  outputDropped: outputDropped,
-                                 netnsNames: options.netnsNames == nil ? nil : Dictionary(uniqueKeysWithValues: netnsSeen.map { (String($0.key), $0.value) }))
+                                 netnsNames: options.netnsNames == nil ? nil : Dictionary(uniqueKeysWithValues: netnsSeen.map { (String($0.key), $0.value) }),
+                                 bootToWallEndNs: currentBootToWallNs(), clockSyncEnd: ClockSync.current())
         guard let json = LogFormat.encode(trailer) else { throw LogError.io("cannot encode the log trailer") }
         var footer = [UInt8]()
         withUnsafeBytes(of: offset.littleEndian) { footer += $0 }
@@ -166,7 +169,8 @@ public final class LogWriter: @unchecked Sendable {
                 let ok = writeAll(bytes)
                 lock.withLock {
                     if ok {
-                        index.append(LogFrameIndex(offset: offset, size: UInt32(bytes.count), events: UInt32(f.events), firstNs: f.first, lastNs: f.last))
+                        index.append(LogFrameIndex(offset: offset, size: UInt32(bytes.count), events: UInt32(f.events), firstNs: f.first, lastNs: f.last,
+                                                   bootToWallNs: f.bootToWallNs))
                         offset += UInt64(bytes.count)
                         writtenEvents += UInt64(f.events)
                     } else {

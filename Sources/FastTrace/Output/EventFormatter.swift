@@ -553,7 +553,19 @@ public final class EventFormatter {
         out.append(Self.l4Bytes[Int(t.l4Proto)])
         out.ascii("\",\"tcp_flags\":\"")
         out.append(Self.flagBytes[Int(t.tcpFlags)])
-        out.ascii("\"}")
+        out.ascii("\"")
+        // What matches a packet across hosts: the IPv4 ID, TCP's seq and ack (none elsewhere).
+        if !v6 {
+            out.ascii(",\"ip_id\":")
+            out.decimal(t.ipId)
+        }
+        if t.l4Proto == 6 {
+            out.ascii(",\"seq\":")
+            out.decimal(t.seq)
+            out.ascii(",\"ack\":")
+            out.decimal(t.ack)
+        }
+        out.ascii("}")
     }
 
     static func tuple(_ t: Tuple, flags: Bool, to out: ByteBuffer) {

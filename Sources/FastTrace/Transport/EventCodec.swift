@@ -19,7 +19,14 @@ public enum EventCodec {
         private var skbIndex: [UInt64: Int] = [:]
         private var lastOfSkb: [Event] = []
 
-        public init(capacity: Int = 1 << 20) { bytes.reserveCapacity(capacity) }
+        /// The log format whose rows to write: the current one, or an older one for tests
+        /// that prove old logs still read.
+        let version: Int
+
+        public init(capacity: Int = 1 << 20, version: Int = LogFormat.version) {
+            self.version = version
+            bytes.reserveCapacity(capacity)
+        }
 
         public mutating func append(_ e: Event, packet: PacketBytes = .none) {
             var flags: UInt8 = 0
@@ -106,6 +113,11 @@ public enum EventCodec {
             bytes.append(short ? 4 : 16)
             bytes += short ? s[..<4] : s[...]
             bytes += short ? d[..<4] : d[...]
+            if version >= 5 {
+                putVarint(UInt64(t.ipId))
+                putVarint(UInt64(t.seq))
+                putVarint(UInt64(t.ack))
+            }
         }
 
         private mutating func putVarint(_ v: UInt64) {
@@ -128,7 +140,7 @@ public enum EventCodec {
     /// (borrowed from `data`).
     public static func decode(_ data: UnsafeRawBufferPointer, version: Int = LogFormat.version,
                               _ body: (Event, PacketBytes) -> Void) throws(DecodeError) {
-        var r = Reader(data: data)
+        var r = Reader(data: data, version: version)
         var lastTs: UInt64 = 0
         var previous = Event()
         var lastOfSkb: [Event] = []
@@ -227,6 +239,7 @@ public enum EventCodec {
 
     struct Reader {
         let data: UnsafeRawBufferPointer
+        var version = LogFormat.version
         var at = 0
         var atEnd: Bool { at >= data.count }
 
@@ -244,6 +257,11 @@ public enum EventCodec {
             for i in 0..<n { sa[i] = s[i]; da[i] = d[i] }
             t.saddr = sa
             t.daddr = da
+            if version >= 5 { // format 5 adds what matches a packet across hosts
+                t.ipId = UInt16(truncatingIfNeeded: try varint())
+                t.seq = UInt32(truncatingIfNeeded: try varint())
+                t.ack = UInt32(truncatingIfNeeded: try varint())
+            }
             return t
         }
 
@@ -284,6 +302,7 @@ public enum EventCodec {
     }
     static func sameTuple(_ a: Tuple, _ b: Tuple) -> Bool {
         a.l3Proto == b.l3Proto && a.l4Proto == b.l4Proto && a.tcpFlags == b.tcpFlags && a.sport == b.sport && a.dport == b.dport
+            && a.ipId == b.ipId && a.seq == b.seq && a.ack == b.ack
             && withUnsafeBytes(of: a.saddr) { x in withUnsafeBytes(of: b.saddr) { x.elementsEqual($0) } }
             && withUnsafeBytes(of: a.daddr) { x in withUnsafeBytes(of: b.daddr) { x.elementsEqual($0) } }
     }
