@@ -28,6 +28,28 @@ public enum Journeys {
     public static let reuseGapNs: UInt64 = 1_000_000
     public static let idleGapNs: UInt64 = 1_000_000_000
 
+    /// Whether `e`, on the address of `last` and not earlier, is another packet: the address
+    /// was quiet for `idleGapNs`, or came back after `reuseGapNs` with another flow's tuple.
+    static func startsAnother(after last: Event, _ e: Event) -> Bool {
+        let gap = e.tsNs &- last.tsNs
+        let otherFlow = e.tuple.l3Proto != 0 && last.tuple.l3Proto != 0 && !EventCodec.sameTuple(e.tuple, last.tuple)
+        return gap > idleGapNs || (otherFlow && gap > reuseGapNs)
+    }
+
+    /// Whether the address belongs to no packet after `e`: a drop or a free.
+    static func ends(_ e: Event, _ freeing: (UInt32) -> Bool) -> Bool { e.kind == .drop || freeing(e.funcId) }
+
+    /// `frees` per function id, cached: the name test runs once per function.
+    static func freeingCache(_ functionName: @escaping (UInt32) -> String) -> (UInt32) -> Bool {
+        var cache: [UInt32: Bool] = [:]
+        return { id in
+            if let v = cache[id] { return v }
+            let v = frees(functionName(id))
+            cache[id] = v
+            return v
+        }
+    }
+
     /// Groups `events` (any order) into journeys, ordered by their first event. Holds
     /// everything: for tests and small inputs; logs go through `JourneyBuilder`.
     public static func build(_ events: [Event], functionName: @escaping (UInt32) -> String) -> [Journey] {
@@ -51,30 +73,19 @@ public enum Journeys {
 /// events wait); the oldest head of all queues goes next. An event later still than that is
 /// put in its place in its open journey, and counted in `late`.
 public final class JourneyBuilder {
-    private let ends: (UInt32) -> Bool
-    private let window: UInt64
-    private let maxBuffered: Int
-    private var queues: [CPUQueue] = []
-    private var buffered = 0
-    private var newestNs: UInt64 = 0
+    private let freeing: (UInt32) -> Bool
+    private var reorder: ReorderWindow<Event>
     private var releasedNs: UInt64 = 0
     private var open: [UInt64: Journey] = [:]
     private var sinceIdleScan = 0
     /// Events that arrived after the reorder window had passed them.
     public private(set) var late = 0
     /// Events held now: waiting in the reorder window, or in open journeys.
-    public var held: Int { buffered + open.values.reduce(0) { $0 + $1.events.count } }
+    public var held: Int { reorder.buffered + open.values.reduce(0) { $0 + $1.events.count } }
 
     public init(functionName: @escaping (UInt32) -> String, reorderWindowNs: UInt64 = 50_000_000, maxBuffered: Int = 1 << 16) {
-        var cache: [UInt32: Bool] = [:]
-        ends = { id in
-            if let v = cache[id] { return v }
-            let v = Journeys.frees(functionName(id))
-            cache[id] = v
-            return v
-        }
-        window = reorderWindowNs
-        self.maxBuffered = maxBuffered
+        freeing = Journeys.freeingCache(functionName)
+        reorder = ReorderWindow(windowNs: reorderWindowNs, maxBuffered: maxBuffered)
     }
 
     /// Inner tuples (--output-tunnel) of events not yet placed, by (skb, time).
@@ -85,44 +96,21 @@ public final class JourneyBuilder {
     /// every journey that has ended by now.
     public func add(_ e: Event, inner: Tuple? = nil, emit: (Journey) -> Void) {
         if let inner { inners[EventKey(skb: e.skb, ns: e.tsNs)] = inner }
-        newestNs = max(newestNs, e.tsNs)
-        let cpu = Int(min(e.cpu, 4095))
-        while queues.count <= cpu { queues.append(CPUQueue()) }
-        queues[cpu].insert(e)
-        buffered += 1
-        while buffered > 0 {
-            guard let (cpu, ts) = oldestHead() else { break }
-            guard buffered > maxBuffered || (window != .max && ts &+ window <= newestNs) else { break }
-            place(queues[cpu].removeFirst(), emit)
-            buffered -= 1
-        }
+        reorder.add(e, cpu: e.cpu) { place($0, emit) }
     }
 
     /// Ends the stream: every remaining event is placed, and every open journey is emitted,
     /// in the order of their first events.
     public func finish(emit: (Journey) -> Void) {
-        while let (cpu, _) = oldestHead() {
-            place(queues[cpu].removeFirst(), emit)
-        }
-        buffered = 0
+        reorder.drain { place($0, emit) }
         for j in open.values.sorted(by: { ($0.startNs, $0.skb) < ($1.startNs, $1.skb) }) { emit(j) }
         open.removeAll()
-    }
-
-    private func oldestHead() -> (Int, UInt64)? {
-        var best: (Int, UInt64)?
-        for i in queues.indices {
-            if let ts = queues[i].firstTs, best == nil || ts < best!.1 { best = (i, ts) }
-        }
-        return best
     }
 
     private func place(_ e: Event, _ emit: (Journey) -> Void) {
         if e.tsNs < releasedNs { late += 1 } else { releasedNs = e.tsNs }
         if var j = open.removeValue(forKey: e.skb), let last = j.events.last {
-            let gap = e.tsNs &- last.tsNs
-            let otherFlow = e.tuple.l3Proto != 0 && last.tuple.l3Proto != 0 && !EventCodec.sameTuple(e.tuple, last.tuple)
-            if e.tsNs >= last.tsNs && (gap > Journeys.idleGapNs || (otherFlow && gap > Journeys.reuseGapNs)) {
+            if e.tsNs >= last.tsNs && Journeys.startsAnother(after: last, e) {
                 emit(j)
                 j = Journey(events: [e])
             } else if e.tsNs >= last.tsNs {
@@ -145,7 +133,7 @@ public final class JourneyBuilder {
     private func finishOrKeep(_ j: Journey, _ e: Event, _ emit: (Journey) -> Void) {
         var j = j
         if !inners.isEmpty, let t = inners.removeValue(forKey: EventKey(skb: e.skb, ns: e.tsNs)), j.inner == nil { j.inner = t }
-        if e.kind == .drop || ends(e.funcId) { emit(j) } else { open[e.skb] = j }
+        if Journeys.ends(e, freeing) { emit(j) } else { open[e.skb] = j }
     }
 
     /// Journeys whose address has been quiet for `idleGapNs` of stream time are over.
@@ -161,15 +149,64 @@ public final class JourneyBuilder {
     }
 }
 
-/// One CPU's waiting events, in time order: a FIFO that inserts from the tail, since a CPU's
-/// events arrive in order but for small local inversions.
-struct CPUQueue {
-    private var events: [Event] = []
+/// Something with a kernel timestamp: what a reorder window sorts.
+protocol TimeOrdered { var tsNs: UInt64 { get } }
+extension Event: TimeOrdered {}
+
+/// Restores time order to a stream whose per-CPU parts are each (nearly) in order, as a log
+/// holds them: elements wait in a queue per CPU, kept sorted, until the stream is `windowNs`
+/// past them (or `maxBuffered` wait); the oldest head of all queues is released next.
+struct ReorderWindow<Element: TimeOrdered> {
+    let windowNs: UInt64
+    let maxBuffered: Int
+    private var queues: [CPUQueue<Element>] = []
+    private var newestNs: UInt64 = 0
+    private(set) var buffered = 0
+
+    init(windowNs: UInt64, maxBuffered: Int) {
+        self.windowNs = windowNs
+        self.maxBuffered = maxBuffered
+    }
+
+    /// Adds `e`, seen on `cpu`; releases every element the window has passed, oldest first.
+    mutating func add(_ e: Element, cpu: UInt32, release: (Element) -> Void) {
+        newestNs = max(newestNs, e.tsNs)
+        let cpu = Int(min(cpu, 4095))
+        while queues.count <= cpu { queues.append(CPUQueue()) }
+        queues[cpu].insert(e)
+        buffered += 1
+        while buffered > 0 {
+            guard let (cpu, ts) = oldestHead() else { break }
+            guard buffered > maxBuffered || (windowNs != .max && ts &+ windowNs <= newestNs) else { break }
+            release(queues[cpu].removeFirst())
+            buffered -= 1
+        }
+    }
+
+    /// Releases everything still waiting, oldest first.
+    mutating func drain(release: (Element) -> Void) {
+        while let (cpu, _) = oldestHead() { release(queues[cpu].removeFirst()) }
+        buffered = 0
+    }
+
+    private func oldestHead() -> (Int, UInt64)? {
+        var best: (Int, UInt64)?
+        for i in queues.indices {
+            if let ts = queues[i].firstTs, best == nil || ts < best!.1 { best = (i, ts) }
+        }
+        return best
+    }
+}
+
+/// One CPU's waiting elements, in time order: a FIFO that inserts from the tail, since a
+/// CPU's events arrive in order but for small local inversions.
+struct CPUQueue<Element: TimeOrdered> {
+    private var events: [Element] = []
     private var head = 0
 
     var firstTs: UInt64? { head < events.count ? events[head].tsNs : nil }
 
-    mutating func insert(_ e: Event) {
+    mutating func insert(_ e: Element) {
         events.append(e)
         var i = events.count - 1
         while i > head && events[i - 1].tsNs > e.tsNs {
@@ -179,7 +216,7 @@ struct CPUQueue {
         events[i] = e
     }
 
-    mutating func removeFirst() -> Event {
+    mutating func removeFirst() -> Element {
         let e = events[head]
         head += 1
         if head == events.count {

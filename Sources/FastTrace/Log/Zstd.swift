@@ -8,12 +8,13 @@ enum Zstd {
         init(_ text: String) { description = text }
     }
 
-    /// A compression context with content checksums on (a flipped byte fails the frame).
+    /// A compression context, with content checksums on by default (a flipped byte fails the
+    /// frame). Parquet pages go without: the format has its own page CRC, unused here.
     final class Compressor {
         let cctx = ZSTD_createCCtx()!
-        init(level: Int32) {
+        init(level: Int32, checksum: Bool = true) {
             ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level)
-            ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1)
+            ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, checksum ? 1 : 0)
         }
         deinit { ZSTD_freeCCtx(cctx) }
 
