@@ -2,8 +2,8 @@ import FastTrace
 import FastTraceBenchmarks
 import Foundation
 
-/// Post-processing as a user runs it: `fasttrace read` (text, JSON) and `fasttrace journeys`
-/// as separate processes on generated 1M- and 10M-event logs, output to a file; events per
+/// Post-processing as a user runs it: `fasttrace read` (text, JSON), `fasttrace journeys` and
+/// `fasttrace export --format parquet` as separate processes on generated 1M- and 10M-event logs, output to a file; events per
 /// second of wall time, one process at a time, with the process's peak RSS (wait4).
 enum OfflineBench {
     /// The function table of the generated logs: a receive path, then a free or a drop.
@@ -32,6 +32,7 @@ enum OfflineBench {
         var flight: [InFlight] = []
         var ts: UInt64 = 5_000_000_000
         var written = 0
+        var ipID: UInt16 = 0
         func newPacket() -> InFlight {
             let flow = rnd(200)
             var e = Event()
@@ -50,6 +51,8 @@ enum OfflineBench {
             e.tuple.l4Proto = 17
             e.tuple.sport = UInt16(30000 + flow)
             e.tuple.dport = 9999
+            ipID &+= 1
+            e.tuple.ipId = ipID
             e.tuple.saddr[0] = 127; e.tuple.saddr[3] = 1
             e.tuple.daddr[0] = 127; e.tuple.daddr[3] = 1
             return InFlight(e: e, step: 0)
@@ -97,7 +100,8 @@ enum OfflineBench {
             let log = "\(dir)/\(n).ftlog"
             try generate(n, to: log)
             let label = n >= 1_000_000 ? "\(n / 1_000_000)M" : "\(n / 1000)k"
-            for (name, args) in [("read, text", ["read"]), ("read, JSON", ["read", "--output-json"]), ("journeys", ["journeys"])] {
+            for (name, args) in [("read, text", ["read"]), ("read, JSON", ["read", "--output-json"]), ("journeys", ["journeys"]),
+                                 ("export, Parquet", ["export", "--format", "parquet"])] {
                 var rates: [Double] = [], rss: [Double] = []
                 for _ in 0..<repeats {
                     unlink("\(dir)/out") // a fresh file each time: truncating gigabytes is not what is measured

@@ -13,7 +13,7 @@ struct ExportCommand: ParsableCommand {
 
         JSON lines are those of `fasttrace read --output-json`, with a "packet" object (link, wire_len, hex) on events that carry bytes.
 
-        Parquet has one row per event in time order, a typed column per field (u64 skb addresses, ns timestamps, 16-byte IPv4-mapped addresses and their text, the journey each event belongs to, packet bytes with --snaplen) and the capture's facts as key/value metadata; docs/fleet.md has the schema. It streams in constant memory, one row group per 131,072 events.
+        Parquet has one row per event in time order, a typed column per field (u64 skb addresses, ns timestamps, 16-byte IPv4-mapped addresses and their text, the journey each event belongs to, packet bytes with --snaplen) and the capture's facts as key/value metadata; docs/fleet.md has the schema. It streams in constant memory, one row group per 65,536 events.
 
         Examples:
           fasttrace export cap.ftlog -o cap.pcapng && tshark -r cap.pcapng -T fields -e frame.comment -e ip.src -e tcp.dstport

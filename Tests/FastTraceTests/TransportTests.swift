@@ -44,6 +44,43 @@ import Testing
         #expect(!big.offer(8, weight: 1))
     }
 
+    /// Under sustained load the queue never empties; what it handed out must still be freed
+    /// (it used to stay in the queue's array until the queue drained: a leak that grew with
+    /// the backlog). `put` waits for room instead of refusing.
+    @Test func queueKeepsNothingItHandedOut() {
+        final class Item { let n: Int; init(_ n: Int) { self.n = n } }
+        let q = BoundedQueue<Item>(capacity: 4)
+        weak var first: Item?
+        do {
+            let item = Item(0)
+            first = item
+            #expect(q.put(item))
+        }
+        #expect(q.put(Item(1)))
+        var taken: [Int] = []
+        for n in 2..<1000 {
+            #expect(q.put(Item(n)))                   // never empty from here on
+            if let i = q.take() { taken.append(i.n) }
+        }
+        #expect(first == nil, "the queue still holds an item it handed out")
+        #expect(taken == Array(0..<998))
+        q.close()
+        #expect(!q.put(Item(-1)))
+        #expect(q.take()?.n == 998 && q.take()?.n == 999 && q.take() == nil)
+
+        let full = BoundedQueue<Int>(capacity: 1)
+        #expect(full.put(1))
+        let done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            _ = full.put(2)                           // waits for room
+            done.signal()
+        }
+        #expect(done.wait(timeout: .now() + 0.2) == .timedOut)
+        #expect(full.take() == 1)
+        #expect(done.wait(timeout: .now() + 5) == .success)
+        #expect(full.take() == 2)
+    }
+
     @Test func numbersRenderAsStringDoes() {
         let b = ByteBuffer(capacity: 8)
         let values: [UInt64] = [0, 1, 9, 10, 99, 100, 101, 999, 1000, 65535, 1 << 32, 12_345_678_901_234, .max, .max - 1]

@@ -5,7 +5,8 @@
 ///
 /// Ids count journeys in the order they start, from 1: unique within one capture.
 public final class JourneyTagger {
-    private struct Open { var id: UInt64; var last: Event }
+    /// What the rules read of an address's last event: its time and tuple.
+    private struct Open { var id: UInt64; var lastNs: UInt64; var tuple: Tuple }
     private var open: [UInt64: Open] = [:]
     private let freeing: (UInt32) -> Bool
     private var next: UInt64 = 1
@@ -19,20 +20,20 @@ public final class JourneyTagger {
     /// The journey `e` belongs to.
     public func tag(_ e: Event) -> UInt64 {
         let id: UInt64
-        if let o = open[e.skb], e.tsNs < o.last.tsNs || !Journeys.startsAnother(after: o.last, e) {
+        if let o = open[e.skb], e.tsNs < o.lastNs || !Journeys.startsAnother(lastNs: o.lastNs, lastTuple: o.tuple, e) {
             id = o.id
         } else {
             id = next
             next += 1
         }
-        if Journeys.ends(e, freeing) { open[e.skb] = nil } else { open[e.skb] = Open(id: id, last: e) }
+        if Journeys.ends(e, freeing) { open[e.skb] = nil } else { open[e.skb] = Open(id: id, lastNs: e.tsNs, tuple: e.tuple) }
         newestNs = max(newestNs, e.tsNs)
         sinceIdleScan += 1
         if sinceIdleScan >= 1 << 14 {
             sinceIdleScan = 0
             if newestNs > Journeys.idleGapNs {
                 let cutoff = newestNs - Journeys.idleGapNs
-                open = open.filter { $0.value.last.tsNs >= cutoff }
+                open = open.filter { $0.value.lastNs >= cutoff }
             }
         }
         return id

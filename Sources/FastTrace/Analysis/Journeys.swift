@@ -31,9 +31,14 @@ public enum Journeys {
     /// Whether `e`, on the address of `last` and not earlier, is another packet: the address
     /// was quiet for `idleGapNs`, or came back after `reuseGapNs` with another flow's tuple.
     static func startsAnother(after last: Event, _ e: Event) -> Bool {
-        let gap = e.tsNs &- last.tsNs
-        let otherFlow = e.tuple.l3Proto != 0 && last.tuple.l3Proto != 0 && !EventCodec.sameTuple(e.tuple, last.tuple)
-        return gap > idleGapNs || (otherFlow && gap > reuseGapNs)
+        startsAnother(lastNs: last.tsNs, lastTuple: last.tuple, e)
+    }
+
+    @inline(__always) static func startsAnother(lastNs: UInt64, lastTuple: Tuple, _ e: Event) -> Bool {
+        let gap = e.tsNs &- lastNs
+        guard gap > reuseGapNs else { return false }
+        let otherFlow = e.tuple.l3Proto != 0 && lastTuple.l3Proto != 0 && !EventCodec.sameTuple(e.tuple, lastTuple)
+        return gap > idleGapNs || otherFlow
     }
 
     /// Whether the address belongs to no packet after `e`: a drop or a free.

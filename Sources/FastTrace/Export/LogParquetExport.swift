@@ -4,7 +4,12 @@ import Foundation
 /// each field in a typed column, the capture's facts as key/value metadata. Rows pass
 /// through a reorder window (the log holds CPUs' events interleaved in bursts) and get the
 /// id of the journey they belong to, so memory stays constant whatever the log's size.
-public final class LogParquetExport {
+///
+/// Two threads: the caller's decodes, reorders and tags rows and hands them over in batches;
+/// a worker fills the columns, compresses and writes. The caller's thread touches `reorder`,
+/// `slots`, `tagger` and `batch`; the worker everything that names or writes (caches,
+/// `columns`, `writer`), until `finish()` has joined it.
+public final class LogParquetExport: @unchecked Sendable {
     /// Columns, in file order. Unsigned kernel values keep their width (UINT8 … UINT64).
     enum Column: Int, CaseIterable {
         case host, tsNs, wallNs, skb, journey, func_, target, funcKind, kind, dropReason, verdict, cpu, pid, tgid, process
@@ -62,14 +67,21 @@ public final class LogParquetExport {
         }
     }
 
-    /// One event waiting in the reorder window, with copies of what its record carried.
-    struct Row: TimeOrdered {
+    /// One event between the log and its row, with copies of what its record carried.
+    struct Row {
         var event: Event
         var inner: Tuple?
         var packet: [UInt8]?
         var link: Link
         var wireLength: UInt32
-        var tsNs: UInt64 { event.tsNs }
+        var journey: UInt64 = 0
+    }
+
+    /// What the reorder window moves around: a row's time and its slot in `slots`, so that
+    /// sorting copies 16 bytes, not the row.
+    struct Pending: TimeOrdered {
+        let tsNs: UInt64
+        let slot: Int32
     }
 
     private let writer: ParquetWriter
@@ -77,20 +89,24 @@ public final class LogParquetExport {
     private let formatter: EventFormatter
     private let header: LogHeader
     private let host: [UInt8]
-    private var reorder = ReorderWindow<Row>(windowNs: 50_000_000, maxBuffered: 1 << 16)
+    private var reorder = ReorderWindow<Pending>(windowNs: 50_000_000, maxBuffered: 1 << 16)
+    /// Rows waiting in the window or in the batch, and the free slots among them.
+    private var slots: [Row] = []
+    private var freeSlots: [Int32] = []
     private let tagger: JourneyTagger
     private var names: [NameKey: [UInt8]] = [:]
     private var processes: [ProcessKey: [UInt8]] = [:]
     private var interfaces: [UInt64: [UInt8]] = [:]
     private let scratch = ByteBuffer(capacity: 64)
     private var failure: ParquetWriter.Failure?
+    /// Rows written (read it after `finish()`).
     public private(set) var rows = 0
 
     private struct NameKey: Hashable { let funcId: UInt32, kind: UInt32, reason: UInt32, flags: UInt16, netns: UInt32, ifindex: UInt32 }
     private struct ProcessKey: Hashable { let comm0: UInt64, comm1: UInt64 }
 
     /// `write` takes the file's bytes in order; `hostName` overrides the capture's.
-    public init(log: LogReader, hostName: String? = nil, rowGroupRows: Int = 1 << 17,
+    public init(log: LogReader, hostName: String? = nil, rowGroupRows: Int = 1 << 16,
                 write: @escaping ([UInt8]) -> Bool) {
         header = log.header
         let name = hostName ?? log.header.hostname
@@ -101,6 +117,8 @@ public final class LogParquetExport {
         columns = Self.makeColumns()
         writer = ParquetWriter(columns: columns, metadata: Self.metadata(log, host: name),
                                createdBy: "fasttrace version \(FastTraceVersion.string)", rowGroupRows: rowGroupRows, write: write)
+        batch.reserveCapacity(Self.batchSize)
+        startWriting()
     }
 
     /// The capture's facts, for engines to read without the log (docs/fleet.md).
@@ -136,100 +154,166 @@ public final class LogParquetExport {
     /// Adds one event (rows leave the reorder window in time order).
     public func add(_ e: Event, _ p: PacketBytes) {
         let row = Row(event: e, inner: p.inner, packet: p.isEmpty ? nil : p.copiedBytes, link: p.link, wireLength: p.wireLength)
-        reorder.add(row, cpu: e.cpu) { write($0) }
+        let slot: Int32
+        if let free = freeSlots.popLast() {
+            slot = free
+            slots[Int(free)] = row
+        } else {
+            slot = Int32(slots.count)
+            slots.append(row)
+        }
+        reorder.add(Pending(tsNs: e.tsNs, slot: slot), cpu: e.cpu) { take($0.slot) }
     }
 
     /// Writes what the window still holds, the last row group and the footer.
     public func finish() throws(ParquetWriter.Failure) {
-        reorder.drain { write($0) }
+        reorder.drain { take($0.slot) }
+        handOver()
+        queue.close()
+        workerDone.wait()
         if let failure { throw failure }
         try writer.finish()
     }
 
-    private func write(_ r: Row) {
-        guard failure == nil else { return }
-        let e = r.event
-        let c = columns
-        c[Column.host.rawValue].append(utf8: host)
-        c[Column.tsNs.rawValue].append(int64: Int64(bitPattern: e.tsNs))
-        c[Column.wallNs.rawValue].append(int64: Int64(bitPattern: e.tsNs) &+ header.bootToWallNs)
-        c[Column.skb.rawValue].append(uint64: e.skb)
-        c[Column.journey.rawValue].append(int64: Int64(bitPattern: tagger.tag(e)))
-        c[Column.func_.rawValue].append(utf8: functionName(e))
-        c[Column.target.rawValue].append(utf8: targetName(e.funcId))
-        c[Column.funcKind.rawValue].append(utf8: funcKind(e.funcId))
-        c[Column.kind.rawValue].append(utf8: Self.kindNames[Int(min(e.kind.rawValue, 5))])
-        if e.kind == .drop { c[Column.dropReason.rawValue].append(utf8: reasonName(e.dropReason)) } else { c[Column.dropReason.rawValue].appendNull() }
-        if e.kind == .progExit {
-            c[Column.verdict.rawValue].append(string: ProgramVerdicts.name(e.dropReason, target: header.targets.name(of: e.funcId)))
-        } else { c[Column.verdict.rawValue].appendNull() }
-        c[Column.cpu.rawValue].append(uint32: e.cpu)
-        c[Column.pid.rawValue].append(uint32: e.pid)
-        c[Column.tgid.rawValue].append(uint32: e.tgid)
-        c[Column.process.rawValue].append(utf8: process(e))
-        let m = e.meta
-        c[Column.netns.rawValue].append(uint32: m.netns)
-        c[Column.mark.rawValue].append(uint32: m.mark)
-        c[Column.ifindex.rawValue].append(uint32: m.ifindex)
-        if m.ifindex == 0 { c[Column.iface.rawValue].appendNull() } else { c[Column.iface.rawValue].append(utf8: interface(e)) }
-        c[Column.protocol_.rawValue].append(uint32: UInt32(m.protocol))
-        c[Column.mtu.rawValue].append(uint32: m.mtu)
-        c[Column.len.rawValue].append(uint32: m.len)
-        outer(e.tuple)
-        inner(r.inner)
-        if let bytes = r.packet {
-            c[Column.packetLink.rawValue].append(utf8: r.link == .ethernet ? Self.ethernet : Self.raw)
-            c[Column.packetWireLen.rawValue].append(uint32: r.wireLength)
-            c[Column.packet.rawValue].append(utf8: bytes)
-        } else {
-            for k in [Column.packetLink, .packetWireLen, .packet] { c[k.rawValue].appendNull() }
+    /// Rows go to the worker a batch at a time, and are written column by column: each
+    /// column's loop stays in its own buffer.
+    static let batchSize = 4096
+    private var batch: [Row] = []
+    private let queue = BoundedQueue<[Row]>(capacity: 8)
+    private let workerDone = DispatchSemaphore(value: 0)
+
+    private func take(_ slot: Int32) {
+        var row = slots[Int(slot)]
+        slots[Int(slot)].packet = nil // the bytes go with the row
+        freeSlots.append(slot)
+        row.journey = tagger.tag(row.event)
+        batch.append(row)
+        if batch.count >= Self.batchSize { handOver() }
+    }
+
+    /// Emptied batches, back from the worker: reused, so that the two threads do not
+    /// allocate and free a megabyte a batch across malloc arenas (which grows the heap).
+    private var spares: [[Row]] = []
+    private let sparesLock = NSLock()
+
+    private func handOver() {
+        guard !batch.isEmpty else { return }
+        _ = queue.put(batch)
+        batch = sparesLock.withLock { spares.popLast() } ?? []
+        batch.reserveCapacity(Self.batchSize)
+    }
+
+    private func startWriting() {
+        startWorker { [self] in
+            while var rows = queue.take() {
+                if failure == nil { // else drain, so that the reader never waits forever
+                    rows.withUnsafeBufferPointer { all in
+                        for column in Column.allCases { fill(column, columns[column.rawValue], RowPointers(all: all)) }
+                    }
+                    self.rows += rows.count
+                    do throws(ParquetWriter.Failure) { try writer.endRows(rows.count) } catch { failure = error }
+                }
+                rows.removeAll(keepingCapacity: true)
+                sparesLock.withLock { spares.append(rows) }
+            }
+            workerDone.signal()
         }
-        rows += 1
-        do { try writer.endRow() } catch { failure = error }
+    }
+
+    /// A batch's rows, read in place.
+    struct RowPointers: Sequence {
+        let all: UnsafeBufferPointer<Row>
+        struct Iterator: IteratorProtocol {
+            let all: UnsafeBufferPointer<Row>
+            var i = 0
+            /// A pointer, not a copy: each column reads a field or two of a large row.
+            @inline(__always) mutating func next() -> UnsafePointer<Row>? {
+                guard i < all.count else { return nil }
+                defer { i += 1 }
+                return all.baseAddress! + i
+            }
+        }
+        func makeIterator() -> Iterator { Iterator(all: all) }
+    }
+
+    private func fill(_ column: Column, _ c: ParquetColumn, _ rows: RowPointers) {
+        switch column {
+        case .host: host.withUnsafeBytes { h in for _ in rows { c.append(bytes: h) } }
+        case .tsNs: for r in rows { c.append(int64: Int64(bitPattern: r.pointee.event.tsNs)) }
+        case .wallNs: for r in rows { c.append(int64: Int64(bitPattern: r.pointee.event.tsNs) &+ header.bootToWallNs) }
+        case .skb: for r in rows { c.append(uint64: r.pointee.event.skb) }
+        case .journey: for r in rows { c.append(int64: Int64(bitPattern: r.pointee.journey)) }
+        case .func_: for r in rows { c.append(utf8: functionName(r.pointee.event)) }
+        case .target: for r in rows { c.append(utf8: targetName(r.pointee.event.funcId)) }
+        case .funcKind: for r in rows { c.append(utf8: funcKind(r.pointee.event.funcId)) }
+        case .kind: for r in rows { c.append(utf8: Self.kindNames[Int(min(r.pointee.event.kind.rawValue, 5))]) }
+        case .dropReason:
+            for r in rows { if r.pointee.event.kind == .drop { c.append(utf8: reasonName(r.pointee.event.dropReason)) } else { c.appendNull() } }
+        case .verdict:
+            for r in rows {
+                let e = r.pointee.event
+                if e.kind == .progExit { c.append(string: ProgramVerdicts.name(e.dropReason, target: header.targets.name(of: e.funcId))) } else { c.appendNull() }
+            }
+        case .cpu: for r in rows { c.append(uint32: r.pointee.event.cpu) }
+        case .pid: for r in rows { c.append(uint32: r.pointee.event.pid) }
+        case .tgid: for r in rows { c.append(uint32: r.pointee.event.tgid) }
+        case .process: for r in rows { c.append(utf8: process(r.pointee.event)) }
+        case .netns: for r in rows { c.append(uint32: r.pointee.event.meta.netns) }
+        case .mark: for r in rows { c.append(uint32: r.pointee.event.meta.mark) }
+        case .ifindex: for r in rows { c.append(uint32: r.pointee.event.meta.ifindex) }
+        case .iface: for r in rows { if r.pointee.event.meta.ifindex == 0 { c.appendNull() } else { c.append(utf8: interface(r.pointee.event)) } }
+        case .protocol_: for r in rows { c.append(uint32: UInt32(r.pointee.event.meta.protocol)) }
+        case .mtu: for r in rows { c.append(uint32: r.pointee.event.meta.mtu) }
+        case .len: for r in rows { c.append(uint32: r.pointee.event.meta.len) }
+        case .saddr, .daddr:
+            for r in rows {
+                let t = r.pointee.event.tuple
+                guard let v6 = Self.ipVersion6(t) else { c.appendNull(); continue }
+                Self.mapped(column == .saddr ? t.saddr : t.daddr, v6: v6) { c.append(bytes: $0) }
+            }
+        case .saddrStr, .daddrStr:
+            for r in rows {
+                let t = r.pointee.event.tuple
+                guard let v6 = Self.ipVersion6(t) else { c.appendNull(); continue }
+                append(address: column == .saddrStr ? t.saddr : t.daddr, v6: v6, to: c)
+            }
+        case .sport: for r in rows { tupleValue(r.pointee.event.tuple, c) { UInt32($0.sport) } }
+        case .dport: for r in rows { tupleValue(r.pointee.event.tuple, c) { UInt32($0.dport) } }
+        case .l4Proto:
+            for r in rows { if Self.ipVersion6(r.pointee.event.tuple) == nil { c.appendNull() } else { c.append(utf8: EventFormatter.l4Bytes[Int(r.pointee.event.tuple.l4Proto)]) } }
+        case .tcpFlags: for r in rows { tupleValue(r.pointee.event.tuple, c) { UInt32($0.tcpFlags) } }
+        case .ipId: for r in rows { tupleValue(r.pointee.event.tuple, c, when: r.pointee.event.tuple.l3Proto == 0x0800) { UInt32($0.ipId) } }
+        case .seq: for r in rows { tupleValue(r.pointee.event.tuple, c, when: r.pointee.event.tuple.l4Proto == 6) { $0.seq } }
+        case .ack: for r in rows { tupleValue(r.pointee.event.tuple, c, when: r.pointee.event.tuple.l4Proto == 6) { $0.ack } }
+        case .innerSaddr, .innerDaddr:
+            for r in rows {
+                guard let t = r.pointee.inner, let v6 = Self.ipVersion6(t) else { c.appendNull(); continue }
+                append(address: column == .innerSaddr ? t.saddr : t.daddr, v6: v6, to: c)
+            }
+        case .innerSport: for r in rows { tupleValue(r.pointee.inner, c) { UInt32($0.sport) } }
+        case .innerDport: for r in rows { tupleValue(r.pointee.inner, c) { UInt32($0.dport) } }
+        case .innerL4Proto:
+            for r in rows {
+                if let t = r.pointee.inner, Self.ipVersion6(t) != nil { c.append(utf8: EventFormatter.l4Bytes[Int(t.l4Proto)]) } else { c.appendNull() }
+            }
+        case .packetLink: for r in rows { if r.pointee.packet == nil { c.appendNull() } else { c.append(utf8: r.pointee.link == .ethernet ? Self.ethernet : Self.raw) } }
+        case .packetWireLen: for r in rows { if r.pointee.packet == nil { c.appendNull() } else { c.append(uint32: r.pointee.wireLength) } }
+        case .packet: for r in rows { if let p = r.pointee.packet { c.append(utf8: p) } else { c.appendNull() } }
+        }
     }
 
     static let kindNames: [[UInt8]] = ["func", "drop", "loss", "prog", "prog_exit", "unknown"].map { Array($0.utf8) }
     static let ethernet = Array("ethernet".utf8), raw = Array("raw".utf8)
 
-    private func outer(_ t: Tuple) {
-        let c = columns
-        let v4 = t.l3Proto == 0x0800, v6 = t.l3Proto == 0x86DD
-        guard v4 || v6 else {
-            for k in [Column.saddr, .daddr, .saddrStr, .daddrStr, .sport, .dport, .l4Proto, .tcpFlags, .ipId, .seq, .ack] {
-                c[k.rawValue].appendNull()
-            }
-            return
-        }
-        Self.mapped(t.saddr, v6: v6) { c[Column.saddr.rawValue].append(bytes: $0) }
-        Self.mapped(t.daddr, v6: v6) { c[Column.daddr.rawValue].append(bytes: $0) }
-        c[Column.saddrStr.rawValue].append(utf8: address(t.saddr, v6: v6))
-        c[Column.daddrStr.rawValue].append(utf8: address(t.daddr, v6: v6))
-        c[Column.sport.rawValue].append(uint32: UInt32(t.sport))
-        c[Column.dport.rawValue].append(uint32: UInt32(t.dport))
-        c[Column.l4Proto.rawValue].append(utf8: EventFormatter.l4Bytes[Int(t.l4Proto)])
-        c[Column.tcpFlags.rawValue].append(uint32: UInt32(t.tcpFlags))
-        if v4 { c[Column.ipId.rawValue].append(uint32: UInt32(t.ipId)) } else { c[Column.ipId.rawValue].appendNull() }
-        if t.l4Proto == 6 {
-            c[Column.seq.rawValue].append(uint32: t.seq)
-            c[Column.ack.rawValue].append(uint32: t.ack)
-        } else {
-            c[Column.seq.rawValue].appendNull()
-            c[Column.ack.rawValue].appendNull()
-        }
+    /// nil for a tuple that is neither IPv4 nor IPv6 (its columns are null), else whether it
+    /// is IPv6.
+    @inline(__always) static func ipVersion6(_ t: Tuple) -> Bool? {
+        t.l3Proto == 0x86DD ? true : t.l3Proto == 0x0800 ? false : nil
     }
 
-    private func inner(_ t: Tuple?) {
-        let c = columns
-        guard let t, t.l3Proto == 0x0800 || t.l3Proto == 0x86DD else {
-            for k in [Column.innerSaddr, .innerDaddr, .innerSport, .innerDport, .innerL4Proto] { c[k.rawValue].appendNull() }
-            return
-        }
-        let v6 = t.l3Proto == 0x86DD
-        c[Column.innerSaddr.rawValue].append(utf8: address(t.saddr, v6: v6))
-        c[Column.innerDaddr.rawValue].append(utf8: address(t.daddr, v6: v6))
-        c[Column.innerSport.rawValue].append(uint32: UInt32(t.sport))
-        c[Column.innerDport.rawValue].append(uint32: UInt32(t.dport))
-        c[Column.innerL4Proto.rawValue].append(utf8: EventFormatter.l4Bytes[Int(t.l4Proto)])
+    /// One UINT value of an IPv4/IPv6 tuple, null without one or where `when` is false.
+    @inline(__always) private func tupleValue(_ t: Tuple?, _ c: ParquetColumn, when: Bool = true, _ value: (Tuple) -> UInt32) {
+        if let t, when, Self.ipVersion6(t) != nil { c.append(uint32: value(t)) } else { c.appendNull() }
     }
 
     /// 16 bytes: IPv6 as is, IPv4 mapped (::ffff:a.b.c.d), so one column holds both.
@@ -245,10 +329,11 @@ public final class LogParquetExport {
         withUnsafeBytes(of: out) { body($0) }
     }
 
-    private func address(_ a: InlineArray<16, UInt8>, v6: Bool) -> [UInt8] {
+    /// The address as text, as `read --output-json` writes it.
+    private func append(address a: InlineArray<16, UInt8>, v6: Bool, to c: ParquetColumn) {
         scratch.removeAll()
         EventFormatter.address(a, v6: v6, to: scratch)
-        return Array(scratch.bytes)
+        c.append(bytes: scratch.bytes)
     }
 
     // MARK: names, cached (the formatter's, so that they equal `read --output-json`'s)
@@ -298,22 +383,38 @@ public final class LogParquetExport {
         return n
     }
 
+    // Consecutive rows mostly share a process and an interface: the last one is kept aside.
+    private var lastProcess: (key: ProcessKey, name: [UInt8])?
+    private var lastInterface: (key: UInt64, name: [UInt8])?
+
     private func process(_ e: Event) -> [UInt8] {
         let words = withUnsafeBytes(of: e.comm) { ($0.loadUnaligned(as: UInt64.self), $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self)) }
         let key = ProcessKey(comm0: words.0, comm1: words.1)
-        if let n = processes[key] { return n }
-        if processes.count >= 1 << 16 { processes.removeAll() }
-        let n = Array(e.commString.utf8)
-        processes[key] = n
+        if let l = lastProcess, l.key == key { return l.name }
+        let n: [UInt8]
+        if let known = processes[key] {
+            n = known
+        } else {
+            if processes.count >= 1 << 16 { processes.removeAll() }
+            n = Array(e.commString.utf8)
+            processes[key] = n
+        }
+        lastProcess = (key, n)
         return n
     }
 
     private func interface(_ e: Event) -> [UInt8] {
         let key = UInt64(e.meta.netns) << 32 | UInt64(e.meta.ifindex)
-        if let n = interfaces[key] { return n }
-        if interfaces.count >= 1 << 16 { interfaces.removeAll() }
-        let n = Array(formatter.ifname(e).utf8)
-        interfaces[key] = n
+        if let l = lastInterface, l.key == key { return l.name }
+        let n: [UInt8]
+        if let known = interfaces[key] {
+            n = known
+        } else {
+            if interfaces.count >= 1 << 16 { interfaces.removeAll() }
+            n = Array(formatter.ifname(e).utf8)
+            interfaces[key] = n
+        }
+        lastInterface = (key, n)
         return n
     }
 }

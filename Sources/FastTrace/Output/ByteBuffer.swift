@@ -37,6 +37,14 @@ public final class ByteBuffer {
         capacity = c
     }
 
+    /// A number's little-endian bytes (the Parquet writer's fixed-width values).
+    @inline(__always) public func store<T: FixedWidthInteger>(littleEndian v: T) {
+        let n = MemoryLayout<T>.size
+        reserve(n)
+        UnsafeMutableRawPointer(base + count).storeBytes(of: v.littleEndian, as: T.self)
+        count += n
+    }
+
     @inline(__always) public func byte(_ b: UInt8) {
         reserve(1)
         base[count] = b

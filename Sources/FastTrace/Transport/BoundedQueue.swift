@@ -10,7 +10,9 @@ import Foundation
 /// taken a few hundred times a second at most.
 final class BoundedQueue<Item>: @unchecked Sendable {
     private let condition = NSCondition()
-    private var items: [(item: Item, weight: Int)] = []
+    /// Taken items are set to nil at once and the array compacted as `head` advances: a
+    /// queue that never empties under sustained load must not keep what it handed out.
+    private var items: [(item: Item?, weight: Int)] = []
     private var head = 0
     private var weight = 0
     private var closed = false
@@ -31,6 +33,19 @@ final class BoundedQueue<Item>: @unchecked Sendable {
         return true
     }
 
+    /// Appends `item`, waiting while the queue is full: for producers that read from a file,
+    /// where waiting loses nothing (`fasttrace export`). False once the queue is closed.
+    func put(_ item: Item, weight w: Int = 1) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        while !closed && weight > 0 && weight + w > capacity { condition.wait() }
+        guard !closed else { return false }
+        items.append((item, w))
+        weight += w
+        condition.broadcast()
+        return true
+    }
+
     /// The next item; waits for one. Nil once the queue is closed and empty.
     func take() -> Item? {
         condition.lock()
@@ -38,10 +53,15 @@ final class BoundedQueue<Item>: @unchecked Sendable {
         while head == items.count && !closed { condition.wait() }
         guard head < items.count else { return nil }
         let (item, w) = items[head]
+        items[head].item = nil
         head += 1
         weight -= w
+        condition.broadcast() // a producer in `put` may be waiting for room
         if head == items.count {
             items.removeAll(keepingCapacity: true)
+            head = 0
+        } else if head >= 64 && head * 2 >= items.count {
+            items.removeFirst(head)
             head = 0
         }
         return item

@@ -25,8 +25,8 @@ public final class ParquetColumn {
     let keepsStatistics: Bool
 
     // The open row group.
-    var values: [UInt8] = []
-    var levels: [UInt8] = []
+    let values = ByteBuffer(capacity: 1 << 16)
+    let levels = ByteBuffer(capacity: 1 << 12)
     var nulls = 0
     /// Values and nulls appended to the open row group (the writer checks each column has
     /// one per row).
@@ -46,7 +46,7 @@ public final class ParquetColumn {
 
     @inline(__always) public func append(int64 v: Int64) {
         present()
-        withUnsafeBytes(of: v.littleEndian) { values.append(contentsOf: $0) }
+        values.store(littleEndian: v)
         if keepsStatistics {
             minValue = min(minValue, v)
             maxValue = max(maxValue, v)
@@ -55,7 +55,7 @@ public final class ParquetColumn {
     @inline(__always) public func append(uint64 v: UInt64) { append(int64: Int64(bitPattern: v)) }
     @inline(__always) public func append(int32 v: Int32) {
         present()
-        withUnsafeBytes(of: v.littleEndian) { values.append(contentsOf: $0) }
+        values.store(littleEndian: v)
     }
     @inline(__always) public func append(uint32 v: UInt32) { append(int32: Int32(bitPattern: v)) }
 
@@ -64,11 +64,11 @@ public final class ParquetColumn {
     @inline(__always) public func append(bytes v: UnsafeRawBufferPointer) {
         present()
         if physical == .byteArray {
-            withUnsafeBytes(of: UInt32(v.count).littleEndian) { values.append(contentsOf: $0) }
+            values.store(littleEndian: UInt32(truncatingIfNeeded: v.count))
         } else {
             precondition(v.count == length, "fixed-length column \(name) takes \(length) bytes")
         }
-        values.append(contentsOf: v)
+        values.append(v)
     }
     @inline(__always) public func append(string v: String) {
         var v = v
@@ -78,21 +78,21 @@ public final class ParquetColumn {
 
     @inline(__always) public func appendNull() {
         precondition(optional, "column \(name) is required")
-        levels.append(0)
+        levels.byte(0)
         nulls += 1
         count += 1
     }
 
     @inline(__always) private func present() {
-        if optional { levels.append(1) }
+        if optional { levels.byte(1) }
         count += 1
     }
 
     var bufferedBytes: Int { values.count + levels.count }
 
     func reset() {
-        values.removeAll(keepingCapacity: true)
-        levels.removeAll(keepingCapacity: true)
+        values.removeAll()
+        levels.removeAll()
         nulls = 0
         count = 0
         minValue = .max
@@ -114,7 +114,7 @@ public final class ParquetColumn {
         run.varint(UInt64(groups) << 1 | 1)
         var out = run.bytes
         out.reserveCapacity(out.count + groups)
-        levels.withUnsafeBufferPointer { l in
+        levels.bytes.withMemoryRebound(to: UInt8.self) { l in
             for g in 0..<groups {
                 var byte: UInt8 = 0
                 for bit in 0..<8 where g * 8 + bit < rows { byte |= l[g * 8 + bit] << UInt8(bit) }

@@ -22,6 +22,8 @@ public final class ParquetWriter {
     private var totalRows: Int64 = 0
     private var groups: [RowGroup] = []
     private var failed: Failure?
+    /// A page before compression, reused: row groups are all about the same size.
+    private var page: [UInt8] = []
 
     struct Chunk {
         var offset: Int64, compressed: Int64, uncompressed: Int64, values: Int64, nulls: Int64
@@ -31,7 +33,7 @@ public final class ParquetWriter {
 
     /// `write` takes the file's bytes in order and says whether they were written.
     public init(columns: [ParquetColumn], metadata: [(String, String)], createdBy: String,
-                rowGroupRows: Int = 1 << 17, rowGroupBytes: Int = 64 << 20, zstdLevel: Int32 = 3,
+                rowGroupRows: Int = 1 << 17, rowGroupBytes: Int = 64 << 20, zstdLevel: Int32 = 1,
                 write: @escaping ([UInt8]) -> Bool) {
         self.columns = columns
         self.metadata = metadata
@@ -45,10 +47,11 @@ public final class ParquetWriter {
 
     public var rowsWritten: Int64 { totalRows + Int64(rows) }
 
-    /// Ends a row: every column must have had one value or null appended since the last.
-    public func endRow() throws(Failure) {
-        rows += 1
-        if rows >= rowGroupRows || (rows & 1023 == 0 && columns.reduce(0) { $0 + $1.bufferedBytes } >= rowGroupBytes) {
+    /// Ends `n` rows: every column must have had one value or null appended for each. A row
+    /// group is written once it holds `rowGroupRows` rows or `rowGroupBytes` bytes.
+    public func endRows(_ n: Int = 1) throws(Failure) {
+        rows += n
+        if rows >= rowGroupRows || columns.reduce(0, { $0 + $1.bufferedBytes }) >= rowGroupBytes {
             try flushRowGroup()
         }
     }
@@ -77,8 +80,10 @@ public final class ParquetWriter {
             guard c.count == rows else {
                 throw Failure(description: "column \(c.name) has \(c.count) values for \(rows) rows")
             }
-            var body = c.optional ? c.encodedLevels(rows: rows) : []
-            body += c.values
+            page.removeAll(keepingCapacity: true)
+            if c.optional { page += c.encodedLevels(rows: rows) }
+            page.append(contentsOf: c.values.bytes)
+            let body = page
             let compressed: [UInt8]
             do { compressed = try zstd.compress(body) } catch { throw Failure(description: "zstd: \(error.description)") }
             guard body.count <= Int32.max, compressed.count <= Int32.max else {
