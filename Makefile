@@ -6,8 +6,9 @@ MULTIARCH := $(shell uname -m)-linux-gnu
 # Build and run: libbpf, libpcap, libelf, libzstd, zlib; clang for BPF; tools used by tests.
 DEB_PACKAGES := libbpf-dev libpcap-dev libelf-dev libzstd-dev zlib1g-dev clang bpftool \
                 pkg-config iproute2 linux-libc-dev nftables iputils-ping
-# Tests only: tshark reads fasttrace's pcapng exports.
-TEST_PACKAGES := tshark
+# Tests only: tshark reads fasttrace's pcapng exports; python3-venv holds DuckDB and pyarrow
+# (PyPI, scripts/py-deps.sh), which read its Parquet exports.
+TEST_PACKAGES := tshark python3-venv
 # The VM harness (scripts/vm): QEMU, a static busybox initramfs, kernel unpacking tools.
 VM_PACKAGES := qemu-system-x86 qemu-system-data busybox-static cpio xz-utils zstd kmod python3
 
@@ -27,6 +28,7 @@ vm-deps:
 
 test-deps:
 	@scripts/install-deps.sh $(TEST_PACKAGES)
+	@scripts/py-deps.sh
 
 build: deps bpf-sources
 	$(SWIFT) build

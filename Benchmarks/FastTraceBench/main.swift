@@ -4,7 +4,7 @@
 // the kernel measurements themselves live in Sources/FastTrace/Bench.
 //
 //   fasttrace-bench extras [--repeats N] [--json FILE]   (includes `offline`)
-//   fasttrace-bench offline [--repeats N] [--sizes N,N]   read/journeys on generated logs
+//   fasttrace-bench offline [--repeats N] [--sizes N,N]   read/journeys/Parquet export on generated logs
 //   fasttrace-bench genlog N FILE                         a synthetic N-event log
 //   fasttrace-bench merge [--doc FILE] [--extras FILE] REPORT.json...
 import FastTrace
@@ -119,7 +119,7 @@ do {
         print(extrasMarkdown(e))
     case "genlog":
         guard args.count == 2, let n = Int(args[0]), n > 0 else { die("genlog N FILE", 2) }
-        try OfflineBench.generate(n, to: args[1])
+        try SyntheticLog.write(n, to: args[1])
     case "merge":
         let doc = option("--doc")
         let extras = try option("--extras").map { try decoder().decode(Extras.self, from: Data(contentsOf: URL(fileURLWithPath: $0))) }
@@ -136,7 +136,7 @@ do {
     default:
         print("""
         usage: fasttrace-bench extras [--repeats N] [--json FILE]      log codec, skeleton lifecycle, offline (root)
-               fasttrace-bench offline [--repeats N] [--sizes N,N]    fasttrace read/journeys on generated logs
+               fasttrace-bench offline [--repeats N] [--sizes N,N]    fasttrace read/journeys/export on generated logs
                fasttrace-bench genlog N FILE                          a synthetic N-event capture log
                fasttrace-bench merge [--doc FILE] [--extras FILE] REPORT.json...
         The kernel measurements are `fasttrace bench`; `make bench` runs everything.

@@ -57,11 +57,9 @@ public final class LoopbackLoad {
             _ = run(count)
             return count
         }
-        var sent = 0
-        while sent < count {
-            sent += paced(perSecond: perSecond, seconds: Double(count - sent) / perSecond, atMost: count - sent)
-        }
-        return sent
+        // One paced run until `count` are sent. (Rerunning for the remainder's nominal time
+        // looped forever once that time fell below the first datagram's due time.)
+        return paced(perSecond: perSecond, seconds: .infinity, atMost: count)
     }
 
     /// Sends as fast as this thread can for `seconds`; returns the datagrams sent.
