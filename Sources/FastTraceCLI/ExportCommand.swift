@@ -34,6 +34,7 @@ struct ExportCommand: ParsableCommand {
 
     func run() throws {
         let q = try filters.query()
+        if let hostName, let why = LogHeader.hostNameProblem(hostName) { fail("--host-name: '\(hostName)' \(why)", status: 2) }
         let reader = openLog(file)
         if format == .pcapng, (reader.header.snapLength ?? 0) == 0 {
             fail("\(file) has no packet bytes: capture with --snaplen N (e.g. fasttrace -w \(file) --snaplen 128) to export pcapng", status: 2)

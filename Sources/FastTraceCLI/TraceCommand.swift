@@ -176,9 +176,7 @@ struct TraceCommand: ParsableCommand {
         guard (1...TraceConfig.maxTrackCapacity).contains(filterTrackMax) else {
             throw UsageError("--filter-track-max: \(filterTrackMax) is not between 1 and \(TraceConfig.maxTrackCapacity)")
         }
-        if let hostName, hostName.isEmpty || hostName.utf8.count > 255 || hostName.contains(where: { $0.isNewline || $0 == "/" }) {
-            throw UsageError("--host-name: '\(hostName)' is not a name of 1 to 255 bytes without '/' or line breaks")
-        }
+        if let hostName, let why = LogHeader.hostNameProblem(hostName) { throw UsageError("--host-name: '\(hostName)' \(why)") }
         guard frameInterval.isFinite, frameInterval > 0 else { throw UsageError("--frame-interval: '\(frameInterval)' is not a finite number of seconds above 0") }
         if let duration, !(duration.isFinite && duration > 0) { throw UsageError("--duration: '\(duration)' is not a finite number of seconds above 0") }
         if let n = outputLimitLines, n < 1 { throw UsageError("--output-limit-lines: \(n) is not 1 or more") }

@@ -28,6 +28,7 @@ import Testing
             (["--frame-interval", "0"], "--frame-interval"), (["--snaplen", "-1"], "--snaplen"),
             (["--wakeup-every", "3"], "--wakeup-every"), (["--wakeup-every", "-1"], "--wakeup-every"),
             (["--output-limit-lines", "0"], "--output-limit-lines"),
+            (["--host-name", ""], "--host-name"), (["--host-name", "a/b"], "--host-name"), (["--host-name", "a\nb"], "--host-name"),
             (["--filter-netns", "/etc/passwd"], "not a network namespace"), (["--filter-netns", "/dev/null"], "not a network namespace"),
             (["--filter-netns", "/proc/self/ns/mnt"], "a mnt namespace"), (["--filter-netns", "/nonexistent"], "cannot open"),
             (["--backend", "nope"], "--backend"), (["--no-such-flag"], "--help"), (["--limit-funcs", "("], "--limit-funcs"),
@@ -66,6 +67,10 @@ import Testing
             try Data(b).write(to: URL(fileURLWithPath: p))
             return p
         }
+        for name in ["", "..", "x/y", "tab\there"] {
+            try expectOneLine(["export", good, "--format", "parquet", "--host-name", name, "-o", dir.appendingPathComponent("h.parquet").path],
+                              mentions: "--host-name")
+        }
         let footer = bytes.count - (8 + 8 + LogFormat.footerTag.count)
         var logs: [String] = []
         for (i, v) in [UInt32(0), 3, 7, 0xffff_ffff].enumerated() {
@@ -75,10 +80,11 @@ import Testing
             logs.append(try patched("trailer\(i)") { b in withUnsafeBytes(of: v.littleEndian) { for k in 0..<8 { b[footer + 8 + k] = $0[k] } } })
         }
         for log in logs {
-            for cmd in [["read"], ["stats"], ["journeys"], ["export", "--format", "json"]] {
+            let parquet = dir.appendingPathComponent("out.parquet").path
+            for cmd in [["read"], ["stats"], ["journeys"], ["export", "--format", "json"], ["export", "--format", "parquet", "-o", parquet]] {
                 let r = try TestSupport.run(cli, cmd + [log])
                 #expect(r.status == 0 || r.status == 2, "\(cmd) \(log): exit \(r.status): \(r.stderr)")
-                let lines = r.stderr.split(separator: "\n").filter { !$0.hasSuffix(" events exported") }
+                let lines = r.stderr.split(separator: "\n").filter { !$0.contains(" events exported") }
                 #expect(lines.count <= 1, "\(cmd) \(log): \(r.stderr)")
             }
         }

@@ -112,6 +112,17 @@ public struct LogHeader: Codable, Sendable, Equatable {
 
     /// CLOCK_REALTIME − CLOCK_MONOTONIC now, in ns.
     public static func currentBootToWall() -> Int64 { currentBootToWallNs() }
+
+    /// Why `name` cannot name a host (nil: it can). Fleet files are partitioned by it
+    /// (`host=NAME/`), so it must be a path component and a single line.
+    public static func hostNameProblem(_ name: String) -> String? {
+        guard !name.isEmpty, name.utf8.count <= 255 else { return "is not 1 to 255 bytes long" }
+        if name.contains(where: { $0 == "/" || $0.isNewline || $0.asciiValue.map { $0 < 0x20 || $0 == 0x7f } == true }) {
+            return "contains '/' or a control character"
+        }
+        if name == "." || name == ".." { return "is not a file name" }
+        return nil
+    }
 }
 
 /// One event frame in the seek index.
