@@ -28,6 +28,8 @@ struct ExportCommand: ParsableCommand {
     var output: String?
     @Flag(name: .customLong("changed-only"), help: "pcapng: write an skb's packet only when its bytes differ from its previous record (first sighting and every rewrite).")
     var changedOnly = false
+    @Option(name: .customLong("fleet-dir"), help: ArgumentHelp("parquet: write DIR/host=NAME/LOG.parquet (NAME: the capture's host name), the layout `fasttrace fleet sql DIR` queries.", valueName: "dir"))
+    var fleetDir: String?
     @Option(name: .customLong("host-name"), help: ArgumentHelp("parquet: the `host` column's value (default: the name the capture recorded, its --host-name).", valueName: "name"))
     var hostName: String?
     @OptionGroup(title: "Event filters") var filters: EventFilterOptions
@@ -36,6 +38,22 @@ struct ExportCommand: ParsableCommand {
         let q = try filters.query()
         if let hostName, let why = LogHeader.hostNameProblem(hostName) { fail("--host-name: '\(hostName)' \(why)", status: 2) }
         let reader = openLog(file)
+        var output = output
+        if let fleetDir {
+            guard format == .parquet else { fail("--fleet-dir is for --format parquet", status: 2) }
+            guard output == nil else { fail("--fleet-dir and -o: give one", status: 2) }
+            let host = hostName ?? reader.header.hostname
+            if let why = LogHeader.hostNameProblem(host) {
+                fail("the capture's host name '\(host)' \(why): give --host-name", status: 2)
+            }
+            let dir = "\(fleetDir)/host=\(host)"
+            do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
+                fail("--fleet-dir: cannot create \(dir): \(error.localizedDescription)")
+            }
+            var base = file.split(separator: "/").last.map(String.init) ?? "capture"
+            if base.hasSuffix(".ftlog") { base.removeLast(6) }
+            output = "\(dir)/\(base).parquet"
+        }
         if format == .pcapng, (reader.header.snapLength ?? 0) == 0 {
             fail("\(file) has no packet bytes: capture with --snaplen N (e.g. fasttrace -w \(file) --snaplen 128) to export pcapng", status: 2)
         }

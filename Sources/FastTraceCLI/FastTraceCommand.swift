@@ -17,7 +17,7 @@ struct FastTraceCommand: ParsableCommand {
         Exit status: 0 ok; 1 a runtime failure (e.g. the kernel refused a program); 2 bad input (an option, filter, expression or file); 3 missing privileges or a kernel feature.
         """,
         version: FastTraceVersion.string,
-        subcommands: [TraceCommand.self, ReadCommand.self, StatsCommand.self, JourneysCommand.self, DiffCommand.self, ExportCommand.self, BenchCommand.self, FeaturesCommand.self, FuncsCommand.self, FloodCommand.self],
+        subcommands: [TraceCommand.self, ReadCommand.self, StatsCommand.self, JourneysCommand.self, DiffCommand.self, ExportCommand.self, FleetCommand.self, BenchCommand.self, FeaturesCommand.self, FuncsCommand.self, FloodCommand.self],
         defaultSubcommand: TraceCommand.self)
 
     /// The exit-code contract (docs/output.md): 0 ok, 1 runtime failure, 2 bad input, 3
