@@ -10,11 +10,38 @@
 # 10.88.0.2 in PREFIX-b; `traffic` then also sends TCP to 10.88.0.2:80 and UDP to :7777
 # through it. `marks` makes PREFIX-a mark UDP to 7781 with 0x10 and to 7782 with 0x20 (nftables,
 # output); `traffic` then also sends 3 datagrams of 20 and 3 of 300 bytes to each port.
+# `routed` builds a three-host fleet instead (fasttrace fleet): PREFIX-a (10.79.1.1) and
+# PREFIX-b (10.79.2.1) behind a router PREFIX-r (10.79.1.2, 10.79.2.2, forwarding), which
+# DNATs TCP to 10.79.1.2:80 on to 10.79.2.1:8080 and UDP to :7777 on to 10.79.2.1:7777.
+# `routed-vxlan` then adds a VXLAN tunnel (VNI 43) from PREFIX-a to PREFIX-b across the router:
+# 10.80.0.1 in PREFIX-a, 10.80.0.2 in PREFIX-b.
 set -euo pipefail
-cmd=${1:?usage: netns-lab.sh up|vxlan|chaos|marks|traffic|down [prefix]}
+cmd=${1:?usage: netns-lab.sh up|routed|routed-vxlan|vxlan|chaos|marks|traffic|down [prefix]}
 p=${2:-ftlab}
-a=$p-a b=$p-b
+a=$p-a b=$p-b r=$p-r
 case $cmd in
+routed)
+    for ns in "$a" "$r" "$b"; do ip netns add "$ns"; ip -n "$ns" link set lo up; done
+    ip link add "$p-ar" netns "$a" type veth peer name "$p-ra" netns "$r"
+    ip link add "$p-br" netns "$b" type veth peer name "$p-rb" netns "$r"
+    ip -n "$a" addr add 10.79.1.1/24 dev "$p-ar"
+    ip -n "$r" addr add 10.79.1.2/24 dev "$p-ra"
+    ip -n "$r" addr add 10.79.2.2/24 dev "$p-rb"
+    ip -n "$b" addr add 10.79.2.1/24 dev "$p-br"
+    for l in "$a:$p-ar" "$r:$p-ra" "$r:$p-rb" "$b:$p-br"; do ip -n "${l%%:*}" link set "${l#*:}" up; done
+    ip -n "$a" route add default via 10.79.1.2
+    ip -n "$b" route add default via 10.79.2.2
+    ip netns exec "$r" sysctl -qw net.ipv4.ip_forward=1
+    ip netns exec "$r" nft -f - <<'NFT'
+table ip ftfleet {
+    chain prerouting {
+        type nat hook prerouting priority dstnat; policy accept;
+        ip daddr 10.79.1.2 tcp dport 80 counter dnat to 10.79.2.1:8080
+        ip daddr 10.79.1.2 udp dport 7777 counter dnat to 10.79.2.1:7777
+    }
+}
+NFT
+    ;;
 up)
     ip netns add "$a"
     ip netns add "$b"
@@ -38,6 +65,14 @@ table ip ftnat {
     }
 }
 NFT
+    ;;
+routed-vxlan)
+    ip -n "$a" link add "$p-xa" type vxlan id 43 remote 10.79.2.1 local 10.79.1.1 dstport 4789 dev "$p-ar"
+    ip -n "$b" link add "$p-xb" type vxlan id 43 remote 10.79.1.1 local 10.79.2.1 dstport 4789 dev "$p-br"
+    ip -n "$a" addr add 10.80.0.1/24 dev "$p-xa"
+    ip -n "$b" addr add 10.80.0.2/24 dev "$p-xb"
+    ip -n "$a" link set "$p-xa" up
+    ip -n "$b" link set "$p-xb" up
     ;;
 vxlan)
     ip -n "$a" link add "$p-xa" type vxlan id 42 remote 10.77.0.2 local 10.77.0.1 dstport 4789 dev "$p-va"
@@ -87,6 +122,7 @@ traffic)
 down)
     ip netns del "$a" 2>/dev/null || true
     ip netns del "$b" 2>/dev/null || true
+    ip netns del "$r" 2>/dev/null || true
     ;;
-*) echo "usage: netns-lab.sh up|vxlan|chaos|marks|traffic|down [prefix]" >&2; exit 2 ;;
+*) echo "usage: netns-lab.sh up|routed|routed-vxlan|vxlan|chaos|marks|traffic|down [prefix]" >&2; exit 2 ;;
 esac

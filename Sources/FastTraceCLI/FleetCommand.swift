@@ -14,7 +14,7 @@ struct FleetCommand: ParsableCommand {
           fasttrace export node-b.ftlog --format parquet --fleet-dir fleet/
           fasttrace fleet sql fleet/ > fleet.sql && duckdb -c ".read fleet.sql"
         """,
-        subcommands: [FleetSQLCommand.self, FleetManifestCommand.self])
+        subcommands: [FleetAlignCommand.self, FleetSQLCommand.self, FleetManifestCommand.self])
 }
 
 struct FleetSQLCommand: ParsableCommand {
@@ -59,5 +59,47 @@ struct FleetManifestCommand: ParsableCommand {
         m.privileged = privileged
         m.arguments = arguments
         print(m.yaml, terminator: "")
+    }
+}
+
+struct FleetAlignCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "align",
+        abstract: "Estimate each host's clock offset from packets seen leaving one capture and arriving in another.",
+        discussion: """
+        The first capture is the reference. For each other host: the offset θ (its clock minus the reference's; subtract it to align), the interval [lo, hi] the packets prove, how many packets bounded it, and whether they went both ways (two-way) or one side came from the kernels' recorded clock error (one-way). Packets are matched by what NAT leaves alone (TCP seq/ack/flags and the IPv4 ID; the inner packet of a tunnel with --output-tunnel). docs/fleet.md has the method.
+        """)
+
+    @Argument(help: "Two or more capture logs, one per host.") var captures: [String]
+    @Option(name: [.customShort("o"), .customLong("output")], help: ArgumentHelp("Also write the offsets as Parquet (host, reference, offset_ns, lo_ns, hi_ns, drift_ppb, pairs, quality).", valueName: "file"))
+    var output: String?
+
+    func run() throws {
+        guard captures.count >= 2 else { fail("fleet align needs two or more captures, one per host", status: 2) }
+        let logs = captures.map(openLog)
+        var names = Set<String>()
+        for (path, log) in zip(captures, logs) where !names.insert(log.header.hostname).inserted {
+            fail("\(path): host name '\(log.header.hostname)' is taken by another capture: capture with distinct --host-name values", status: 2)
+        }
+        let a = ClockAlignment(logs: logs)
+        print("host\treference\toffset_ms\tlo_ms\thi_ms\tpairs\tquality\tsent\tmatched")
+        for h in a.hosts {
+            let ms = { (v: Int64) in String(format: "%.6f", Double(v) / 1e6) }
+            let share = h.sent == 0 ? "-" : String(format: "%.1f%%", 100 * Double(h.matched) / Double(h.sent))
+            print("\(h.name)\t\(h.reference)\t\(ms(h.offsetNs))\t\(ms(h.loNs))\t\(ms(h.hiNs))\t\(h.pairs)\t\(h.quality)\t\(h.sent)\t\(h.matched) (\(share))")
+        }
+        if let output {
+            let fd = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { fail("-o: cannot create \(output): \(String(cString: strerror(errno)))") }
+            let out = BufferedWriter(fd: fd, capacity: 1 << 16)
+            do {
+                try a.parquet { out.bytes($0); return true }
+            } catch { fail("writing \(output): \(error.description)") }
+            out.flush()
+            if let f = out.failure { fail("writing \(output): \(f)") }
+            close(fd)
+        }
+        for h in a.hosts where h.quality == "none" { note("\(h.name): no packet shared with the other captures: no offset") }
+        for h in a.hosts where h.quality == "inconsistent" { note("\(h.name): the packets bound its offset from both sides inconsistently (lo > hi): a clock step during the capture?") }
     }
 }

@@ -244,6 +244,10 @@ struct TraceCommand: ParsableCommand {
         }
     }
 
+    /// Tests only: FASTTRACE_TEST_CLOCK_SHIFT_NS moves the capture's wall clock, as if this
+    /// host's clock were that far ahead (fleet align must find it).
+    var testClockShift: Int64 { ProcessInfo.processInfo.environment["FASTTRACE_TEST_CLOCK_SHIFT_NS"].flatMap { Int64($0) } ?? 0 }
+
     func run() throws {
         let config: TraceConfig
         do { config = try makeConfig() } catch { fail(error.message, status: error.status) }
@@ -345,7 +349,8 @@ struct TraceCommand: ParsableCommand {
             var header = LogHeader(kernelRelease: KernelInfo.release, hostname: hostName ?? KernelInfo.hostName,
                                    cpus: BPFMap.possibleCPUs, backend: tracer.backend.rawValue, filter: config.filter?.expression,
                                    arguments: CommandLine.arguments, targets: tracer.targets, targetAddresses: tracer.targetAddresses,
-                                   dropReasons: tracer.dropReasons, bootToWallNs: LogHeader.currentBootToWall(), startedAt: Date())
+                                   dropReasons: tracer.dropReasons, bootToWallNs: LogHeader.currentBootToWall() &+ testClockShift, startedAt: Date())
+            o.clockShiftNs = testClockShift
             header.snapLength = snaplen
             header.clockSync = ClockSync.current()
             header.skbMetadata = tracer.plan.skbMetadata

@@ -101,3 +101,110 @@ import Testing
         try BadInputTests().expectOneLine(["fleet", "manifest", "--output-dir", "relative"], mentions: "--output-dir")
     }
 }
+
+extension ExclusiveSuites {
+    /// Three "hosts" on this machine: namespaces A and B behind a router R that DNATs (and, in
+    /// the VXLAN variant, carries a tunnel from A to B), each captured by its own fasttrace
+    /// with --filter-netns and --host-name; B's capture gets a test-only clock shift of
+    /// +37 ms. `fleet align` must recover it within the interval it reports, that interval
+    /// at most 1 ms wide, with at least 99% of A's outgoing packets matched.
+    @Suite(.enabled(if: KernelInfo.isRoot, "needs root (BPF, namespaces)"), .serialized)
+    struct FleetAlignTests {
+        static let lab = TestSupport.packageRoot.appendingPathComponent("scripts/netns-lab.sh").path
+        static let shiftNs: Int64 = 37_000_000
+
+        /// Captures the three namespaces while TCP (through the DNAT or the tunnel) and UDP
+        /// cross them; returns the logs, A's first.
+        static func capture(_ prefix: String, vxlan: Bool) throws -> [String] {
+            _ = try TestSupport.run(lab, ["down", prefix])
+            #expect(try TestSupport.run(lab, ["routed", prefix]).status == 0)
+            if vxlan { #expect(try TestSupport.run(lab, ["routed-vxlan", prefix]).status == 0) }
+            let dir = TestSupport.temporaryDirectory("fleet-\(prefix)")
+            var captures: [(Process, String)] = []
+            for host in ["a", "r", "b"] {
+                let log = dir.appendingPathComponent("\(host).ftlog").path
+                let p = Process()
+                p.executableURL = URL(fileURLWithPath: FleetTests.cli)
+                p.arguments = ["-w", log, "--host-name", host, "--filter-netns", "/run/netns/\(prefix)-\(host)",
+                               "--ready-file", dir.appendingPathComponent("ready-\(host)").path, "--duration", "120"] + (vxlan ? ["--output-tunnel"] : [])
+                var env = ProcessInfo.processInfo.environment
+                env["FASTTRACE_TEST_CLOCK_SHIFT_NS"] = host == "b" ? String(shiftNs) : "0"
+                p.environment = env
+                p.standardOutput = FileHandle.nullDevice
+                p.standardError = FileHandle.nullDevice
+                try p.run()
+                captures.append((p, log))
+            }
+            let start = Date()
+            while !["a", "r", "b"].allSatisfy({ FileManager.default.fileExists(atPath: dir.appendingPathComponent("ready-\($0)").path) }),
+                  Date().timeIntervalSince(start) < 90 { usleep(50_000) }
+            let target = vxlan ? ("10.80.0.2", 8080) : ("10.79.1.2", 80)
+            let server = Process()
+            server.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+            server.arguments = ["netns", "exec", "\(prefix)-b", "/usr/bin/python3", "-c", """
+                import socket
+                s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                s.bind(("0.0.0.0", 8080)); s.listen(); s.settimeout(30)
+                a, _ = s.accept()
+                while True:
+                    d = a.recv(100)
+                    if not d: break
+                    a.sendall(d)
+                """]
+            try server.run()
+            usleep(300_000)
+            let client = try TestSupport.run("/usr/sbin/ip", ["netns", "exec", "\(prefix)-a", "/usr/bin/python3", "-c", """
+                import socket
+                c = socket.create_connection(("\(target.0)", \(target.1)), timeout=10)
+                c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                for i in range(300):
+                    c.sendall(b"y" * 30); c.recv(100)
+                c.close()
+                u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                for i in range(100): u.sendto(b"z" * 20, ("\(vxlan ? "10.80.0.2" : "10.79.1.2")", 7777))
+                """])
+            #expect(client.status == 0, "\(client.stderr)")
+            kill(server.processIdentifier, SIGKILL)
+            server.waitUntilExit()
+            usleep(300_000)
+            for (p, _) in captures { p.interrupt() }
+            for (p, _) in captures { p.waitUntilExit(); #expect(p.terminationStatus == 0) }
+            _ = try TestSupport.run(lab, ["down", prefix])
+            return captures.map(\.1)
+        }
+
+        static func checkAlignment(_ logs: [String]) throws {
+            let out = logs[0].replacingOccurrences(of: "a.ftlog", with: "offsets.parquet")
+            let r = try TestSupport.run(FleetTests.cli, ["fleet", "align"] + logs + ["-o", out])
+            #expect(r.status == 0, "\(r.stderr)")
+            print(r.stdout)
+            var rows: [String: [String]] = [:]
+            for line in r.stdout.split(separator: "\n").dropFirst() {
+                let f = line.split(separator: "\t").map(String.init)
+                rows[f[0]] = f
+            }
+            let b = try #require(rows["b"]), a = try #require(rows["a"])
+            let theta = try #require(Double(b[2])), lo = try #require(Double(b[3])), hi = try #require(Double(b[4]))
+            #expect(lo <= 37.0 && 37.0 <= hi && lo <= theta && theta <= hi, "b: \(b)")
+            #expect(hi - lo <= 1.0, "b's interval is \(hi - lo) ms wide")
+            #expect(b[6] == "two-way" && rows["r"]?[6] == "two-way", "\(rows)")
+            let sent = try #require(Int(a[7]))
+            let matched = try #require(Int(a[8].split(separator: " ").first ?? ""))
+            #expect(sent >= 300 && Double(matched) >= 0.99 * Double(sent), "a: \(matched) of \(sent) matched")
+            // The offsets file reads back in DuckDB with the same figures.
+            let q = try TestSupport.run("\(FleetTests.venv)/python", ["-c", """
+                import duckdb, sys
+                print(duckdb.sql(f"SELECT offset_ns, lo_ns, hi_ns, quality FROM '{sys.argv[1]}' WHERE host = 'b'").fetchall())
+                """, out])
+            #expect(q.status == 0 && q.stdout.contains("two-way"), "\(q.stdout) \(q.stderr)")
+        }
+
+        @Test func alignRecoversAClockShiftThroughDNAT() throws {
+            try Self.checkAlignment(try Self.capture("ftfA", vxlan: false))
+        }
+
+        @Test func alignRecoversAClockShiftThroughVXLAN() throws {
+            try Self.checkAlignment(try Self.capture("ftfV", vxlan: true))
+        }
+    }
+}

@@ -17,6 +17,8 @@ public final class LogWriter: @unchecked Sendable {
         public var zstdLevel: Int32 = 3
         /// --output-netns-names: record the name of each namespace seen in the trailer.
         public var netnsNames: NetnsNames?
+        /// Tests only: added to every boot-to-wall offset recorded (a host whose clock is off).
+        public var clockShiftNs: Int64 = 0
         public init() {}
     }
 
@@ -131,7 +133,7 @@ public final class LogWriter: @unchecked Sendable {
     public func closeFrame() {
         guard encoder.count > 0 else { return }
         let frame = Frame(bytes: encoder.bytes, events: encoder.count, first: frameFirstNs, last: frameLastNs,
-                          bootToWallNs: currentBootToWallNs())
+                          bootToWallNs: currentBootToWallNs() &+ options.clockShiftNs)
         encoder = EventCodec.Encoder()
         frameDeadline = .infinity
         frameFirstNs = .max
@@ -150,7 +152,7 @@ public final class LogWriter: @unchecked Sendable {
                                  interfaces: interfaces, trackOverflow: trackOverflow, endedAt: Date(),
                                  outputDropped: outputDropped,
                                  netnsNames: options.netnsNames == nil ? nil : Dictionary(uniqueKeysWithValues: netnsSeen.map { (String($0.key), $0.value) }),
-                                 bootToWallEndNs: currentBootToWallNs(), clockSyncEnd: ClockSync.current())
+                                 bootToWallEndNs: currentBootToWallNs() &+ options.clockShiftNs, clockSyncEnd: ClockSync.current())
         guard let json = LogFormat.encode(trailer) else { throw LogError.io("cannot encode the log trailer") }
         var footer = [UInt8]()
         withUnsafeBytes(of: offset.littleEndian) { footer += $0 }

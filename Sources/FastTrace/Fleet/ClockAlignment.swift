@@ -1,0 +1,167 @@
+/// Clock offsets between hosts, from packets seen leaving one host and arriving at another
+/// (`fasttrace fleet align`, docs/fleet.md).
+///
+/// Each host's events are put on its wall clock (event time + the capture's boot-to-wall
+/// offset). With θ the offset of host Y's clock from host X's, a packet X→Y left X (last
+/// seen there at x) before it reached Y (first seen there at y): θ < y − x. A packet Y→X
+/// gives θ > y′ − x′. The tightest of each is the interval [lo, hi], its midpoint the
+/// estimate. Hosts are chained from the reference along the pairs that matched most
+/// packets. Where traffic between two hosts is one-way, the missing side comes from the
+/// kernels' own error bounds (adjtimex maxerror), recorded in each capture.
+///
+/// Matching survives NAT, since it uses what NAT leaves alone: TCP's (seq, ack, flags) with
+/// the IPv4 ID; else the IPv4 ID and protocol. A tunnelled packet (--output-tunnel) is also
+/// matched by its inner packet's identity.
+public struct ClockAlignment: Sendable {
+    public struct Host: Sendable {
+        public let name: String
+        /// θ: how far this host's clock is ahead of the reference's; subtract it from the
+        /// host's wall-clock times to put them on the reference's clock.
+        public var offsetNs: Int64 = 0
+        public var loNs: Int64 = 0, hiNs: Int64 = 0
+        public var reference: String
+        public var pairs = 0
+        /// two-way: bounded by packets both ways; one-way: one side from the clock error
+        /// bound; reference; none: no packet shared with the other hosts.
+        public var quality: String
+        /// Packets that left this host toward another (last seen on a transmit path) and
+        /// how many of them another capture saw arrive.
+        public var sent = 0, matched = 0
+    }
+
+    public private(set) var hosts: [Host] = []
+
+    /// One packet's sightings on one host: wall-clock first and last, and whether the
+    /// first was on a receive path and the last on a transmit path.
+    struct Sighting { var first: Int64; var last: Int64; var arrived: Bool; var departed: Bool }
+
+    struct Key: Hashable { let proto: UInt8; let ipId: UInt16; let seq: UInt32; let ack: UInt32; let flags: UInt8 }
+
+    static func key(_ t: Tuple) -> Key? {
+        guard t.l3Proto == 0x0800 || t.l3Proto == 0x86DD else { return nil }
+        if t.l4Proto == 6 { return Key(proto: 6, ipId: t.ipId, seq: t.seq, ack: t.ack, flags: t.tcpFlags) }
+        guard t.l3Proto == 0x0800, t.ipId != 0 else { return nil } // IPv6 and ID 0 (DF, atomic) carry no identity
+        return Key(proto: t.l4Proto, ipId: t.ipId, seq: 0, ack: 0, flags: 0)
+    }
+
+    static func receivePath(_ name: String) -> Bool {
+        ["netif_rx", "netif_receive", "napi_gro", "gro_receive", "ip_rcv", "ipv6_rcv", "__netif_receive"].contains { name.contains($0) }
+    }
+    static func transmitPath(_ name: String) -> Bool {
+        ["xmit", "ip_finish_output", "ip6_finish_output", "neigh_"].contains { name.contains($0) }
+    }
+
+    /// Keys seen more than once far apart (a 16-bit ID wraps; a retransmission repeats TCP's
+    /// key) are ambiguous: a packet's sightings on one host span at most this.
+    static let maxTransitNs: Int64 = 2_000_000_000
+
+    /// Aligns `logs` (the first is the reference).
+    public init(logs: [LogReader]) {
+        var sightings: [[Key: Sighting]] = []
+        var ambiguous = Set<Key>()
+        for log in logs {
+            let names = log.header.targets
+            var transmit: [UInt32: Bool] = [:], receive: [UInt32: Bool] = [:]
+            var seen: [Key: Sighting] = [:]
+            let b2w = log.header.bootToWallNs
+            log.forEachEvent(packets: { e, p in
+                let wall = Int64(bitPattern: e.tsNs) &+ b2w
+                let tx = transmit[e.funcId] ?? { let v = Self.transmitPath(names.name(of: e.funcId)); transmit[e.funcId] = v; return v }()
+                let rx = receive[e.funcId] ?? { let v = Self.receivePath(names.name(of: e.funcId)); receive[e.funcId] = v; return v }()
+                for t in [e.tuple, p.inner].compactMap({ $0 }) {
+                    guard let k = Self.key(t) else { continue }
+                    if var s = seen[k] {
+                        if wall - s.last > Self.maxTransitNs || s.first - wall > Self.maxTransitNs { ambiguous.insert(k) }
+                        if wall < s.first { s.first = wall; s.arrived = rx }
+                        if wall >= s.last { s.last = wall; s.departed = tx }
+                        seen[k] = s
+                    } else {
+                        seen[k] = Sighting(first: wall, last: wall, arrived: rx, departed: tx)
+                    }
+                }
+                return true
+            })
+            sightings.append(seen)
+        }
+
+        // Pairwise bounds on θ(Y) − θ(X).
+        struct Edge { var lo = Int64.min, hi = Int64.max, pairs = 0 }
+        var edges: [[Edge]] = Array(repeating: Array(repeating: Edge(), count: logs.count), count: logs.count)
+        var sent = Array(repeating: 0, count: logs.count), matched = Array(repeating: 0, count: logs.count)
+        for x in logs.indices {
+            for (k, sx) in sightings[x] where sx.departed && !ambiguous.contains(k) {
+                sent[x] += 1
+                var found = false
+                for y in logs.indices where y != x {
+                    guard let sy = sightings[y][k], sy.arrived, !(sy.departed && sx.arrived) else { continue }
+                    found = true
+                    // X→Y: θ(Y) − θ(X) < y.first − x.last, i.e. an upper bound for edge (x, y)
+                    // and a lower bound for edge (y, x).
+                    let bound = sy.first - sx.last
+                    edges[x][y].hi = min(edges[x][y].hi, bound)
+                    edges[x][y].pairs += 1
+                    edges[y][x].lo = max(edges[y][x].lo, -bound)
+                    edges[y][x].pairs += 1
+                }
+                if found { matched[x] += 1 }
+            }
+        }
+
+        // Chain from the reference: each step takes the unplaced host with the most packets
+        // shared with a placed one.
+        let errors = logs.map { Int64($0.header.clockSync?.maxErrorUs ?? 0) * 1000 }
+        var placed: [Int: (offset: Int64, lo: Int64, hi: Int64)] = [0: (0, 0, 0)]
+        hosts = logs.enumerated().map { i, l in
+            Host(name: l.header.hostname, reference: logs[0].header.hostname, quality: i == 0 ? "reference" : "none",
+                 sent: sent[i], matched: matched[i])
+        }
+        while placed.count < logs.count {
+            var best: (x: Int, y: Int, pairs: Int)?
+            for x in placed.keys { for y in logs.indices where placed[y] == nil && edges[x][y].pairs > (best?.pairs ?? 0) { best = (x, y, edges[x][y].pairs) } }
+            guard let (x, y, pairs) = best else { break }
+            var e = edges[x][y]
+            var quality = "two-way"
+            let slack = errors[x] + errors[y]
+            if e.lo == .min || e.hi == .max {
+                quality = "one-way"
+                if e.lo == .min { e.lo = (e.hi == .max ? 0 : min(e.hi, 0)) - slack }
+                if e.hi == .max { e.hi = max(e.lo, 0) + slack }
+            }
+            // θ(Y) − θ(X) ∈ [lo, hi].
+            let base = placed[x]!
+            let lo = base.lo + e.lo, hi = base.hi + e.hi
+            let theta = lo / 2 + hi / 2
+            placed[y] = (theta, lo, hi)
+            hosts[y].offsetNs = theta
+            hosts[y].loNs = lo
+            hosts[y].hiNs = hi
+            hosts[y].reference = logs[0].header.hostname
+            hosts[y].pairs = pairs
+            hosts[y].quality = lo > hi ? "inconsistent" : quality
+        }
+    }
+}
+
+extension ClockAlignment {
+    /// The offsets as Parquet rows (host, reference, offset_ns, lo_ns, hi_ns, drift_ppb,
+    /// pairs, quality): what `export` and the fleet SQL join on.
+    public func parquet(write: @escaping ([UInt8]) -> Bool) throws(ParquetWriter.Failure) {
+        let cols = [ParquetColumn("host", .byteArray, .string), ParquetColumn("reference", .byteArray, .string),
+                    ParquetColumn("offset_ns", .int64), ParquetColumn("lo_ns", .int64), ParquetColumn("hi_ns", .int64),
+                    ParquetColumn("drift_ppb", .int64), ParquetColumn("pairs", .int64), ParquetColumn("quality", .byteArray, .string)]
+        let w = ParquetWriter(columns: cols, metadata: [("fasttrace.schema", "offsets/1")],
+                              createdBy: "fasttrace version \(FastTraceVersion.string)", write: write)
+        for h in hosts {
+            cols[0].append(string: h.name)
+            cols[1].append(string: h.reference)
+            cols[2].append(int64: h.offsetNs)
+            cols[3].append(int64: h.loNs)
+            cols[4].append(int64: h.hiNs)
+            cols[5].append(int64: 0) // drift is not fitted yet (docs/fleet.md)
+            cols[6].append(int64: Int64(h.pairs))
+            cols[7].append(string: h.quality)
+            try w.endRows(1)
+        }
+        try w.finish()
+    }
+}
