@@ -9,12 +9,16 @@ struct JourneysCommand: ParsableCommand {
         discussion: """
         A journey runs from the first event on an skb address to the drop or free that ends it; the address seen again afterwards is another packet (also after 1 ms with another flow's tuple, or 1 s without events). Each journey is printed as soon as it ends, so journeys appear in the order they end, and memory stays constant however long the log: only the packets in flight are held. Each event line gives its time from the journey's start.
 
+        With --fleet and one capture per host, a packet seen on several hosts is one journey: each host's events on the first capture's clock (aligned as `fasttrace fleet align` does), the hop time between hosts, and the tuple wherever NAT rewrote it. Only packets seen on two hosts or more are shown.
+
         Examples:
           fasttrace journeys cap.ftlog --drops
           fasttrace journeys cap.ftlog --host 10.0.0.1 --port 443
+          fasttrace journeys --fleet node-a.ftlog router.ftlog node-b.ftlog --port 80
         """)
 
-    @Argument(help: "The log file.") var file: String
+    @Argument(help: "The log file (with --fleet: one per host, the first the clock reference).") var files: [String]
+    @Flag(help: "Follow packets across the hosts' captures given.") var fleet = false
     @Flag(help: "Only journeys that end in a drop.") var drops = false
     @Option(help: ArgumentHelp("Only journeys with a packet from or to this address.", valueName: "addr")) var host: String?
     @Option(help: ArgumentHelp("Only journeys with a packet from or to this port.", valueName: "port")) var port: UInt16?
@@ -24,7 +28,9 @@ struct JourneysCommand: ParsableCommand {
         var q = EventQuery()
         q.host = try parseHost(host)
         q.port = port
-        let reader = openLog(file)
+        if fleet { return runFleet(q) }
+        guard files.count == 1 else { fail("journeys takes one log (or --fleet and one per host)", status: 2) }
+        let reader = openLog(files[0])
         var options = OutputOptions()
         options.json = outputJSON
         let formatter = EventFormatter(options: options, log: reader)
@@ -38,5 +44,32 @@ struct JourneysCommand: ParsableCommand {
         out.flush()
         if late > 0 { note("warning: \(late) events arrived more than 50 ms after later ones in the log; their journeys may be split") }
         if let w = reader.damageWarning { note(w) }
+    }
+
+    func runFleet(_ q: EventQuery) {
+        guard files.count >= 2 else { fail("--fleet needs two or more captures, one per host", status: 2) }
+        guard !outputJSON else { fail("--fleet prints text only for now; use fleet align and export --format parquet for data", status: 2) }
+        let logs = files.map(openLog)
+        let names = logs.map(\.header.hostname)
+        guard Set(names).count == names.count else { fail("two captures have the same host name: capture with distinct --host-name values", status: 2) }
+        let formatters = logs.map { EventFormatter(options: OutputOptions(), log: $0) }
+        let alignment = ClockAlignment(logs: logs)
+        let offsets = alignment.hosts.map(\.offsetNs)
+        let packets = FleetJourneys.build(logs: logs, offsetsNs: offsets) { h, j in
+            if drops && j.drop == nil { return false }
+            guard q.host != nil || q.port != nil else { return true }
+            return j.events.contains { q.matches($0, header: logs[h].header, functionName: formatters[h].funcName) }
+        }
+        let out = BufferedWriter(capacity: 1 << 18)
+        for p in packets {
+            out.line(FleetJourneys.render(p, logs: logs, names: names, formatters: formatters, offsetsNs: offsets))
+            out.flushIfFull()
+        }
+        out.flush()
+        for h in alignment.hosts.dropFirst() where h.quality != "two-way" {
+            note("\(h.name): clock offset \(h.quality == "none" ? "unknown (no packet shared)" : "bounded one way only"): its times may be off")
+        }
+        note("\(packets.count) packets seen on two hosts or more")
+        for (path, log) in zip(files, logs) { if let w = log.damageWarning { note("\(path): \(w)") } }
     }
 }

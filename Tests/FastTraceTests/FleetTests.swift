@@ -200,7 +200,35 @@ extension ExclusiveSuites {
         }
 
         @Test func alignRecoversAClockShiftThroughDNAT() throws {
-            try Self.checkAlignment(try Self.capture("ftfA", vxlan: false))
+            let logs = try Self.capture("ftfA", vxlan: false)
+            try Self.checkAlignment(logs)
+            try Self.checkFleetJourney(logs)
+        }
+
+        /// `journeys --fleet`: a packet from A to the router's port 80 shows A's transmit,
+        /// the router's rewrite to B's 8080 and B's receive, in that order on one clock.
+        static func checkFleetJourney(_ logs: [String]) throws {
+            let r = try TestSupport.run(FleetTests.cli, ["journeys", "--fleet"] + logs + ["--port", "80"])
+            #expect(r.status == 0, "\(r.stderr)")
+            let blocks = r.stdout.components(separatedBy: "\n\n")
+            let block = try #require(blocks.first { $0.hasPrefix("packet 10.79.1.1:") && $0.contains("— a → r → b,") },
+                                     "no packet from A through R to B:\n\(r.stdout.prefix(3000))")
+            var hosts: [String] = [], times: [Double] = [], lines: [String] = []
+            for line in block.split(separator: "\n").dropFirst() where !line.contains("hop ") {
+                let f = line.split(separator: " ", omittingEmptySubsequences: true)
+                guard f.count >= 4, let t = Double(f[1]) else { continue }
+                hosts.append(String(f[0]))
+                times.append(t)
+                lines.append(String(line))
+            }
+            let order = hosts.map { ["a": 0, "r": 1, "b": 2][$0] ?? -1 }
+            #expect(order == order.sorted() && !order.contains(-1), "hosts out of order: \(hosts)")
+            #expect(times == times.sorted(), "times out of order: \(times)")
+            let xmitA = lines.firstIndex { $0.hasPrefix("  a") && $0.contains("xmit") }
+            let rewrite = lines.firstIndex { $0.hasPrefix("  r") && $0.contains("rewritten: 10.79.1.1:") && $0.contains("->10.79.2.1:8080") }
+            let receiveB = lines.firstIndex { $0.hasPrefix("  b") && $0.contains("netif_receive_skb") }
+            #expect(xmitA != nil && rewrite != nil && receiveB != nil, "\(block)")
+            if let x = xmitA, let w = rewrite, let v = receiveB { #expect(x < w && w < v, "\(block)") }
         }
 
         @Test func alignRecoversAClockShiftThroughVXLAN() throws {

@@ -306,6 +306,13 @@ public enum EventCodec {
             && withUnsafeBytes(of: a.saddr) { x in withUnsafeBytes(of: b.saddr) { x.elementsEqual($0) } }
             && withUnsafeBytes(of: a.daddr) { x in withUnsafeBytes(of: b.daddr) { x.elementsEqual($0) } }
     }
+    /// Whether two tuples name the same endpoints (what NAT rewrites), whatever their flags
+    /// and sequence numbers.
+    static func sameAddressesAndPorts(_ a: Tuple, _ b: Tuple) -> Bool {
+        a.l3Proto == b.l3Proto && a.l4Proto == b.l4Proto && a.sport == b.sport && a.dport == b.dport
+            && withUnsafeBytes(of: a.saddr) { x in withUnsafeBytes(of: b.saddr) { x.elementsEqual($0) } }
+            && withUnsafeBytes(of: a.daddr) { x in withUnsafeBytes(of: b.daddr) { x.elementsEqual($0) } }
+    }
     static func sameComm(_ a: InlineArray<16, CChar>, _ b: InlineArray<16, CChar>) -> Bool {
         withUnsafeBytes(of: a) { x in withUnsafeBytes(of: b) { x.elementsEqual($0) } }
     }

@@ -1,0 +1,93 @@
+import Foundation
+
+/// One packet across hosts (`fasttrace journeys --fleet`): each host's part of it, on the
+/// reference host's clock. Parts are joined by the identity `ClockAlignment` matches packets
+/// by (TCP seq/ack/flags and the IPv4 ID), so a packet rewritten by NAT on the way is still
+/// one packet.
+public struct FleetJourney {
+    public struct Part {
+        public let host: Int
+        public let journey: Journey
+        /// The part's first event on the reference clock (ns).
+        public let startNs: Int64
+    }
+    /// In order of arrival on the aligned clock.
+    public var parts: [Part]
+    public var hosts: [Int] { parts.map(\.host) }
+}
+
+public enum FleetJourneys {
+    /// The packets seen on at least two of `logs`, in order of their first event. `offsetsNs`
+    /// are the hosts' clock offsets from `ClockAlignment` (subtracted from wall-clock times).
+    ///
+    /// A host's part of a packet is the run of its journey from the first to the last event
+    /// carrying the packet's identity (a journey can hold several packets when the same flow
+    /// reuses an skb address). An identity found in two runs on one host (an ID reused, a
+    /// retransmission) joins nothing. Holds every packet's parts: for the size of a debugging
+    /// capture, not a day's.
+    public static func build(logs: [LogReader], offsetsNs: [Int64], keep: (Int, Journey) -> Bool = { _, _ in true }) -> [FleetJourney] {
+        var parts: [ClockAlignment.Key: [FleetJourney.Part]] = [:]
+        var ambiguous = Set<ClockAlignment.Key>()
+        for (h, log) in logs.enumerated() {
+            var seen = Set<ClockAlignment.Key>()
+            let b2w = log.header.bootToWallNs &- offsetsNs[h]
+            log.forEachJourney { j in
+                var span: [ClockAlignment.Key: (first: Int, last: Int)] = [:]
+                for (i, e) in j.events.enumerated() {
+                    guard let k = ClockAlignment.key(e.tuple) else { continue }
+                    span[k] = (span[k]?.first ?? i, i)
+                }
+                for (k, r) in span {
+                    if !seen.insert(k).inserted { ambiguous.insert(k); continue }
+                    var part = j
+                    part.events = Array(j.events[r.first...r.last])
+                    let start = Int64(bitPattern: part.startNs) &+ b2w
+                    parts[k, default: []].append(.init(host: h, journey: part, startNs: start))
+                }
+            }
+        }
+        return parts.compactMap { k, p -> FleetJourney? in
+            guard !ambiguous.contains(k), Set(p.map(\.host)).count > 1, p.contains(where: { keep($0.host, $0.journey) }) else { return nil }
+            return FleetJourney(parts: p.sorted { ($0.startNs, $0.host) < ($1.startNs, $1.host) })
+        }
+        .sorted { ($0.parts[0].startNs, $0.parts[0].host) < ($1.parts[0].startNs, $1.parts[0].host) }
+    }
+
+    /// Text: a title with the first tuple and the hosts in order, then each event on the
+    /// aligned clock (µs from the packet's first event) with its host; a tuple that differs
+    /// from the one before it (NAT) is shown, and each change of host gives the hop's time.
+    public static func render(_ fj: FleetJourney, logs: [LogReader], names: [String], formatters: [EventFormatter],
+                              offsetsNs: [Int64]) -> String {
+        var events: [(ns: Int64, host: Int, e: Event)] = []
+        for p in fj.parts {
+            let b2w = logs[p.host].header.bootToWallNs &- offsetsNs[p.host]
+            for e in p.journey.events { events.append((Int64(bitPattern: e.tsNs) &+ b2w, p.host, e)) }
+        }
+        events.sort { ($0.ns, $0.host) < ($1.ns, $1.host) }
+        guard let first = events.first else { return "" }
+        var path: [String] = []
+        for e in events where path.last != names[e.host] { path.append(names[e.host]) }
+        let tuple = fj.parts.lazy.compactMap(\.journey.tuple).first.map { EventFormatter.tuple($0) } ?? "-"
+        var out = "packet \(tuple) — \(path.joined(separator: " → ")), \(String(format: "%.1f", Double(events.last!.ns - first.ns) / 1000)) µs\n"
+        let width = max(4, names.map(\.count).max() ?? 4)
+        var lastTuple: Tuple?
+        var last: (ns: Int64, host: Int)?
+        for (ns, host, e) in events {
+            if let l = last, l.host != host {
+                out += "    " + String(repeating: " ", count: width) + String(format: "   hop %@ → %@: %.1f µs\n", names[l.host], names[host], Double(ns - l.ns) / 1000)
+            }
+            let name = names[host].padding(toLength: width, withPad: " ", startingAt: 0)
+            var line = String(format: "  %@ %+11.3f µs  %@", name, Double(ns - first.ns) / 1000, formatters[host].funcName(e))
+            let iface = formatters[host].ifname(e)
+            if !iface.isEmpty { line += "  \(iface)" }
+            line += "  len \(e.meta.len)"
+            if e.tuple.l3Proto != 0 {
+                if let lt = lastTuple, !EventCodec.sameAddressesAndPorts(lt, e.tuple) { line += "  rewritten: \(EventFormatter.tuple(e.tuple))" }
+                lastTuple = e.tuple
+            }
+            out += line + "\n"
+            last = (ns, host)
+        }
+        return out
+    }
+}
