@@ -71,22 +71,35 @@ struct FleetAlignCommand: ParsableCommand {
         """)
 
     @Argument(help: "Two or more capture logs, one per host.") var captures: [String]
+    @Option(parsing: .unconditional, help: ArgumentHelp("Window length for the drift fit and --windows (seconds).", valueName: "seconds")) var window: Double = 10
+    @Flag(help: "Also print each host's interval per window (against the neighbour that placed it).") var windows = false
     @Option(name: [.customShort("o"), .customLong("output")], help: ArgumentHelp("Also write the offsets as Parquet (host, reference, offset_ns, lo_ns, hi_ns, drift_ppb, pairs, quality).", valueName: "file"))
     var output: String?
 
     func run() throws {
         guard captures.count >= 2 else { fail("fleet align needs two or more captures, one per host", status: 2) }
+        guard window.isFinite, window >= 0.001, window <= 86_400 else { fail("--window: '\(window)' is not between 0.001 and 86400 seconds", status: 2) }
         let logs = captures.map(openLog)
         var names = Set<String>()
         for (path, log) in zip(captures, logs) where !names.insert(log.header.hostname).inserted {
             fail("\(path): host name '\(log.header.hostname)' is taken by another capture: capture with distinct --host-name values", status: 2)
         }
-        let a = ClockAlignment(logs: logs)
-        print("host\treference\toffset_ms\tlo_ms\thi_ms\tpairs\tquality\tsent\tmatched")
+        let a = ClockAlignment(logs: logs, windowNs: Int64(window * 1e9))
+        let ms = { (v: Int64) in String(format: "%.6f", Double(v) / 1e6) }
+        print("host\treference\toffset_ms\tlo_ms\thi_ms\tpairs\tquality\tsent\tmatched\tdrift_ppb")
         for h in a.hosts {
-            let ms = { (v: Int64) in String(format: "%.6f", Double(v) / 1e6) }
             let share = h.sent == 0 ? "-" : String(format: "%.1f%%", 100 * Double(h.matched) / Double(h.sent))
-            print("\(h.name)\t\(h.reference)\t\(ms(h.offsetNs))\t\(ms(h.loNs))\t\(ms(h.hiNs))\t\(h.pairs)\t\(h.quality)\t\(h.sent)\t\(h.matched) (\(share))")
+            print("\(h.name)\t\(h.reference)\t\(ms(h.offsetNs))\t\(ms(h.loNs))\t\(ms(h.hiNs))\t\(h.pairs)\t\(h.quality)\t\(h.sent)\t\(h.matched) (\(share))\t\(h.driftPpb)")
+        }
+        if windows {
+            print("\nhost\twindow_start\tseconds\tlo_ms\thi_ms\tmid_ms\tpairs")
+            for h in a.hosts {
+                for w in h.windows {
+                    let start = ISO8601DateFormatter.string(from: Date(timeIntervalSince1970: Double(w.startNs) / 1e9), timeZone: .gmt,
+                                                            formatOptions: [.withInternetDateTime, .withFractionalSeconds])
+                    print("\(h.name)\t\(start)\t\(String(format: "%g", Double(w.endNs - w.startNs) / 1e9))\t\(w.loNs.map(ms) ?? "-")\t\(w.hiNs.map(ms) ?? "-")\t\(w.midpointNs.map(ms) ?? "-")\t\(w.pairs)")
+                }
+            }
         }
         if let output {
             let fd = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)

@@ -1,4 +1,4 @@
-import FastTrace
+@testable import FastTrace
 import FastTraceBenchmarks
 import Foundation
 import Testing
@@ -60,6 +60,29 @@ import Testing
         #expect(got == want)
         #expect((results["slowest_hops"] ?? []).count > 0 && (results["flow_divergence"] ?? []).count > 0)
         #expect((results["host_clocks"] ?? []).count == 2)
+    }
+
+    /// Windows and drift: bounds from a clock 5 ms ahead that gains 20 ppm, packets each way
+    /// with 20–200 µs of transit, over 60 s: each two-way window's interval holds the true
+    /// offset at its ends' times, and the fit recovers the drift.
+    @Test func windowsBoundTheOffsetAndTheFitFindsTheDrift() {
+        var rng = PacketCorpus.RNG(state: 0xD41F7)
+        let theta = { (t: Int64) -> Int64 in 5_000_000 + t / 50_000 } // 20 ppm = 1 ns per 50 µs
+        var lows: [ClockAlignment.Bound] = [], highs: [ClockAlignment.Bound] = []
+        for i in 0..<6000 {
+            let t = Int64(i) * 10_000_000 // every 10 ms of X's clock
+            let transit = Int64(20_000 + rng.int(180_000))
+            // X→Y: θ < y − x where y − x = transit + θ(t); Y→X: θ > y′ − x′ = θ(t) − transit.
+            if i % 2 == 0 { highs.append(.init(atNs: t, valueNs: transit + theta(t))) } else { lows.append(.init(atNs: t, valueNs: theta(t) - transit)) }
+        }
+        let windows = ClockAlignment.windows(lows: lows, highs: highs, widthNs: 10_000_000_000)
+        #expect(windows.count == 6 && windows.allSatisfy { $0.loNs != nil && $0.hiNs != nil && $0.pairs == 1000 })
+        for w in windows {
+            #expect(w.loNs! <= theta(w.endNs) && theta(w.startNs) <= w.hiNs!, "\(w)")
+        }
+        let drift = ClockAlignment.drift(windows)
+        #expect(drift.map { abs($0 * 1e9 - 20_000) < 200 } == true, "drift \(String(describing: drift.map { $0 * 1e9 })) ppb, want 20000")
+        #expect(ClockAlignment.drift(Array(windows.prefix(1))) == nil)
     }
 
     @Test func manifestIsValidKubernetes() throws {

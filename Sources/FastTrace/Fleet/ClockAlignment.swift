@@ -27,6 +27,54 @@ public struct ClockAlignment: Sendable {
         /// Packets that left this host toward another (last seen on a transmit path) and
         /// how many of them another capture saw arrive.
         public var sent = 0, matched = 0
+        /// Rate of this host's clock against the reference's, parts per billion (0 when
+        /// fewer than two windows were bounded both ways).
+        public var driftPpb: Int64 = 0
+        /// The windows of the pair that placed this host (its neighbour's clock).
+        public var windows: [Window] = []
+    }
+
+    /// A bound on θ(Y) − θ(X) from one packet, taken at a time on X's clock.
+    public struct Bound: Sendable { public let atNs: Int64; public let valueNs: Int64 }
+
+    /// One window of a pair: its bounds both ways (nil where no packet went that way).
+    public struct Window: Sendable, Equatable {
+        public let startNs: Int64, endNs: Int64
+        public let loNs: Int64?, hiNs: Int64?
+        public let pairs: Int
+        public var midpointNs: Int64? { loNs.flatMap { lo in hiNs.map { lo / 2 + $0 / 2 } } }
+    }
+
+    /// Groups bounds into windows of `widthNs` from the first bound.
+    static func windows(lows: [Bound], highs: [Bound], widthNs: Int64) -> [Window] {
+        let all = lows.map(\.atNs) + highs.map(\.atNs)
+        guard let start = all.min(), widthNs > 0 else { return [] }
+        var lo: [Int64: Int64] = [:], hi: [Int64: Int64] = [:], count: [Int64: Int] = [:]
+        for b in lows {
+            let w = (b.atNs - start) / widthNs
+            lo[w] = max(lo[w] ?? .min, b.valueNs)
+            count[w, default: 0] += 1
+        }
+        for b in highs {
+            let w = (b.atNs - start) / widthNs
+            hi[w] = min(hi[w] ?? .max, b.valueNs)
+            count[w, default: 0] += 1
+        }
+        return count.keys.sorted().map { w in
+            Window(startNs: start + w * widthNs, endNs: start + (w + 1) * widthNs, loNs: lo[w], hiNs: hi[w], pairs: count[w] ?? 0)
+        }
+    }
+
+    /// The least-squares slope of the windows' midpoints against their centres (ns of offset
+    /// per ns of time): the drift. nil with fewer than two windows bounded both ways.
+    static func drift(_ windows: [Window]) -> Double? {
+        let points = windows.compactMap { w in w.midpointNs.map { (x: Double(w.startNs / 2 + w.endNs / 2), y: Double($0)) } }
+        guard points.count >= 2 else { return nil }
+        let n = Double(points.count)
+        let mx = points.reduce(0) { $0 + $1.x } / n, my = points.reduce(0) { $0 + $1.y } / n
+        let sxx = points.reduce(0) { $0 + ($1.x - mx) * ($1.x - mx) }
+        guard sxx > 0 else { return nil }
+        return points.reduce(0) { $0 + ($1.x - mx) * ($1.y - my) } / sxx
     }
 
     public private(set) var hosts: [Host] = []
@@ -55,8 +103,9 @@ public struct ClockAlignment: Sendable {
     /// key) are ambiguous: a packet's sightings on one host span at most this.
     static let maxTransitNs: Int64 = 2_000_000_000
 
-    /// Aligns `logs` (the first is the reference).
-    public init(logs: [LogReader]) {
+    /// Aligns `logs` (the first is the reference); bounds are also grouped in windows of
+    /// `windowNs` to fit a drift.
+    public init(logs: [LogReader], windowNs: Int64 = 10_000_000_000) {
         var sightings: [[Key: Sighting]] = []
         var ambiguous = Set<Key>()
         for log in logs {
@@ -85,7 +134,11 @@ public struct ClockAlignment: Sendable {
         }
 
         // Pairwise bounds on θ(Y) − θ(X).
-        struct Edge { var lo = Int64.min, hi = Int64.max, pairs = 0 }
+        struct Edge {
+            var lo = Int64.min, hi = Int64.max, pairs = 0
+            /// Every bound with the (X-clock) time it was taken at: for windows and drift.
+            var lows: [Bound] = [], highs: [Bound] = []
+        }
         var edges: [[Edge]] = Array(repeating: Array(repeating: Edge(), count: logs.count), count: logs.count)
         var sent = Array(repeating: 0, count: logs.count), matched = Array(repeating: 0, count: logs.count)
         for x in logs.indices {
@@ -100,8 +153,10 @@ public struct ClockAlignment: Sendable {
                     let bound = sy.first - sx.last
                     edges[x][y].hi = min(edges[x][y].hi, bound)
                     edges[x][y].pairs += 1
+                    edges[x][y].highs.append(Bound(atNs: sx.last, valueNs: bound))
                     edges[y][x].lo = max(edges[y][x].lo, -bound)
                     edges[y][x].pairs += 1
+                    edges[y][x].lows.append(Bound(atNs: sx.last, valueNs: -bound))
                 }
                 if found { matched[x] += 1 }
             }
@@ -110,7 +165,7 @@ public struct ClockAlignment: Sendable {
         // Chain from the reference: each step takes the unplaced host with the most packets
         // shared with a placed one.
         let errors = logs.map { Int64($0.header.clockSync?.maxErrorUs ?? 0) * 1000 }
-        var placed: [Int: (offset: Int64, lo: Int64, hi: Int64)] = [0: (0, 0, 0)]
+        var placed: [Int: (offset: Int64, lo: Int64, hi: Int64, drift: Double)] = [0: (0, 0, 0, 0)]
         hosts = logs.enumerated().map { i, l in
             Host(name: l.header.hostname, reference: logs[0].header.hostname, quality: i == 0 ? "reference" : "none",
                  sent: sent[i], matched: matched[i])
@@ -131,7 +186,12 @@ public struct ClockAlignment: Sendable {
             let base = placed[x]!
             let lo = base.lo + e.lo, hi = base.hi + e.hi
             let theta = lo / 2 + hi / 2
-            placed[y] = (theta, lo, hi)
+            // Windows: the edge's time is X's clock; the chain adds the drifts.
+            let windows = Self.windows(lows: e.lows, highs: e.highs, widthNs: windowNs)
+            let drift = base.drift + (Self.drift(windows) ?? 0)
+            placed[y] = (theta, lo, hi, drift)
+            hosts[y].windows = windows
+            hosts[y].driftPpb = Int64((drift * 1e9).rounded())
             hosts[y].offsetNs = theta
             hosts[y].loNs = lo
             hosts[y].hiNs = hi
@@ -157,7 +217,7 @@ extension ClockAlignment {
             cols[2].append(int64: h.offsetNs)
             cols[3].append(int64: h.loNs)
             cols[4].append(int64: h.hiNs)
-            cols[5].append(int64: 0) // drift is not fitted yet (docs/fleet.md)
+            cols[5].append(int64: h.driftPpb)
             cols[6].append(int64: Int64(h.pairs))
             cols[7].append(string: h.quality)
             try w.endRows(1)
