@@ -20,7 +20,7 @@ struct FleetCommand: ParsableCommand {
 struct FleetSQLCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sql",
-        abstract: "Print SQL over a fleet directory (DIR/host=NAME/*.parquet): a view named events and example queries.",
+        abstract: "Print SQL over a fleet directory (DIR/host=NAME/*.parquet): a view named events (and aligned, with DIR/offsets.parquet) and example queries.",
         discussion: "Each query follows a line `-- query: NAME: what it answers`. Queries: " + FleetSQL.queries.map(\.name).joined(separator: ", ") + ".")
 
     @Argument(help: "The fleet directory (export --fleet-dir).") var directory: String
@@ -34,7 +34,8 @@ struct FleetSQLCommand: ParsableCommand {
         }
         let hosts = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasPrefix("host=") }
         if hosts.isEmpty { note("\(directory) has no host=NAME directories yet: the SQL will find no files") }
-        print(FleetSQL.script(directory: directory, engine: e), terminator: "")
+        let offsets = FileManager.default.fileExists(atPath: "\(directory)/offsets.parquet")
+        print(FleetSQL.script(directory: directory, engine: e, offsets: offsets), terminator: "")
     }
 }
 

@@ -226,6 +226,39 @@ extension ExclusiveSuites {
             let logs = try Self.capture("ftfA", vxlan: false)
             try Self.checkAlignment(logs)
             try Self.checkFleetJourney(logs)
+            try Self.checkAlignedSQL(logs)
+        }
+
+        /// The fleet directory with offsets: in DuckDB's `aligned` view every TCP packet seen
+        /// leaving A arrives at B after it, while on B's raw wall clock it arrives ~37 ms "late".
+        static func checkAlignedSQL(_ logs: [String]) throws {
+            let fleet = URL(fileURLWithPath: logs[0]).deletingLastPathComponent().appendingPathComponent("fleet").path
+            for log in logs {
+                let r = try TestSupport.run(FleetTests.cli, ["export", log, "--format", "parquet", "--fleet-dir", fleet])
+                #expect(r.status == 0, "\(r.stderr)")
+            }
+            #expect(try TestSupport.run(FleetTests.cli, ["fleet", "align"] + logs + ["-o", "\(fleet)/offsets.parquet"]).status == 0)
+            let sql = try TestSupport.run(FleetTests.cli, ["fleet", "sql", fleet])
+            #expect(sql.stdout.contains("CREATE OR REPLACE VIEW aligned"), "\(sql.stdout.prefix(600))")
+            let script = "\(fleet)/fleet.sql"
+            try Data(sql.stdout.utf8).write(to: URL(fileURLWithPath: script))
+            let r = try TestSupport.run("\(FleetTests.venv)/python", ["-c", """
+                import duckdb, sys
+                con = duckdb.connect()
+                for st in open(sys.argv[1]).read().split(";\\n"):
+                    if "CREATE" in st: con.execute(st)
+                rows = con.execute(""\"
+                  SELECT min(b.first_aligned - a.last_aligned), min(b.first_wall - a.last_wall), count(*) FROM
+                   (SELECT seq, ack, tcp_flags, max(aligned_ns) last_aligned, max(epoch_ns(wall_ns)) last_wall FROM aligned
+                    WHERE host = 'a' AND saddr_str = '10.79.1.1' AND seq IS NOT NULL GROUP BY ALL) a
+                  JOIN
+                   (SELECT seq, ack, tcp_flags, min(aligned_ns) first_aligned, min(epoch_ns(wall_ns)) first_wall FROM aligned
+                    WHERE host = 'b' AND saddr_str = '10.79.1.1' AND seq IS NOT NULL GROUP BY ALL) b USING (seq, ack, tcp_flags)""\").fetchall()
+                print(*rows[0])
+                """, script])
+            #expect(r.status == 0, "\(r.stderr)")
+            let f = r.stdout.split(separator: " ").compactMap { Int64($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            #expect(f.count == 3 && f[0] > 0 && f[1] > 30_000_000 && f[2] >= 300, "aligned gap, raw gap, packets: \(r.stdout)")
         }
 
         /// `journeys --fleet`: a packet from A to the router's port 80 shows A's transmit,

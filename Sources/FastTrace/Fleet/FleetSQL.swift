@@ -12,8 +12,10 @@ public enum FleetSQL {
         ("host_clocks", "each host's capture window on the wall clock, to check the captures overlap"),
     ]
 
-    /// `dir` is the fleet directory (`host=NAME/` inside); quotes in it are doubled.
-    public static func script(directory dir: String, engine: Engine) -> String {
+    /// `dir` is the fleet directory (`host=NAME/` inside); quotes in it are doubled. With
+    /// `offsets` (an `offsets.parquet` from `fleet align` is in `dir`), a view `aligned` adds
+    /// `aligned_ns`: each event's wall time on the reference host's clock.
+    public static func script(directory dir: String, engine: Engine, offsets: Bool = false) -> String {
         let path = dir.hasSuffix("/") ? String(dir.dropLast()) : dir
         let quoted = path.replacingOccurrences(of: "'", with: "''")
         var out: [String] = []
@@ -33,6 +35,16 @@ public enum FleetSQL {
             SET spark.sql.legacy.parquet.nanosAsLong = true;
             CREATE OR REPLACE TEMPORARY VIEW events
               USING parquet OPTIONS (path '\(quoted)', mergeSchema 'true');
+            """)
+        }
+        if offsets {
+            let wall = engine == .duckdb ? "epoch_ns(e.wall_ns)" : "e.wall_ns"
+            let source = engine == .duckdb ? "read_parquet('\(quoted)/offsets.parquet')" : "parquet.`\(quoted)/offsets.parquet`"
+            out.append("""
+            -- offsets.parquet (fasttrace fleet align -o): every event on the reference host's clock.
+            CREATE OR REPLACE \(engine == .duckdb ? "VIEW" : "TEMPORARY VIEW") aligned AS
+              SELECT e.*, \(wall) - coalesce(o.offset_ns, 0) AS aligned_ns
+              FROM events e LEFT JOIN \(source) o ON e.host = o.host;
             """)
         }
         for (name, about) in queries {
