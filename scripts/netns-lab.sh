@@ -14,9 +14,10 @@
 # PREFIX-b (10.79.2.1) behind a router PREFIX-r (10.79.1.2, 10.79.2.2, forwarding), which
 # DNATs TCP to 10.79.1.2:80 on to 10.79.2.1:8080 and UDP to :7777 on to 10.79.2.1:7777.
 # `routed-vxlan` then adds a VXLAN tunnel (VNI 43) from PREFIX-a to PREFIX-b across the router:
-# 10.80.0.1 in PREFIX-a, 10.80.0.2 in PREFIX-b.
+# 10.80.0.1 in PREFIX-a, 10.80.0.2 in PREFIX-b. `routed-drop` makes the router drop what it
+# would forward to TCP port 8080 (a failing fleet for `fasttrace diff --fleet`).
 set -euo pipefail
-cmd=${1:?usage: netns-lab.sh up|routed|routed-vxlan|vxlan|chaos|marks|traffic|down [prefix]}
+cmd=${1:?usage: netns-lab.sh up|routed|routed-vxlan|routed-drop|vxlan|chaos|marks|traffic|down [prefix]}
 p=${2:-ftlab}
 a=$p-a b=$p-b r=$p-r
 case $cmd in
@@ -62,6 +63,16 @@ table ip ftnat {
     chain prerouting {
         type nat hook prerouting priority dstnat; policy accept;
         tcp dport 80 counter dnat to 10.77.0.2:8080
+    }
+}
+NFT
+    ;;
+routed-drop)
+    ip netns exec "$r" nft -f - <<'NFT'
+table inet ftfleetdrop {
+    chain forward {
+        type filter hook forward priority 0; policy accept;
+        tcp dport 8080 counter drop
     }
 }
 NFT
@@ -124,5 +135,5 @@ down)
     ip netns del "$b" 2>/dev/null || true
     ip netns del "$r" 2>/dev/null || true
     ;;
-*) echo "usage: netns-lab.sh up|routed|routed-vxlan|vxlan|chaos|marks|traffic|down [prefix]" >&2; exit 2 ;;
+*) echo "usage: netns-lab.sh up|routed|routed-vxlan|routed-drop|vxlan|chaos|marks|traffic|down [prefix]" >&2; exit 2 ;;
 esac

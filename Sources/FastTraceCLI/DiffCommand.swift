@@ -13,14 +13,35 @@ struct DiffCommand: ParsableCommand {
           fasttrace -w ok.ftlog 'tcp port 8081'    # while the connection works
           fasttrace -w bad.ftlog 'tcp port 8081'   # while it fails
           fasttrace diff ok.ftlog bad.ftlog
+
+        With --fleet, A and B are each a comma-separated list of captures, one per host (the first the clock reference): a packet's path runs across the hosts on the aligned clock (as `journeys --fleet` shows it), each step named HOST:function, so the difference names the host where the failing fleet's packets part from the working one's.
+          fasttrace diff --fleet a-ok.ftlog,r-ok.ftlog,b-ok.ftlog a-bad.ftlog,r-bad.ftlog,b-bad.ftlog --port 80
         """)
 
-    @Argument(help: "The first (e.g. working) log.") var a: String
-    @Argument(help: "The second (e.g. failing) log.") var b: String
+    @Argument(help: "The first (e.g. working) log; with --fleet, its captures separated by commas.") var a: String
+    @Argument(help: "The second (e.g. failing) log; with --fleet, its captures separated by commas.") var b: String
+    @Flag(help: "A and B are fleets: comma-separated captures, one per host.") var fleet = false
     @Option(help: ArgumentHelp("Only flows to this port.", valueName: "port")) var port: UInt16?
 
     func run() throws {
+        func loadFleet(_ list: String) -> (PathDiff.Paths, (Event) -> String) {
+            let files = list.split(separator: ",").map(String.init)
+            guard files.count >= 2 else { fail("--fleet: '\(list)' is not two or more captures separated by commas", status: 2) }
+            let logs = files.map(openLog)
+            let names = logs.map(\.header.hostname)
+            guard Set(names).count == names.count else { fail("--fleet: two captures in '\(list)' have the same host name", status: 2) }
+            let formatters = logs.map { EventFormatter(options: OutputOptions(), log: $0) }
+            let offsets = ClockAlignment(logs: logs).hosts.map(\.offsetNs)
+            var paths = PathDiff.Paths()
+            for p in FleetJourneys.build(logs: logs, offsetsNs: offsets, minHosts: 1) {
+                let j = p.merged(logs: logs, offsetsNs: offsets)
+                if port.map({ j.tuple?.dport == $0 }) ?? true { paths.add(j) }
+            }
+            for (path, log) in zip(files, logs) { if let w = log.damageWarning { note("\(path): \(w)") } }
+            return (paths, FleetJourney.hostFunctionName(names: names, formatters: formatters))
+        }
         func load(_ path: String) -> (PathDiff.Paths, (Event) -> String) {
+            if fleet { return loadFleet(path) }
             let reader = openLog(path)
             let formatter = EventFormatter(options: OutputOptions(), log: reader)
             var paths = PathDiff.Paths()

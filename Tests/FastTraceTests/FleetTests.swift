@@ -138,10 +138,11 @@ extension ExclusiveSuites {
 
         /// Captures the three namespaces while TCP (through the DNAT or the tunnel) and UDP
         /// cross them; returns the logs, A's first.
-        static func capture(_ prefix: String, vxlan: Bool) throws -> [String] {
+        static func capture(_ prefix: String, vxlan: Bool, drop: Bool = false) throws -> [String] {
             _ = try TestSupport.run(lab, ["down", prefix])
             #expect(try TestSupport.run(lab, ["routed", prefix]).status == 0)
             if vxlan { #expect(try TestSupport.run(lab, ["routed-vxlan", prefix]).status == 0) }
+            if drop { #expect(try TestSupport.run(lab, ["routed-drop", prefix]).status == 0) }
             let dir = TestSupport.temporaryDirectory("fleet-\(prefix)")
             var captures: [(Process, String)] = []
             for host in ["a", "r", "b"] {
@@ -178,11 +179,14 @@ extension ExclusiveSuites {
             usleep(300_000)
             let client = try TestSupport.run("/usr/sbin/ip", ["netns", "exec", "\(prefix)-a", "/usr/bin/python3", "-c", """
                 import socket
-                c = socket.create_connection(("\(target.0)", \(target.1)), timeout=10)
-                c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                for i in range(300):
-                    c.sendall(b"y" * 30); c.recv(100)
-                c.close()
+                try:
+                    c = socket.create_connection(("\(target.0)", \(target.1)), timeout=\(drop ? 1.5 : 10))
+                    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                    for i in range(300):
+                        c.sendall(b"y" * 30); c.recv(100)
+                    c.close()
+                except OSError:
+                    if not \(drop ? "True" : "False"): raise
                 u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
                 for i in range(100): u.sendto(b"z" * 20, ("\(vxlan ? "10.80.0.2" : "10.79.1.2")", 7777))
                 """])
@@ -285,6 +289,19 @@ extension ExclusiveSuites {
             let receiveB = lines.firstIndex { $0.hasPrefix("  b") && $0.contains("netif_receive_skb") }
             #expect(xmitA != nil && rewrite != nil && receiveB != nil, "\(block)")
             if let x = xmitA, let w = rewrite, let v = receiveB { #expect(x < w && w < v, "\(block)") }
+        }
+
+        /// `diff --fleet`: the same connection through the router, once forwarded and once
+        /// dropped by the router's firewall; the difference names the router and the reason.
+        @Test func fleetDiffNamesTheHostThatDrops() throws {
+            let ok = try Self.capture("ftfO", vxlan: false)
+            let bad = try Self.capture("ftfX", vxlan: false, drop: true)
+            let r = try TestSupport.run(FleetTests.cli, ["diff", "--fleet", ok.joined(separator: ","), bad.joined(separator: ","), "--port", "80"])
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(r.stdout.contains("flow to 10.79.1.2:80(tcp): journey 1 diverges"), "\(r.stdout)")
+            #expect(r.stdout.contains("  common path ends at: r:"), "\(r.stdout)")
+            #expect(r.stdout.contains("B drops: r:") && r.stdout.contains("NETFILTER_DROP"), "\(r.stdout)")
+            print(r.stdout)
         }
 
         @Test func alignRecoversAClockShiftThroughVXLAN() throws {

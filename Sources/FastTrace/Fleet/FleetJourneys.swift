@@ -25,7 +25,8 @@ public enum FleetJourneys {
     /// reuses an skb address). An identity found in two runs on one host (an ID reused, a
     /// retransmission) joins nothing. Holds every packet's parts: for the size of a debugging
     /// capture, not a day's.
-    public static func build(logs: [LogReader], offsetsNs: [Int64], keep: (Int, Journey) -> Bool = { _, _ in true }) -> [FleetJourney] {
+    public static func build(logs: [LogReader], offsetsNs: [Int64], minHosts: Int = 2,
+                             keep: (Int, Journey) -> Bool = { _, _ in true }) -> [FleetJourney] {
         var parts: [ClockAlignment.Key: [FleetJourney.Part]] = [:]
         var ambiguous = Set<ClockAlignment.Key>()
         for (h, log) in logs.enumerated() {
@@ -47,7 +48,7 @@ public enum FleetJourneys {
             }
         }
         return parts.compactMap { k, p -> FleetJourney? in
-            guard !ambiguous.contains(k), Set(p.map(\.host)).count > 1, p.contains(where: { keep($0.host, $0.journey) }) else { return nil }
+            guard !ambiguous.contains(k), Set(p.map(\.host)).count >= minHosts, p.contains(where: { keep($0.host, $0.journey) }) else { return nil }
             return FleetJourney(parts: p.sorted { ($0.startNs, $0.host) < ($1.startNs, $1.host) })
         }
         .sorted { ($0.parts[0].startNs, $0.parts[0].host) < ($1.parts[0].startNs, $1.parts[0].host) }
@@ -89,5 +90,37 @@ public enum FleetJourneys {
             last = (ns, host)
         }
         return out
+    }
+}
+
+extension FleetJourney {
+    /// The packet as one journey on the aligned clock, for `PathDiff`: each event's function
+    /// id carries its host in the top byte (`hostFunctionName` names it `HOST:function`).
+    public func merged(logs: [LogReader], offsetsNs: [Int64]) -> Journey {
+        var events: [(ns: Int64, host: Int, e: Event)] = []
+        for p in parts {
+            let b2w = logs[p.host].header.bootToWallNs &- offsetsNs[p.host]
+            for e in p.journey.events { events.append((Int64(bitPattern: e.tsNs) &+ b2w, p.host, e)) }
+        }
+        events.sort { ($0.ns, $0.host) < ($1.ns, $1.host) }
+        var j = Journey(events: events.map { ns, host, e in
+            var e = e
+            e.tsNs = UInt64(bitPattern: ns)
+            e.funcId = UInt32(host) << 24 | (e.funcId & 0xff_ffff)
+            return e
+        })
+        j.inner = parts.lazy.compactMap(\.journey.inner).first
+        return j
+    }
+
+    /// Names a merged journey's event: `HOST:function` as that host's capture names it.
+    public static func hostFunctionName(names: [String], formatters: [EventFormatter]) -> (Event) -> String {
+        { e in
+            let h = Int(e.funcId >> 24)
+            guard h < names.count else { return "?:func#\(e.funcId)" }
+            var local = e
+            local.funcId = e.funcId & 0xff_ffff
+            return names[h] + ":" + formatters[h].funcName(local)
+        }
     }
 }
