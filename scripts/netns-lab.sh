@@ -20,6 +20,16 @@ set -euo pipefail
 cmd=${1:?usage: netns-lab.sh up|routed|routed-vxlan|routed-drop|vxlan|chaos|marks|traffic|down [prefix]}
 p=${2:-ftlab}
 a=$p-a b=$p-b r=$p-r
+# vxlan_pair VNI UNDERLAY_A UNDERLAY_B DEV_A DEV_B OVERLAY_A OVERLAY_B: a tunnel between
+# $a and $b (devices $p-xa, $p-xb), the overlay addresses /24.
+vxlan_pair() {
+    ip -n "$a" link add "$p-xa" type vxlan id "$1" remote "$3" local "$2" dstport 4789 dev "$4"
+    ip -n "$b" link add "$p-xb" type vxlan id "$1" remote "$2" local "$3" dstport 4789 dev "$5"
+    ip -n "$a" addr add "$6/24" dev "$p-xa"
+    ip -n "$b" addr add "$7/24" dev "$p-xb"
+    ip -n "$a" link set "$p-xa" up
+    ip -n "$b" link set "$p-xb" up
+}
 case $cmd in
 routed)
     for ns in "$a" "$r" "$b"; do ip netns add "$ns"; ip -n "$ns" link set lo up; done
@@ -78,20 +88,10 @@ table inet ftfleetdrop {
 NFT
     ;;
 routed-vxlan)
-    ip -n "$a" link add "$p-xa" type vxlan id 43 remote 10.79.2.1 local 10.79.1.1 dstport 4789 dev "$p-ar"
-    ip -n "$b" link add "$p-xb" type vxlan id 43 remote 10.79.1.1 local 10.79.2.1 dstport 4789 dev "$p-br"
-    ip -n "$a" addr add 10.80.0.1/24 dev "$p-xa"
-    ip -n "$b" addr add 10.80.0.2/24 dev "$p-xb"
-    ip -n "$a" link set "$p-xa" up
-    ip -n "$b" link set "$p-xb" up
+    vxlan_pair 43 10.79.1.1 10.79.2.1 "$p-ar" "$p-br" 10.80.0.1 10.80.0.2
     ;;
 vxlan)
-    ip -n "$a" link add "$p-xa" type vxlan id 42 remote 10.77.0.2 local 10.77.0.1 dstport 4789 dev "$p-va"
-    ip -n "$b" link add "$p-xb" type vxlan id 42 remote 10.77.0.1 local 10.77.0.2 dstport 4789 dev "$p-vb"
-    ip -n "$a" addr add 10.88.0.1/24 dev "$p-xa"
-    ip -n "$b" addr add 10.88.0.2/24 dev "$p-xb"
-    ip -n "$a" link set "$p-xa" up
-    ip -n "$b" link set "$p-xb" up
+    vxlan_pair 42 10.77.0.1 10.77.0.2 "$p-va" "$p-vb" 10.88.0.1 10.88.0.2
     ;;
 chaos)
     ip netns exec "$b" nft add rule inet ftlab input tcp dport 8080 counter drop

@@ -94,9 +94,10 @@ public final class LogParquetExport: @unchecked Sendable {
     private var slots: [Row] = []
     private var freeSlots: [Int32] = []
     private let tagger: JourneyTagger
-    private var names: [NameKey: [UInt8]] = [:]
-    private var processes: [ProcessKey: [UInt8]] = [:]
-    private var interfaces: [UInt64: [UInt8]] = [:]
+    private var names = NameCache<NameKey>()
+    private var reasons = NameCache<UInt32>()
+    private var processes = NameCache<ProcessKey>()
+    private var interfaces = NameCache<UInt64>()
     private let scratch = ByteBuffer(capacity: 64)
     private var failure: ParquetWriter.Failure?
     /// Rows written (read it after `finish()`).
@@ -364,57 +365,42 @@ public final class LogParquetExport: @unchecked Sendable {
 
     private func functionName(_ e: Event) -> [UInt8] {
         if e.kind == .func { return targetName(e.funcId) }
+        let program = e.kind == .prog || e.kind == .progExit
         let key = NameKey(funcId: e.funcId, kind: e.kind.rawValue, reason: e.dropReason, flags: e.meta.flags & 1,
-                          netns: e.kind == .prog || e.kind == .progExit ? e.meta.netns : 0,
-                          ifindex: e.kind == .prog || e.kind == .progExit ? e.meta.ifindex : 0)
-        if let n = names[key] { return n }
-        if names.count >= 1 << 16 { names.removeAll() }
-        let n = Array(formatter.funcName(e).utf8)
-        names[key] = n
-        return n
+                          netns: program ? e.meta.netns : 0, ifindex: program ? e.meta.ifindex : 0)
+        return names.get(key) { formatter.funcName(e) }
     }
 
-    private var reasons: [UInt32: [UInt8]] = [:]
-    private func reasonName(_ r: UInt32) -> [UInt8] {
-        if let n = reasons[r] { return n }
-        if reasons.count >= 1 << 16 { reasons.removeAll() }
-        let n = Array(header.drops.name(r).utf8)
-        reasons[r] = n
-        return n
-    }
-
-    // Consecutive rows mostly share a process and an interface: the last one is kept aside.
-    private var lastProcess: (key: ProcessKey, name: [UInt8])?
-    private var lastInterface: (key: UInt64, name: [UInt8])?
+    private func reasonName(_ r: UInt32) -> [UInt8] { reasons.get(r) { header.drops.name(r) } }
 
     private func process(_ e: Event) -> [UInt8] {
         let words = withUnsafeBytes(of: e.comm) { ($0.loadUnaligned(as: UInt64.self), $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self)) }
-        let key = ProcessKey(comm0: words.0, comm1: words.1)
-        if let l = lastProcess, l.key == key { return l.name }
-        let n: [UInt8]
-        if let known = processes[key] {
-            n = known
-        } else {
-            if processes.count >= 1 << 16 { processes.removeAll() }
-            n = Array(e.commString.utf8)
-            processes[key] = n
-        }
-        lastProcess = (key, n)
-        return n
+        return processes.get(ProcessKey(comm0: words.0, comm1: words.1)) { e.commString }
     }
 
     private func interface(_ e: Event) -> [UInt8] {
-        let key = UInt64(e.meta.netns) << 32 | UInt64(e.meta.ifindex)
-        if let l = lastInterface, l.key == key { return l.name }
-        let n: [UInt8]
-        if let known = interfaces[key] {
-            n = known
+        interfaces.get(UInt64(e.meta.netns) << 32 | UInt64(e.meta.ifindex)) { formatter.ifname(e) }
+    }
+}
+
+/// Names as UTF-8, made once per key: the last one aside (consecutive rows mostly share a
+/// process, an interface, a drop site), the rest in a table that is emptied when it holds
+/// 65,536 (a stream of ever new keys must not grow memory).
+struct NameCache<Key: Hashable> {
+    private var table: [Key: [UInt8]] = [:]
+    private var last: (key: Key, name: [UInt8])?
+
+    mutating func get(_ key: Key, make: () -> String) -> [UInt8] {
+        if let l = last, l.key == key { return l.name }
+        let name: [UInt8]
+        if let known = table[key] {
+            name = known
         } else {
-            if interfaces.count >= 1 << 16 { interfaces.removeAll() }
-            n = Array(formatter.ifname(e).utf8)
-            interfaces[key] = n
+            if table.count >= 1 << 16 { table.removeAll() }
+            name = Array(make().utf8)
+            table[key] = name
         }
-        lastInterface = (key, n)
-        return n
+        last = (key, name)
+        return name
     }
 }
