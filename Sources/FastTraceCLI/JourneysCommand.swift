@@ -67,7 +67,8 @@ struct JourneysCommand: ParsableCommand {
         }
         out.flush()
         for h in alignment.hosts.dropFirst() where h.quality != "two-way" {
-            note("\(h.name): clock offset \(h.quality == "none" ? "unknown (no packet shared)" : "bounded one way only"): its times may be off")
+            let why = ["none": "unknown (no packet shared)", "inconsistent": "inconsistent (lo > hi: a clock step?)"][h.quality] ?? "bounded one way only"
+            note("\(h.name): clock offset \(why): its times may be off")
         }
         note("\(packets.count) packets seen on two hosts or more")
         for (path, log) in zip(files, logs) { if let w = log.damageWarning { note("\(path): \(w)") } }

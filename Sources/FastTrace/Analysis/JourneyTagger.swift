@@ -26,7 +26,13 @@ public final class JourneyTagger {
             id = next
             next += 1
         }
-        if Journeys.ends(e, freeing) { open[e.skb] = nil } else { open[e.skb] = Open(id: id, lastNs: e.tsNs, tuple: e.tuple) }
+        if Journeys.ends(e, freeing) {
+            open[e.skb] = nil
+        } else if let o = open[e.skb], o.id == id, e.tsNs < o.lastNs {
+            // A late event joins its journey without moving its end back (as JourneyBuilder).
+        } else {
+            open[e.skb] = Open(id: id, lastNs: e.tsNs, tuple: e.tuple)
+        }
         newestNs = max(newestNs, e.tsNs)
         sinceIdleScan += 1
         if sinceIdleScan >= 1 << 14 {

@@ -51,17 +51,17 @@ public struct ClockAlignment: Sendable {
         guard let start = all.min(), widthNs > 0 else { return [] }
         var lo: [Int64: Int64] = [:], hi: [Int64: Int64] = [:], count: [Int64: Int] = [:]
         for b in lows {
-            let w = (b.atNs - start) / widthNs
+            let w = (b.atNs &- start) / widthNs
             lo[w] = max(lo[w] ?? .min, b.valueNs)
             count[w, default: 0] += 1
         }
         for b in highs {
-            let w = (b.atNs - start) / widthNs
+            let w = (b.atNs &- start) / widthNs
             hi[w] = min(hi[w] ?? .max, b.valueNs)
             count[w, default: 0] += 1
         }
         return count.keys.sorted().map { w in
-            Window(startNs: start + w * widthNs, endNs: start + (w + 1) * widthNs, loNs: lo[w], hiNs: hi[w], pairs: count[w] ?? 0)
+            Window(startNs: start &+ w &* widthNs, endNs: start &+ (w &+ 1) &* widthNs, loNs: lo[w], hiNs: hi[w], pairs: count[w] ?? 0)
         }
     }
 
@@ -79,9 +79,25 @@ public struct ClockAlignment: Sendable {
 
     public private(set) var hosts: [Host] = []
 
-    /// One packet's sightings on one host: wall-clock first and last, and whether the
-    /// first was on a receive path and the last on a transmit path.
-    struct Sighting { var first: Int64; var last: Int64; var arrived: Bool; var departed: Bool }
+    /// One packet's sightings on one host (wall clock): first and last, and the first and
+    /// last on a receive and on a transmit path.
+    struct Sighting {
+        var first: Int64, last: Int64
+        var firstRx: Int64?, lastRx: Int64?, firstTx: Int64?, lastTx: Int64?
+        /// It left this host: a transmit after every receive (a freeing event after the
+        /// transmit, as on a NIC's TX completion, does not undo that).
+        var departed: Bool { lastTx.map { tx in lastRx.map { tx > $0 } ?? true } ?? false }
+        /// It arrived here: a receive before any transmit (veth fires net_dev_xmit on the
+        /// receiving side too, after netif_rx).
+        var arrived: Bool { firstRx.map { rx in firstTx.map { rx <= $0 } ?? true } ?? false }
+
+        mutating func add(_ wall: Int64, rx: Bool, tx: Bool) {
+            first = min(first, wall)
+            last = max(last, wall)
+            if rx { firstRx = min(firstRx ?? wall, wall); lastRx = max(lastRx ?? wall, wall) }
+            if tx { firstTx = min(firstTx ?? wall, wall); lastTx = max(lastTx ?? wall, wall) }
+        }
+    }
 
     struct Key: Hashable { let proto: UInt8; let ipId: UInt16; let seq: UInt32; let ack: UInt32; let flags: UInt8 }
 
@@ -119,14 +135,10 @@ public struct ClockAlignment: Sendable {
                 let rx = receive[e.funcId] ?? { let v = Self.receivePath(names.name(of: e.funcId)); receive[e.funcId] = v; return v }()
                 for t in [e.tuple, p.inner].compactMap({ $0 }) {
                     guard let k = Self.key(t) else { continue }
-                    if var s = seen[k] {
-                        if wall - s.last > Self.maxTransitNs || s.first - wall > Self.maxTransitNs { ambiguous.insert(k) }
-                        if wall < s.first { s.first = wall; s.arrived = rx }
-                        if wall >= s.last { s.last = wall; s.departed = tx }
-                        seen[k] = s
-                    } else {
-                        seen[k] = Sighting(first: wall, last: wall, arrived: rx, departed: tx)
-                    }
+                    var s = seen[k] ?? Sighting(first: wall, last: wall)
+                    if wall &- s.last > Self.maxTransitNs || s.first &- wall > Self.maxTransitNs { ambiguous.insert(k) }
+                    s.add(wall, rx: rx, tx: tx)
+                    seen[k] = s
                 }
                 return true
             })
@@ -146,17 +158,19 @@ public struct ClockAlignment: Sendable {
                 sent[x] += 1
                 var found = false
                 for y in logs.indices where y != x {
-                    guard let sy = sightings[y][k], sy.arrived, !(sy.departed && sx.arrived) else { continue }
+                    guard let sy = sightings[y][k], sy.arrived, !(sy.departed && sx.arrived),
+                          let left = sx.lastTx, let reached = sy.firstRx else { continue }
                     found = true
-                    // X→Y: θ(Y) − θ(X) < y.first − x.last, i.e. an upper bound for edge (x, y)
-                    // and a lower bound for edge (y, x).
-                    let bound = sy.first - sx.last
+                    // X→Y: θ(Y) − θ(X) < y − x (its first receive on Y, its last transmit on
+                    // X): an upper bound for edge (x, y) and a lower bound for edge (y, x).
+                    // Each edge's bounds are timed on its own first host's clock.
+                    let bound = reached &- left
                     edges[x][y].hi = min(edges[x][y].hi, bound)
                     edges[x][y].pairs += 1
-                    edges[x][y].highs.append(Bound(atNs: sx.last, valueNs: bound))
-                    edges[y][x].lo = max(edges[y][x].lo, -bound)
+                    edges[x][y].highs.append(Bound(atNs: left, valueNs: bound))
+                    edges[y][x].lo = max(edges[y][x].lo, 0 &- bound)
                     edges[y][x].pairs += 1
-                    edges[y][x].lows.append(Bound(atNs: sx.last, valueNs: -bound))
+                    edges[y][x].lows.append(Bound(atNs: reached, valueNs: 0 &- bound))
                 }
                 if found { matched[x] += 1 }
             }
@@ -164,7 +178,8 @@ public struct ClockAlignment: Sendable {
 
         // Chain from the reference: each step takes the unplaced host with the most packets
         // shared with a placed one.
-        let errors = logs.map { Int64($0.header.clockSync?.maxErrorUs ?? 0) * 1000 }
+        // The kernels' error bounds (µs → ns; a damaged header's value is clamped to a day).
+        let errors: [Int64?] = logs.map { $0.header.clockSync.map { min(max($0.maxErrorUs, 0), 86_400_000_000) * 1000 } }
         var placed: [Int: (offset: Int64, lo: Int64, hi: Int64, drift: Double)] = [0: (0, 0, 0, 0)]
         hosts = logs.enumerated().map { i, l in
             Host(name: l.header.hostname, reference: logs[0].header.hostname, quality: i == 0 ? "reference" : "none",
@@ -176,15 +191,22 @@ public struct ClockAlignment: Sendable {
             guard let (x, y, pairs) = best else { break }
             var e = edges[x][y]
             var quality = "two-way"
-            let slack = errors[x] + errors[y]
             if e.lo == .min || e.hi == .max {
-                quality = "one-way"
-                if e.lo == .min { e.lo = (e.hi == .max ? 0 : min(e.hi, 0)) - slack }
-                if e.hi == .max { e.hi = max(e.lo, 0) + slack }
+                // One side from the kernels' error bounds; without them, only the bound the
+                // packets give is known, and the other side is that bound (no honest width).
+                if let ex = errors[x], let ey = errors[y] {
+                    quality = "one-way"
+                    if e.lo == .min { e.lo = min(e.hi, 0) &- (ex &+ ey) }
+                    if e.hi == .max { e.hi = max(e.lo, 0) &+ (ex &+ ey) }
+                } else {
+                    quality = "one-way-unbounded"
+                    if e.lo == .min { e.lo = e.hi }
+                    if e.hi == .max { e.hi = e.lo }
+                }
             }
             // θ(Y) − θ(X) ∈ [lo, hi].
             let base = placed[x]!
-            let lo = base.lo + e.lo, hi = base.hi + e.hi
+            let lo = base.lo &+ e.lo, hi = base.hi &+ e.hi
             let theta = lo / 2 + hi / 2
             // Windows: the edge's time is X's clock; the chain adds the drifts.
             let windows = Self.windows(lows: e.lows, highs: e.highs, widthNs: windowNs)

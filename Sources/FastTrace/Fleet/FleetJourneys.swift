@@ -69,16 +69,16 @@ public enum FleetJourneys {
         var path: [String] = []
         for e in events where path.last != names[e.host] { path.append(names[e.host]) }
         let tuple = fj.parts.lazy.compactMap(\.journey.tuple).first.map { EventFormatter.tuple($0) } ?? "-"
-        var out = "packet \(tuple) — \(path.joined(separator: " → ")), \(String(format: "%.1f", Double(events.last!.ns - first.ns) / 1000)) µs\n"
+        var out = "packet \(tuple) — \(path.joined(separator: " → ")), \(String(format: "%.1f", Double(events.last!.ns &- first.ns) / 1000)) µs\n"
         let width = max(4, names.map(\.count).max() ?? 4)
         var lastTuple: Tuple?
         var last: (ns: Int64, host: Int)?
         for (ns, host, e) in events {
             if let l = last, l.host != host {
-                out += "    " + String(repeating: " ", count: width) + String(format: "   hop %@ → %@: %.1f µs\n", names[l.host], names[host], Double(ns - l.ns) / 1000)
+                out += "    " + String(repeating: " ", count: width) + String(format: "   hop %@ → %@: %.1f µs\n", names[l.host], names[host], Double(ns &- l.ns) / 1000)
             }
             let name = names[host].padding(toLength: width, withPad: " ", startingAt: 0)
-            var line = String(format: "  %@ %+11.3f µs  %@", name, Double(ns - first.ns) / 1000, formatters[host].funcName(e))
+            var line = String(format: "  %@ %+11.3f µs  %@", name, Double(ns &- first.ns) / 1000, formatters[host].funcName(e))
             let iface = formatters[host].ifname(e)
             if !iface.isEmpty { line += "  \(iface)" }
             line += "  len \(e.meta.len)"
