@@ -59,12 +59,7 @@ public enum FleetJourneys {
     /// from the one before it (NAT) is shown, and each change of host gives the hop's time.
     public static func render(_ fj: FleetJourney, logs: [LogReader], names: [String], formatters: [EventFormatter],
                               offsetsNs: [Int64]) -> String {
-        var events: [(ns: Int64, host: Int, e: Event)] = []
-        for p in fj.parts {
-            let b2w = logs[p.host].header.bootToWallNs &- offsetsNs[p.host]
-            for e in p.journey.events { events.append((Int64(bitPattern: e.tsNs) &+ b2w, p.host, e)) }
-        }
-        events.sort { ($0.ns, $0.host) < ($1.ns, $1.host) }
+        let events = fj.alignedEvents(logs: logs, offsetsNs: offsetsNs)
         guard let first = events.first else { return "" }
         var path: [String] = []
         for e in events where path.last != names[e.host] { path.append(names[e.host]) }
@@ -94,15 +89,20 @@ public enum FleetJourneys {
 }
 
 extension FleetJourney {
-    /// The packet as one journey on the aligned clock, for `PathDiff`: each event's function
-    /// id carries its host in the top byte (`hostFunctionName` names it `HOST:function`).
-    public func merged(logs: [LogReader], offsetsNs: [Int64]) -> Journey {
+    /// Every part's events on the aligned clock (ns), in time order.
+    func alignedEvents(logs: [LogReader], offsetsNs: [Int64]) -> [(ns: Int64, host: Int, e: Event)] {
         var events: [(ns: Int64, host: Int, e: Event)] = []
         for p in parts {
             let b2w = logs[p.host].header.bootToWallNs &- offsetsNs[p.host]
             for e in p.journey.events { events.append((Int64(bitPattern: e.tsNs) &+ b2w, p.host, e)) }
         }
-        events.sort { ($0.ns, $0.host) < ($1.ns, $1.host) }
+        return events.sorted { ($0.ns, $0.host) < ($1.ns, $1.host) }
+    }
+
+    /// The packet as one journey on the aligned clock, for `PathDiff`: each event's function
+    /// id carries its host in the top byte (`hostFunctionName` names it `HOST:function`).
+    public func merged(logs: [LogReader], offsetsNs: [Int64]) -> Journey {
+        let events = alignedEvents(logs: logs, offsetsNs: offsetsNs)
         var j = Journey(events: events.map { ns, host, e in
             var e = e
             e.tsNs = UInt64(bitPattern: ns)
