@@ -13,7 +13,7 @@ struct BenchCommand: ParsableCommand {
           attach   attach and detach time per backend for 10, 100, 1000 and all targets (a size whose repeats would overrun --budget runs once; one that would overrun it even once is skipped, and listed)
           hits     cost per traced hit on UDP loopback datagrams: no program, an empty program on the same hooks, fasttrace filtering everything out, fasttrace recording everything
           capture  the highest event rate written to a compressed log without loss, the loss above it, consumer CPU, bytes per event
-          detach   detach one hook at a time, legacy kprobe and fentry: sequential and parallel (kprobes also with /sys/kernel/rcu_expedited)
+          detach   detach one hook at a time, legacy kprobe and fentry: sequential and parallel (each also with /sys/kernel/rcu_expedited)
           filter   the pcap filter optimised or not (--no-optimize): compile time, eBPF length, kernel time per packet, from small expressions to 256 hosts
           kill     kill -9 mid-capture at times spread over 1.2–4 s after ready, with paced traffic from another process: frames and events the log keeps
           flood    the busy host as a user meets it: fasttrace as its own process writing a log, text and JSON to a file while `fasttrace flood` sends UDP over loopback from another process; events recorded, lost, exit time after SIGINT, and whether the counts add up

@@ -127,7 +127,7 @@ struct TraceCommand: ParsableCommand {
     var frameInterval: Double = 1.0
     @Option(parsing: .unconditional, help: ArgumentHelp("Copy up to this many bytes of each packet with its events (0 = none, at most \(TraceConfig.maxSnapLength)): the linear part, from the MAC header or, before there is one, the network header. For `fasttrace export` to pcapng and for JSON (a \"packet\" object). Each event's ring record grows by this much.", valueName: "bytes"))
     var snaplen = 0
-    @Flag(name: .customLong("no-expedite-detach"), help: "With legacy kprobes, do not set /sys/kernel/rcu_expedited while detaching (it is restored afterwards; it makes detach 2-3x faster, see docs/benchmarks.md).")
+    @Flag(name: .customLong("no-expedite-detach"), help: "With legacy kprobes or fentry, do not set /sys/kernel/rcu_expedited while detaching (it is restored afterwards; it makes detach 1.2-3x faster, see docs/benchmarks.md).")
     var noExpediteDetach = false
     @Option(name: .customLong("ring-size"), parsing: .unconditional, help: ArgumentHelp("Ring buffer bytes per CPU, rounded up to a power of two (default: 1/256 of memory over the CPUs, 4 to 32 MiB; here \(TraceConfig.defaultRingBytes() >> 20) MiB).", valueName: "bytes"))
     var ringSize: Int?

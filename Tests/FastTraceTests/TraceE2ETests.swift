@@ -108,9 +108,14 @@ struct TraceE2ETests {
         // unless FASTTRACE_E2E_ALL_FUNCS=1.
         let all = backend == .kprobeMulti || ProcessInfo.processInfo.environment["FASTTRACE_E2E_ALL_FUNCS"] == "1"
         let limit = all ? [] : ["--limit-funcs", "ip_.*|udp_.*|__netif_receive_skb.*|kfree_skb.*|sk_skb_reason_drop|nf_hook_slow|__dev_queue_xmit|consume_skb"]
+        // Legacy kprobe and fentry detach set the global rcu_expedited knob for the time of
+        // the detach (more than 8 hooks): it must be back as it was.
+        let knob = "/sys/kernel/rcu_expedited"
+        let knobBefore = try? String(contentsOfFile: knob, encoding: .utf8)
         let c = try capture(["--backend", backend.rawValue] + limit, prefix: prefix)
         #expect(c.status == 0, "\(c.stderr)")
         #expect(c.stderr.contains("via \(backend.rawValue)"), "\(c.stderr)")
+        #expect((try? String(contentsOfFile: knob, encoding: .utf8)) == knobBefore, "\(knob) not restored")
         func tuple(_ e: [String: Any]) -> [String: Any] { e["tuple"] as? [String: Any] ?? [:] }
         let udp = c.lines.filter { tuple($0)["dport"] as? Int == 7777 }
         let funcs = Set(udp.compactMap { $0["func"] as? String })

@@ -2,7 +2,8 @@ import Foundation
 
 /// `/sys/kernel/rcu_expedited`: set for a short operation, then put back as it was.
 /// Expedited grace periods end in about a millisecond (IPIs to every CPU) instead of waiting
-/// for each CPU to pass a quiescent state; legacy kprobe detach waits for one per probe.
+/// for each CPU to pass a quiescent state; legacy kprobe and fentry detach wait for them
+/// per hook.
 public final class RCUExpedited {
     static let path = "/sys/kernel/rcu_expedited"
     private let original: String

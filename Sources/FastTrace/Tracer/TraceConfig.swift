@@ -97,8 +97,8 @@ public struct TraceConfig: Sendable {
     /// Where discovery keeps its answer for the boot (the CLI: /run/fasttrace); nil: none.
     public var discoveryCache: DiscoveryCache?
     public var dropReasons: DropReasons?
-    /// Legacy kprobe detach with /sys/kernel/rcu_expedited set (restored afterwards): one
-    /// grace period per probe, expedited. docs/benchmarks.md has the numbers.
+    /// Legacy kprobe and fentry detach with /sys/kernel/rcu_expedited set (restored
+    /// afterwards): grace periods per hook, expedited. docs/benchmarks.md has the numbers.
     public var expediteDetach = true
     public init() {}
 

@@ -23,7 +23,7 @@ protocol AttachBackend: SendableMetatype {
     /// The program section its programs live in (`ft.kprobe.multi`, ...): the bench picks
     /// its empty program by it.
     static var section: String { get }
-    /// Whether detaching waits for an RCU grace period per link (legacy kprobes): the
+    /// Whether detaching waits for RCU grace periods per link (legacy kprobes, fentry): the
     /// tracer expedites grace periods while it detaches many.
     static var detachWaitsForRCU: Bool { get }
     /// About how many descriptors attaching `targets` targets takes (KernelInfo adds rings

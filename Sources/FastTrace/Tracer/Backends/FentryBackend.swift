@@ -8,6 +8,10 @@ enum FentryBackend: AttachBackend {
     static let directSkb = true
     static let loadsPerTarget = true
     static let section = "ft.fentry"
+    /// Removing a trampoline waits, under ftrace's lock, for an RCU-tasks grace period (most
+    /// of it the kernel's fixed 100 ms pause between them) and for about three plain RCU
+    /// ones; expedited, the plain ones drop from ~18 to ~2 ms each (docs/tracer.md).
+    static let detachWaitsForRCU = true
     /// Eight program variants (skb position 0–5, two drop variants).
     static func descriptorsNeeded(targets: Int) -> Int { preparedDescriptors(targets: targets, variants: 8) }
     static var trackingHooks: [String] {
