@@ -27,17 +27,15 @@ struct DiffCommand: ParsableCommand {
         func loadFleet(_ list: String) -> (PathDiff.Paths, (Event) -> String) {
             let files = list.split(separator: ",").map(String.init)
             guard files.count >= 2 else { fail("--fleet: '\(list)' is not two or more captures separated by commas", status: 2) }
-            let logs = files.map(openLog)
-            let names = logs.map(\.header.hostname)
-            guard Set(names).count == names.count else { fail("--fleet: two captures in '\(list)' have the same host name", status: 2) }
-            let formatters = logs.map { EventFormatter(options: OutputOptions(), log: $0) }
+            let fleet = FleetCaptures(files, what: "--fleet")
+            let (logs, names, formatters) = (fleet.logs, fleet.names, fleet.formatters)
             let offsets = ClockAlignment(logs: logs).hosts.map(\.offsetNs)
             var paths = PathDiff.Paths()
             for p in FleetJourneys.build(logs: logs, offsetsNs: offsets, minHosts: 1) {
                 let j = p.merged(logs: logs, offsetsNs: offsets)
                 if port.map({ j.tuple?.dport == $0 }) ?? true { paths.add(j) }
             }
-            for (path, log) in zip(files, logs) { if let w = log.damageWarning { note("\(path): \(w)") } }
+            fleet.noteDamage()
             return (paths, FleetJourney.hostFunctionName(names: names, formatters: formatters))
         }
         func load(_ path: String) -> (PathDiff.Paths, (Event) -> String) {

@@ -17,6 +17,30 @@ struct FleetCommand: ParsableCommand {
         subcommands: [FleetAlignCommand.self, FleetSQLCommand.self, FleetManifestCommand.self])
 }
 
+/// Captures taken as one fleet (`fleet align`, `journeys --fleet`, `diff --fleet`): one per
+/// host, the first the clock reference, each host named once (the name keys the alignment).
+struct FleetCaptures {
+    let paths: [String]
+    let logs: [LogReader]
+    var names: [String] { logs.map(\.header.hostname) }
+    var formatters: [EventFormatter] { logs.map { EventFormatter(options: OutputOptions(), log: $0) } }
+
+    /// Opens `paths`, or exits 2 naming what is wrong (`what`: the command, for the message).
+    init(_ paths: [String], what: String) {
+        guard paths.count >= 2 else { fail("\(what) needs two or more captures, one per host", status: 2) }
+        self.paths = paths
+        logs = paths.map(openLog)
+        var seen = Set<String>()
+        for (path, log) in zip(paths, logs) where !seen.insert(log.header.hostname).inserted {
+            fail("\(path): host name '\(log.header.hostname)' is taken by another capture: capture with distinct --host-name values", status: 2)
+        }
+    }
+
+    func noteDamage() {
+        for (path, log) in zip(paths, logs) { if let w = log.damageWarning { note("\(path): \(w)") } }
+    }
+}
+
 struct FleetSQLCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sql",
@@ -80,12 +104,7 @@ struct FleetAlignCommand: ParsableCommand {
     func run() throws {
         guard captures.count >= 2 else { fail("fleet align needs two or more captures, one per host", status: 2) }
         guard window.isFinite, window >= 0.001, window <= 86_400 else { fail("--window: '\(window)' is not between 0.001 and 86400 seconds", status: 2) }
-        let logs = captures.map(openLog)
-        var names = Set<String>()
-        for (path, log) in zip(captures, logs) where !names.insert(log.header.hostname).inserted {
-            fail("\(path): host name '\(log.header.hostname)' is taken by another capture: capture with distinct --host-name values", status: 2)
-        }
-        let a = ClockAlignment(logs: logs, windowNs: Int64(window * 1e9))
+        let a = ClockAlignment(logs: FleetCaptures(captures, what: "fleet align").logs, windowNs: Int64(window * 1e9))
         let ms = { (v: Int64) in String(format: "%.6f", Double(v) / 1e6) }
         print("host\treference\toffset_ms\tlo_ms\thi_ms\tpairs\tquality\tsent\tmatched\tdrift_ppb")
         for h in a.hosts {

@@ -49,10 +49,8 @@ struct JourneysCommand: ParsableCommand {
     func runFleet(_ q: EventQuery) {
         guard files.count >= 2 else { fail("--fleet needs two or more captures, one per host", status: 2) }
         guard !outputJSON else { fail("--fleet prints text only for now; use fleet align and export --format parquet for data", status: 2) }
-        let logs = files.map(openLog)
-        let names = logs.map(\.header.hostname)
-        guard Set(names).count == names.count else { fail("two captures have the same host name: capture with distinct --host-name values", status: 2) }
-        let formatters = logs.map { EventFormatter(options: OutputOptions(), log: $0) }
+        let fleet = FleetCaptures(files, what: "--fleet")
+        let (logs, names, formatters) = (fleet.logs, fleet.names, fleet.formatters)
         let alignment = ClockAlignment(logs: logs)
         let offsets = alignment.hosts.map(\.offsetNs)
         let packets = FleetJourneys.build(logs: logs, offsetsNs: offsets) { h, j in
@@ -71,6 +69,6 @@ struct JourneysCommand: ParsableCommand {
             note("\(h.name): clock offset \(why): its times may be off")
         }
         note("\(packets.count) packets seen on two hosts or more")
-        for (path, log) in zip(files, logs) { if let w = log.damageWarning { note("\(path): \(w)") } }
+        fleet.noteDamage()
     }
 }

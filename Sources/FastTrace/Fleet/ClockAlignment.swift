@@ -126,13 +126,16 @@ public struct ClockAlignment: Sendable {
         var ambiguous = Set<Key>()
         for log in logs {
             let names = log.header.targets
-            var transmit: [UInt32: Bool] = [:], receive: [UInt32: Bool] = [:]
+            var paths: [UInt32: (rx: Bool, tx: Bool)] = [:] // by function id
             var seen: [Key: Sighting] = [:]
             let b2w = log.header.bootToWallNs
             log.forEachEvent(packets: { e, p in
                 let wall = Int64(bitPattern: e.tsNs) &+ b2w
-                let tx = transmit[e.funcId] ?? { let v = Self.transmitPath(names.name(of: e.funcId)); transmit[e.funcId] = v; return v }()
-                let rx = receive[e.funcId] ?? { let v = Self.receivePath(names.name(of: e.funcId)); receive[e.funcId] = v; return v }()
+                let (rx, tx) = paths[e.funcId] ?? {
+                    let name = names.name(of: e.funcId), v = (rx: Self.receivePath(name), tx: Self.transmitPath(name))
+                    paths[e.funcId] = v
+                    return v
+                }()
                 for t in [e.tuple, p.inner].compactMap({ $0 }) {
                     guard let k = Self.key(t) else { continue }
                     var s = seen[k] ?? Sighting(first: wall, last: wall)
@@ -147,9 +150,11 @@ public struct ClockAlignment: Sendable {
 
         // Pairwise bounds on θ(Y) − θ(X).
         struct Edge {
-            var lo = Int64.min, hi = Int64.max, pairs = 0
             /// Every bound with the (X-clock) time it was taken at: for windows and drift.
             var lows: [Bound] = [], highs: [Bound] = []
+            var lo: Int64 { lows.lazy.map(\.valueNs).max() ?? .min }
+            var hi: Int64 { highs.lazy.map(\.valueNs).min() ?? .max }
+            var pairs: Int { lows.count + highs.count }
         }
         var edges: [[Edge]] = Array(repeating: Array(repeating: Edge(), count: logs.count), count: logs.count)
         var sent = Array(repeating: 0, count: logs.count), matched = Array(repeating: 0, count: logs.count)
@@ -165,11 +170,7 @@ public struct ClockAlignment: Sendable {
                     // X): an upper bound for edge (x, y) and a lower bound for edge (y, x).
                     // Each edge's bounds are timed on its own first host's clock.
                     let bound = reached &- left
-                    edges[x][y].hi = min(edges[x][y].hi, bound)
-                    edges[x][y].pairs += 1
                     edges[x][y].highs.append(Bound(atNs: left, valueNs: bound))
-                    edges[y][x].lo = max(edges[y][x].lo, 0 &- bound)
-                    edges[y][x].pairs += 1
                     edges[y][x].lows.append(Bound(atNs: reached, valueNs: 0 &- bound))
                 }
                 if found { matched[x] += 1 }
@@ -189,24 +190,25 @@ public struct ClockAlignment: Sendable {
             var best: (x: Int, y: Int, pairs: Int)?
             for x in placed.keys { for y in logs.indices where placed[y] == nil && edges[x][y].pairs > (best?.pairs ?? 0) { best = (x, y, edges[x][y].pairs) } }
             guard let (x, y, pairs) = best else { break }
-            var e = edges[x][y]
+            let e = edges[x][y]
+            var (edgeLo, edgeHi) = (e.lo, e.hi)
             var quality = "two-way"
-            if e.lo == .min || e.hi == .max {
+            if edgeLo == .min || edgeHi == .max {
                 // One side from the kernels' error bounds; without them, only the bound the
                 // packets give is known, and the other side is that bound (no honest width).
                 if let ex = errors[x], let ey = errors[y] {
                     quality = "one-way"
-                    if e.lo == .min { e.lo = min(e.hi, 0) &- (ex &+ ey) }
-                    if e.hi == .max { e.hi = max(e.lo, 0) &+ (ex &+ ey) }
+                    if edgeLo == .min { edgeLo = min(edgeHi, 0) &- (ex &+ ey) }
+                    if edgeHi == .max { edgeHi = max(edgeLo, 0) &+ (ex &+ ey) }
                 } else {
                     quality = "one-way-unbounded"
-                    if e.lo == .min { e.lo = e.hi }
-                    if e.hi == .max { e.hi = e.lo }
+                    if edgeLo == .min { edgeLo = edgeHi }
+                    if edgeHi == .max { edgeHi = edgeLo }
                 }
             }
             // θ(Y) − θ(X) ∈ [lo, hi].
             let base = placed[x]!
-            let lo = base.lo &+ e.lo, hi = base.hi &+ e.hi
+            let lo = base.lo &+ edgeLo, hi = base.hi &+ edgeHi
             let theta = lo / 2 + hi / 2
             // Windows: the edge's time is X's clock; the chain adds the drifts.
             let windows = Self.windows(lows: e.lows, highs: e.highs, widthNs: windowNs)
@@ -217,7 +219,6 @@ public struct ClockAlignment: Sendable {
             hosts[y].offsetNs = theta
             hosts[y].loNs = lo
             hosts[y].hiNs = hi
-            hosts[y].reference = logs[0].header.hostname
             hosts[y].pairs = pairs
             hosts[y].quality = lo > hi ? "inconsistent" : quality
         }

@@ -301,10 +301,7 @@ public enum EventCodec {
             && a.protocol == b.protocol && a.flags == b.flags
     }
     static func sameTuple(_ a: Tuple, _ b: Tuple) -> Bool {
-        a.l3Proto == b.l3Proto && a.l4Proto == b.l4Proto && a.tcpFlags == b.tcpFlags && a.sport == b.sport && a.dport == b.dport
-            && a.ipId == b.ipId && a.seq == b.seq && a.ack == b.ack
-            && withUnsafeBytes(of: a.saddr) { x in withUnsafeBytes(of: b.saddr) { x.elementsEqual($0) } }
-            && withUnsafeBytes(of: a.daddr) { x in withUnsafeBytes(of: b.daddr) { x.elementsEqual($0) } }
+        a.tcpFlags == b.tcpFlags && a.ipId == b.ipId && a.seq == b.seq && a.ack == b.ack && sameAddressesAndPorts(a, b)
     }
     /// Whether two tuples name the same endpoints (what NAT rewrites), whatever their flags
     /// and sequence numbers.
